@@ -1,0 +1,259 @@
+/*
+ * host.h - private declarations of scope-plugin-host, grouped by file.
+ *
+ * Process model (DESIGN.md): the supervisor never loads module code.  It
+ * owns the socket directory, every listening socket and all state; each
+ * module runs in a worker, a fresh exec of this binary in worker mode,
+ * which dlopens the module and serves HTTP on the inherited socket.
+ */
+#ifndef HOST_H
+#define HOST_H
+
+#include <sys/types.h>
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdnoreturn.h>
+
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <yajl/yajl_gen.h>
+
+#include "scope-plugin.h"
+
+#define HOST_NAME "scope-plugin-host"
+
+/* Fixed by Scope: the probe rejects longer or other ids (PROTOCOL.md 1). */
+#define PLUGIN_ID_MAX 64
+
+/* Worker exit code for a permanent refusal (sysexits' EX_CONFIG). */
+#define WORKER_EXIT_REFUSED 78
+
+/* File descriptors a worker is started with. */
+#define WORKER_CHANNEL_FD 3
+#define WORKER_STATS_FD 4
+
+/* Operator settings, shared by supervisor and (through argv) workers. */
+struct options {
+	const char	*module_dir;
+	const char	*socket_dir;
+	int		 foreground;
+	int		 log_level;	/* syslog level, LOG_INFO by default */
+	int		 use_syslog;
+	unsigned	 deadline_ms;	/* hard limit on one collect() */
+	unsigned	 budget_ms;	/* soft limit: warn above it */
+	unsigned	 start_timeout_ms; /* load + init must finish within */
+	unsigned	 backoff_min_ms;
+	unsigned	 backoff_max_ms;
+	unsigned	 healthy_ms;	/* running this long resets the backoff */
+	unsigned	 max_failures;	/* consecutive crashes before "failed" */
+	unsigned	 stop_grace_ms;	/* SIGTERM -> SIGKILL */
+	unsigned	 rescan_ms;	/* periodic rescan fallback to inotify */
+	unsigned	 settle_ms;	/* a file must be this old to be loaded */
+	unsigned	 memory_limit_mb; /* worker RSS limit, 0 = none */
+	char		**params;	/* "id.key=value", NULL-terminated */
+	size_t		 nparams;
+};
+
+/* log.c */
+void		 log_open(const char *ident, int use_syslog, int level);
+void		 log_set_prefix(const char *prefix);
+int		 log_get_level(void);
+void		 log_msg(int level, const char *fmt, ...)
+		     __attribute__((format(printf, 2, 3)));
+void		 log_vmsg(int level, const char *fmt, va_list ap)
+		     __attribute__((format(printf, 2, 0)));
+noreturn void	 fatal(const char *fmt, ...)
+		     __attribute__((format(printf, 1, 2)));
+#define log_err(...)	log_msg(3, __VA_ARGS__)
+#define log_warn(...)	log_msg(4, __VA_ARGS__)
+#define log_info(...)	log_msg(6, __VA_ARGS__)
+#define log_debug(...)	log_msg(7, __VA_ARGS__)
+
+/* util.c */
+void		*xmalloc(size_t);
+void		*xcalloc(size_t, size_t);
+void		*xrealloc(void *, size_t);
+char		*xstrdup(const char *);
+int		 xasprintf(char **, const char *, ...)
+		     __attribute__((format(printf, 2, 3)));
+int		 xvasprintf(char **, const char *, va_list)
+		     __attribute__((format(printf, 2, 0)));
+uint64_t	 now_ms(void);
+uint64_t	 now_ns(void);
+int		 valid_plugin_id(const char *);
+int		 set_nonblock(int);
+int		 set_cloexec(int, int);
+void		 json_escape(struct evbuffer *, const char *, size_t);
+int		 parse_uint(const char *, unsigned, unsigned, unsigned *);
+int		 utf8_valid(const unsigned char *, size_t);
+
+/* http.c: HTTP/1.1 request parsing and response framing, no I/O. */
+enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_OTHER };
+enum http_route { ROUTE_OTHER, ROUTE_REPORT, ROUTE_CONTROL };
+#define HTTP_PATH_MAX 256
+#define HTTP_QUERY_MAX 256
+struct http_request {
+	enum http_method method;
+	enum http_route	 route;
+	int		 minor;		/* HTTP/1.<minor> */
+	int		 keep_alive;
+	int		 chunked;
+	int		 expect_continue;
+	size_t		 content_length;
+	size_t		 head_len;	/* request line + headers + CRLF */
+	char		 path[HTTP_PATH_MAX];	/* truncated if longer */
+	char		 probe_id[HTTP_QUERY_MAX];
+};
+struct http_limits {
+	size_t		 max_head;	/* request line + headers */
+	size_t		 max_body;
+	unsigned	 read_timeout_ms;	/* a request must arrive within */
+	unsigned	 idle_timeout_ms;	/* keep-alive idle */
+	unsigned	 max_conns;
+};
+#define HTTP_INCOMPLETE	0
+#define HTTP_DONE	1
+#define HTTP_ERROR	(-1)
+int		 http_parse_head(const char *, size_t, size_t,
+		     struct http_request *, int *, const char **);
+int		 http_dechunk(const char *, size_t, size_t, struct evbuffer *,
+		     size_t *, int *, const char **);
+const char	*http_reason(int);
+void		 http_respond(struct evbuffer *, int, const char *,
+		     struct evbuffer *, int, int, const char *);
+void		 http_respond_error(struct evbuffer *, int, const char *,
+		     const char *, int, int);
+
+/* serve.c: an event-driven HTTP server on one listening socket. */
+struct server;
+struct server_conn;
+/*
+ * Called once per complete request; must queue exactly one response with
+ * server_reply() before returning.
+ */
+typedef void (*server_request_cb)(struct server_conn *,
+    const struct http_request *, struct evbuffer *body, void *);
+struct server	*server_new(struct event_base *, int, const struct http_limits *,
+		     server_request_cb, void *);
+void		 server_pause(struct server *);
+int		 server_resume(struct server *);
+void		 server_free(struct server *);
+unsigned	 server_conns(struct server *);
+void		 server_reply(struct server_conn *, const struct http_request *,
+		     int, const char *, struct evbuffer *, const char *);
+void		 server_reply_error(struct server_conn *,
+		     const struct http_request *, int, const char *, const char *);
+void		 server_limits_default(struct http_limits *);
+
+/* report.c: framing a module's collect() into a complete report. */
+struct module;
+struct reporter;
+struct reporter	*reporter_new(const struct module *);
+void		 reporter_free(struct reporter *);
+int		 reporter_build(struct reporter *, struct evbuffer *, char **);
+int		 reporter_begin_embedded(struct reporter *, yajl_gen);
+void		 reporter_gen_fault(yajl_gen, const char *, int);
+const char	*reporter_status_string(int);
+
+/* validate.c: check a report as Scope's probe would. */
+int		 validate_report(const char *, size_t, const char *, int,
+		     char **);
+
+/* module.c: loading and checking a module (worker side). */
+struct module {
+	char			*path;
+	void			*handle;	/* dlopen */
+	const struct sph_module	*desc;
+	char			 id[PLUGIN_ID_MAX + 1];
+	const char		*label;
+	const char		*description;
+	unsigned		 interval_ms;
+	void			*state;		/* from init() */
+	struct sph_host		*host;
+};
+int		 module_load(const char *, struct module *, char **);
+int		 module_check_descriptor(const struct sph_module *, char **);
+int		 module_init(struct module *, struct sph_host *, char **);
+void		 module_unload(struct module *);
+
+/* control.c: POST /control requests. */
+struct control_request;
+int		 control_parse(const char *, size_t, struct control_request **,
+		     char **);
+const struct sph_control *control_get(const struct control_request *);
+void		 control_free(struct control_request *);
+
+/* channel.c: supervisor <-> worker messages over a SOCK_SEQPACKET pair. */
+enum msg_type {
+	MSG_HELLO = 1,	/* w->s: id, label, description, interval_ms, controller */
+	MSG_SOCKET,	/* s->w: the listening socket (SCM_RIGHTS) */
+	MSG_REFUSE,	/* both: a reason; the worker then exits */
+	MSG_READY,	/* w->s: init done, serving */
+	MSG_CHECK,	/* w->s: "ok"|"fail", id, detail */
+};
+#define MSG_MAX_FIELDS 8
+#define MSG_MAX_SIZE 4096
+struct msg {
+	enum msg_type	 type;
+	int		 fd;		/* received descriptor or -1 */
+	int		 nfields;
+	const char	*fields[MSG_MAX_FIELDS];
+	char		 buf[MSG_MAX_SIZE];
+};
+int		 channel_send(int, enum msg_type, int, int, ...);
+int		 channel_recv(int, struct msg *);
+
+/* Counters a worker keeps in a page shared with its supervisor. */
+#define STATS_BUCKETS 24	/* collect time, log2 microseconds */
+struct worker_stats {
+	uint64_t	 collect_start_ns;	/* CLOCK_MONOTONIC; 0: idle */
+	uint64_t	 requests;
+	uint64_t	 errors;
+	uint64_t	 collects;
+	uint64_t	 collect_us_last;
+	uint64_t	 collect_us_max;
+	uint64_t	 collect_us_hist[STATS_BUCKETS];
+};
+
+/* worker.c */
+int		 worker_main(const char *, const struct options *, int);
+
+/* sockets.c: the socket directory, lock and per-module sockets. */
+struct plugsock {
+	char		 id[PLUGIN_ID_MAX + 1];
+	char		*dir;
+	char		*path;
+	int		 fd;
+	struct server	*fallback;	/* answers while no worker serves */
+};
+int		 sockets_prepare(const char *, int *, char **);
+void		 sockets_clean_stale(const char *);
+struct plugsock	*plugsock_open(const char *, const char *, char **);
+void		 plugsock_close(struct plugsock *);
+
+/* scan.c: listing the module directory, watching it for changes. */
+struct modfile {
+	char		*name;
+	char		*path;
+	struct stat	 st;
+};
+int		 scan_dir(const char *, struct modfile **, size_t *, char **);
+void		 scan_free(struct modfile *, size_t);
+int		 scan_same_file(const struct stat *, const struct stat *);
+int		 watch_open(const char *, char **);
+int		 watch_drain(int);
+
+/* supervisor.c */
+int		 supervisor_main(const struct options *);
+
+/* check.c */
+int		 check_main(const struct options *);
+
+/* main.c */
+extern const char *host_exe;	/* path to exec for workers */
+void		 options_to_argv(const struct options *, char ***, size_t *);
+
+#endif /* HOST_H */

@@ -1,0 +1,1 @@
+# lib build fragment, included from Makefile.am

@@ -1,0 +1,1 @@
+# plugins build fragment, included from Makefile.am

@@ -1,0 +1,1 @@
+# test/bench build fragment, included from Makefile.am

@@ -1,0 +1,1 @@
+# test build fragment, included from Makefile.am

@@ -399,6 +399,11 @@ int sph_table_row(struct sph_report *r, const char *prefix, const char *row,
 int sph_table_cell(struct sph_report *r, const char *prefix, const char *row,
     const char *column, const char *value);
 
+/* sph_table_cell() with a printf-formatted value. */
+int sph_table_cellf(struct sph_report *r, const char *prefix, const char *row,
+    const char *column, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /*
  * Record the state of control id on the selected node: live (offered in
  * the UI) or dead.  Written as the node's "latestControls" map, which

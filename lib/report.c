@@ -859,6 +859,26 @@ sph_table_cell(struct sph_report *r, const char *prefix, const char *row,
 }
 
 int
+sph_table_cellf(struct sph_report *r, const char *prefix, const char *row,
+    const char *column, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 rv;
+
+	if (report_ok(r, "sph_table_cellf", NULL, NULL) != 0)
+		return -1;
+	va_start(ap, fmt);
+	rv = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (rv < 0)
+		return report_fail(r, "out of memory");
+	rv = sph_table_cell(r, prefix, row, column, s);
+	free(s);
+	return rv;
+}
+
+int
 sph_node_control(struct sph_report *r, const char *id, int live)
 {
 	struct node	*n;

@@ -18,3 +18,17 @@ test_modules_misuse_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
 EXTRA_DIST += test/golden-run.sh test/jsoncmp.py test/fixtures test/golden
 TESTS += test/golden-iowait.test
 EXTRA_DIST += test/golden-iowait.test
+TESTS += test/golden-load.test test/golden-memory.test test/golden-network.test \
+	test/golden-disk.test test/golden-procfds.test
+EXTRA_DIST += test/golden-load.test test/golden-memory.test \
+	test/golden-network.test test/golden-disk.test test/golden-procfds.test
+
+# Report SDK unit tests, including every misuse the SDK detects.
+check_PROGRAMS += test/sdk-test
+test_sdk_test_SOURCES = test/sdk-test.c
+test_sdk_test_LDADD = libscope-plugin.la $(YAJL_LIBS) -lm
+TESTS += test/sdk-test
+
+# modrun itself must refuse broken modules.
+TESTS += test/modrun-misuse.test
+EXTRA_DIST += test/modrun-misuse.test

@@ -385,9 +385,22 @@ test_full(void)
 		sph_topology(r, "Host");
 		sph_node(r, "n");
 		sph_metric(r, "m", 0.1, 0, 1);
+		sph_metric(r, "third", 1.0 / 3, 0, 1e300);
 		CHECK(sph_report_end(r) == 0);
 		yajl_gen_get_buf(g, &buf, &len);
 		CHECK(memmem(buf, len, "\"value\":0.1}", 12) != NULL);
+		/* ... and every double reads back exactly. */
+		v = gen_parse(g);
+		CHECK(v != NULL && num_is(v,
+		    "Host/nodes/n/metrics/third/max", 1e300));
+		{
+			yajl_val smp = get(v,
+			    "Host/nodes/n/metrics/third/samples");
+
+			CHECK(YAJL_IS_ARRAY(smp) && smp->u.array.len == 1 &&
+			    num_is(smp->u.array.values[0], "value", 1.0 / 3));
+		}
+		yajl_tree_free(v);
 		yajl_gen_free(g);
 	}
 }

@@ -8,7 +8,7 @@ test_modrun_LDADD = libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
 # A module that misuses the SDK on request (modrun must refuse it).
 check_LTLIBRARIES += test/modules/misuse.la
 test_modules_misuse_la_SOURCES = test/modules/misuse.c
-test_modules_misuse_la_LDFLAGS = $(MODULE_FIXTURE_LDFLAGS)
+test_modules_misuse_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
 test_modules_misuse_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
 
 # Golden tests of the bundled modules: test/golden-<module>.test runs the
@@ -32,3 +32,7 @@ TESTS += test/sdk-test
 # modrun itself must refuse broken modules.
 TESTS += test/modrun-misuse.test
 EXTRA_DIST += test/modrun-misuse.test
+
+# Integration tests: the daemon end to end over unix sockets, probe style.
+TESTS += test/integration.test
+EXTRA_DIST += test/integration.test test/integration.py

@@ -44,6 +44,7 @@ EXTRA_DIST += \
 	contrib/scope-plugin-host.tmpfiles.conf \
 	contrib/scope-plugin-host.conf.example \
 	contrib/Dockerfile \
+	contrib/Dockerfile.dockerignore \
 	contrib/kubernetes/scope-plugin-host.yaml \
 	contrib/README-deploy.md \
 	test/unit-file-test.sh \

@@ -1,0 +1,48 @@
+/*
+ * fuzz-validate.c - libFuzzer target for validate_report().  Built by
+ * test/fuzz/run.sh with ASan/UBSan; leaks are reported by libFuzzer.
+ *
+ * Invariants: no crash, no leak, no read past size; a verdict is either
+ * 0 with no cause or -1 with one short, NUL-terminated cause; the verdict
+ * does not depend on the controller flag except through "controller".
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+check(const uint8_t *data, size_t size, int controller)
+{
+	char	*cause = (char *)1;
+	int	 r;
+
+	r = validate_report((const char *)data, size, "cpu-temp", controller,
+	    &cause);
+	if (r == 0 && cause != NULL)
+		abort();
+	if (r == -1 && (cause == NULL || *cause == '\0' ||
+	    strlen(cause) > 16384))
+		abort();
+	if (r != 0 && r != -1)
+		abort();
+	free(cause);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char	*cause = NULL;
+
+	check(data, size, 0);
+	check(data, size, 1);
+	/* No expected id: must not dereference it. */
+	if (validate_report((const char *)data, size, NULL, 0, &cause) == -1 &&
+	    cause == NULL)
+		abort();
+	free(cause);
+	return 0;
+}

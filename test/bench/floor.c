@@ -9,7 +9,9 @@
  *
  *   floor --socket PATH (--body-file FILE | --size BYTES) [--close]
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <sys/types.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>

@@ -14,7 +14,9 @@
  *   --wait SOCKET...           poll every socket until each one answers a
  *                              valid report; print the time it took
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <sys/types.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>

@@ -45,6 +45,12 @@ main(int argc, char **argv)
 	}
 	memset(&host, 0, sizeof host);
 	host.id = m->id;
+	/*
+	 * Calling into libscope-plugin makes it a direct dependency, loaded
+	 * before the module (whose own DT_NEEDED our rpath would not cover).
+	 */
+	if (sph_module_id(&host) == NULL)
+		return 1;
 	host.probe_id = "5f2a9c";
 	if (m->init != NULL && m->init(&host, &state) != 0) {
 		fprintf(stderr, "modcat: %s: init failed\n", m->id);

@@ -17,7 +17,7 @@ build=.
 host=
 host_args=${BENCH_HOST_ARGS:-}
 runs=3
-duration=2
+duration=1.5
 warmup=0.5
 idle=60
 modules=100
@@ -32,7 +32,7 @@ usage: $prog [options]
   --host PATH       daemon binary (default: BUILD/scope-plugin-host)
   --host-args ARGS  extra daemon arguments (or \$BENCH_HOST_ARGS)
   --runs N          runs per measurement, median reported (default 3)
-  --duration S      seconds measured per load run (default 2)
+  --duration S      seconds measured per load run (default 1.5)
   --warmup S        warmup seconds before each load run (default 0.5)
   --idle S          idle CPU measurement in seconds (default 60)
   --modules N       modules/processes in the startup scenario (default 100)
@@ -453,8 +453,8 @@ start_many() {
 		done
 		;;
 	esac
-	out=$("$loadgen" --wait --timeout 60 --t0-ns "$t0" $(many_socks $col)) || {
-		log "$col: $modules sockets did not all answer within 60 s"
+	out=$("$loadgen" --wait --timeout 120 --t0-ns "$t0" $(many_socks $col)) || {
+		log "$col: $modules sockets did not all answer within 120 s"
 		[ $col = ours ] && tail -5 "$tmp/log/many-ours" >&2
 		MANY_READY=
 		return 1

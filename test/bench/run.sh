@@ -542,7 +542,9 @@ if [ -n "$many_cols" ] && [ "$idle" != 0 ]; then
 			sw0[$col]=$(ctx_switches ${IDLE_MAIN[$col]})
 		fi
 	done
-	sleep "$idle"
+	# In the background so that a signal runs the cleanup trap at once.
+	sleep "$idle" &
+	wait $!
 	for col in $many_cols; do
 		[ -n "${IDLE_PIDS[$col]:-}" ] || continue
 		c1=$(cpu_ticks ${IDLE_PIDS[$col]})

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
@@ -53,8 +54,13 @@ struct options {
 	unsigned	 rescan_ms;	/* periodic rescan fallback to inotify */
 	unsigned	 settle_ms;	/* a file must be this old to be loaded */
 	unsigned	 memory_limit_mb; /* worker RSS limit, 0 = none */
-	char		**params;	/* "id.key=value", NULL-terminated */
+	int		 check_mode;
+	/* "id.key=value" strings: module parameters (--param) and per-module
+	 * host settings (--set id.interval=MS, id.deadline=MS, ...). */
+	char		**params;
 	size_t		 nparams;
+	char		**settings;
+	size_t		 nsettings;
 };
 
 /* log.c */
@@ -124,8 +130,9 @@ int		 http_dechunk(const char *, size_t, size_t, struct evbuffer *,
 const char	*http_reason(int);
 void		 http_respond(struct evbuffer *, int, const char *,
 		     struct evbuffer *, int, int, const char *);
+void		 http_error_body(struct evbuffer *, const char *, const char *);
 void		 http_respond_error(struct evbuffer *, int, const char *,
-		     const char *, int, int);
+		     const char *, int, int, const char *);
 
 /* serve.c: an event-driven HTTP server on one listening socket. */
 struct server;
@@ -151,12 +158,17 @@ void		 server_limits_default(struct http_limits *);
 /* report.c: framing a module's collect() into a complete report. */
 struct module;
 struct reporter;
-struct reporter	*reporter_new(const struct module *);
+struct worker_stats;
+struct reporter	*reporter_new(const struct module *, struct worker_stats *);
 void		 reporter_free(struct reporter *);
 int		 reporter_build(struct reporter *, struct evbuffer *, char **);
-int		 reporter_begin_embedded(struct reporter *, yajl_gen);
+uint64_t	 reporter_last_us(const struct reporter *);
 void		 reporter_gen_fault(yajl_gen, const char *, int);
 const char	*reporter_status_string(int);
+
+/* yajl-wrap.c: the yajl_gen_* entry points modules bind to. */
+void		 yajl_wrap_init(void);
+int		 json_number_valid(const char *, size_t);
 
 /* validate.c: check a report as Scope's probe would. */
 int		 validate_report(const char *, size_t, const char *, int,
@@ -171,6 +183,10 @@ struct module {
 	const char		*label;
 	const char		*description;
 	unsigned		 interval_ms;
+	sph_init_fn		 init;
+	sph_collect_fn		 collect;
+	sph_control_fn		 control;	/* NULL: not a controller */
+	sph_fini_fn		 fini;
 	void			*state;		/* from init() */
 	struct sph_host		*host;
 };
@@ -218,6 +234,10 @@ struct worker_stats {
 	uint64_t	 collect_us_hist[STATS_BUCKETS];
 };
 
+/* spawn.c */
+pid_t		 spawn_worker(const struct options *, const char *, int, int *,
+		     char **);
+
 /* worker.c */
 int		 worker_main(const char *, const struct options *, int);
 
@@ -253,7 +273,16 @@ int		 supervisor_main(const struct options *);
 int		 check_main(const struct options *);
 
 /* main.c */
-extern const char *host_exe;	/* path to exec for workers */
-void		 options_to_argv(const struct options *, char ***, size_t *);
+extern const char *host_exe;	/* this binary, exec'd for workers */
+
+/* options.c */
+void		 options_defaults(struct options *);
+int		 options_parse(struct options *, int, char **, char **,
+		     char **);
+const char	*options_lookup(char **, size_t, const char *, const char *);
+unsigned	 options_module_uint(const struct options *, const char *,
+		     const char *, unsigned);
+char		**options_worker_argv(const struct options *, const char *);
+void		 options_usage(FILE *);
 
 #endif /* HOST_H */

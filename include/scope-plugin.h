@@ -201,6 +201,302 @@ void sph_now(struct sph_host *host, struct timespec *ts);
  */
 const char *sph_probe_id(struct sph_host *host);
 
+/* ====================================================================
+ * Report SDK (libscope-plugin).  See scope-plugin-report(3).
+ *
+ * A struct sph_report collects one report in memory and writes it into
+ * the generator only when sph_report_end() finds it complete and valid,
+ * so a module can call the helpers in any order and never emits half a
+ * document.  Every helper returns 0 on success or -1 on misuse (unknown
+ * topology key, id outside the plugin id pattern where one applies,
+ * non-finite number, invalid UTF-8, duplicate key, multicolumn table key
+ * without "___", call with nothing selected).  Errors are sticky: after
+ * the first one every call returns -1, the error is logged once through
+ * sph_log() and sph_report_end() returns -1 without writing anything.
+ * A collect() can therefore make all its calls and check only the last:
+ *
+ *	struct sph_report *r;
+ *
+ *	if ((r = sph_report_begin(host, gen)) == NULL)
+ *		return -1;
+ *	sph_topology(r, "Host");
+ *	sph_metric_template(r, "iowait", "IO Wait", SPH_FORMAT_PERCENT, 0.1);
+ *	sph_node_host(r);
+ *	sph_metric(r, "iowait", pct, 0, 100);
+ *	return sph_report_end(r);
+ * ==================================================================== */
+
+#include <sys/types.h>
+
+/* Opaque report builder; one per collect(). */
+struct sph_report;
+
+/* Buffer sizes that always fit a node id or an RFC 3339 timestamp. */
+#define SPH_NODE_ID_MAX		320
+#define SPH_TIMESTAMP_MAX	40
+
+/* metric_templates "format". */
+enum sph_format {
+	SPH_FORMAT_NONE,	/* plain number, 2 decimals */
+	SPH_FORMAT_INTEGER,	/* "integer" */
+	SPH_FORMAT_PERCENT,	/* "percent": 0..100 */
+	SPH_FORMAT_FILESIZE	/* "filesize": bytes, shown as KB/MB/... */
+};
+
+/* metadata_templates "from": where Scope looks the id up. */
+enum sph_from {
+	SPH_FROM_ANY,		/* omitted: latest, then sets, then counters */
+	SPH_FROM_LATEST,
+	SPH_FROM_SETS,
+	SPH_FROM_COUNTERS
+};
+
+/* metadata_templates and table column "dataType". */
+enum sph_datatype {
+	SPH_DATATYPE_TEXT,	/* omitted */
+	SPH_DATATYPE_NUMBER,	/* "number": sorts numerically */
+	SPH_DATATYPE_IP,	/* "ip" */
+	SPH_DATATYPE_DATETIME,	/* "datetime": RFC 3339 value */
+	SPH_DATATYPE_DURATION,	/* "duration" */
+	SPH_DATATYPE_LINK	/* "link": value is a URL */
+};
+
+/* table_templates "type". */
+enum sph_table_type {
+	/* Rows are latest keys <prefix><row>; see sph_table_row(). */
+	SPH_TABLE_PROPERTY_LIST,
+	/* Cells are latest keys <prefix><row>___<column>; sph_table_cell(). */
+	SPH_TABLE_MULTICOLUMN
+};
+
+/* One column of a multicolumn table template. */
+struct sph_table_column {
+	const char		*id;	/* the <column> part of the keys */
+	const char		*label;
+	enum sph_datatype	 datatype;
+};
+
+/* One metric sample, for sph_metric_samples(). */
+struct sph_sample {
+	struct timespec	 date;
+	double		 value;
+};
+
+/* --- the builder ------------------------------------------------------ */
+
+/*
+ * Start a report that will be written into gen, the generator collect()
+ * was given.  The report time (every latest timestamp and sample date) is
+ * sph_now(host) at this call and the host name for node ids is
+ * $SCOPE_HOSTNAME or gethostname(), read now.  Returns NULL (after
+ * logging) if memory or the host name cannot be had.
+ */
+struct sph_report *sph_report_begin(struct sph_host *host, yajl_gen gen);
+
+/*
+ * Check the collected report, write its topology members into the
+ * generator and free r.  Returns 0, or -1 if any earlier call failed, a
+ * check fails or yajl reports an error; then nothing (or, for a yajl
+ * error, a document the host will drop) was written.  Return its value
+ * from collect().
+ */
+int sph_report_end(struct sph_report *r);
+
+/* Free r without writing anything (collect() gives up). */
+void sph_report_discard(struct sph_report *r);
+
+/* The first error message, or NULL if there was none. */
+const char *sph_report_error(const struct sph_report *r);
+
+/* The report time taken by sph_report_begin(). */
+const struct timespec *sph_report_time(const struct sph_report *r);
+
+/* The host name used in node ids. */
+const char *sph_report_hostname(const struct sph_report *r);
+
+/* --- topologies and nodes --------------------------------------------- */
+
+/*
+ * Select topology key ("Host", "Container", "ContainerImage", "Process",
+ * "Pod", ... exact case, PROTOCOL.md 3) for the calls that follow,
+ * creating it on first use.  Fails for any other key (including
+ * "Plugins" and "host").
+ */
+int sph_topology(struct sph_report *r, const char *key);
+
+/*
+ * Select node id in the current topology, creating it on first use.  The
+ * node is written with "id" equal to its key and "topology" set to the
+ * canonical value ("host", "container", ...).  Selecting an existing node
+ * again adds to it.  Fails without a topology or for an empty id.
+ */
+int sph_node(struct sph_report *r, const char *id);
+
+/* sph_node() with the host node id "<hostname>;<host>". */
+int sph_node_host(struct sph_report *r);
+
+/* sph_node() with the process node id "<hostname>;<pid>"; pid > 0. */
+int sph_node_process(struct sph_report *r, pid_t pid);
+
+/*
+ * sph_node() with the container node id "<container_id>;<container>";
+ * container_id (Docker's 64 hex digits) must match the plugin id pattern.
+ */
+int sph_node_container(struct sph_report *r, const char *container_id);
+
+/* --- node data (into the selected node) ------------------------------- */
+
+/*
+ * Set latest key to the string value, stamped with the report time.
+ * key must be new in this node and not "host_node_id" (the probe adds
+ * it); under a multicolumn table prefix it must contain "___".
+ */
+int sph_latest(struct sph_report *r, const char *key, const char *value);
+
+/* sph_latest() with a printf-formatted value. */
+int sph_latestf(struct sph_report *r, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Set metric key to one sample (report time, value) with the plot range
+ * min..max.  All three must be finite and min <= max.
+ */
+int sph_metric(struct sph_report *r, const char *key, double value,
+    double min, double max);
+
+/*
+ * Set metric key to n >= 1 samples, dates strictly ascending, values
+ * finite.  The array is copied.
+ */
+int sph_metric_samples(struct sph_report *r, const char *key,
+    const struct sph_sample *samples, size_t n, double min, double max);
+
+/*
+ * Add value to the set key.  Sets are written sorted, without
+ * duplicates, whatever the order of the calls.
+ */
+int sph_set_add(struct sph_report *r, const char *key, const char *value);
+
+/*
+ * Add node id as a parent of the selected node in topology, a canonical
+ * node topology value such as "host" or "container" (not the key
+ * "Host").  Written sorted and unique like sets.
+ */
+int sph_parent_add(struct sph_report *r, const char *topology,
+    const char *id);
+
+/*
+ * Property-list table row: latest key <prefix><row> = value.  Pair it
+ * with sph_table_template(..., SPH_TABLE_PROPERTY_LIST, ...).
+ */
+int sph_table_row(struct sph_report *r, const char *prefix, const char *row,
+    const char *value);
+
+/*
+ * Multicolumn table cell: latest key <prefix><row>___<column> = value.
+ * row and column must be non-empty and not contain "___".
+ */
+int sph_table_cell(struct sph_report *r, const char *prefix, const char *row,
+    const char *column, const char *value);
+
+/* sph_table_cell() with a printf-formatted value. */
+int sph_table_cellf(struct sph_report *r, const char *prefix, const char *row,
+    const char *column, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/*
+ * Record the state of control id on the selected node: live (offered in
+ * the UI) or dead.  Written as the node's "latestControls" map, which
+ * Scope 1.12 reads and 1.13 converts to active_controls.  The first call
+ * on a node also sets latest "control_probe_id" to sph_probe_id(host)
+ * (when known), without which Scope hides the node's controls.  id must
+ * match the plugin id pattern.
+ */
+int sph_node_control(struct sph_report *r, const char *id, int live);
+
+/* --- templates and controls (into the selected topology) -------------- */
+
+/*
+ * Metadata template: show latest (or sets/counters) key id as a row
+ * labelled label.  Rows sort by ascending priority; >= 10 are hidden
+ * behind "show more".
+ */
+int sph_metadata_template(struct sph_report *r, const char *id,
+    const char *label, double priority, enum sph_from from,
+    enum sph_datatype datatype);
+
+/* Metric template: render metric id as a sparkline labelled label. */
+int sph_metric_template(struct sph_report *r, const char *id,
+    const char *label, enum sph_format format, double priority);
+
+/*
+ * Table template over the latest keys starting with prefix.  A
+ * multicolumn table needs ncols >= 1 columns; every latest key under its
+ * prefix, in this topology, must then contain "___" (checked whichever is
+ * added first).  A property list takes no columns (cols NULL, ncols 0).
+ */
+int sph_table_template(struct sph_report *r, const char *id,
+    const char *label, const char *prefix, enum sph_table_type type,
+    const struct sph_table_column *cols, size_t ncols);
+
+/*
+ * Define control id (plugin id pattern) for this topology: human is the
+ * tooltip, icon Font Awesome classes ("fa fa-gears"), rank orders the
+ * buttons.  The module's control() callback receives id unchanged.
+ */
+int sph_control_def(struct sph_report *r, const char *id, const char *human,
+    const char *icon, int rank);
+
+/* --- ids and time ----------------------------------------------------- */
+
+/* 1 if id matches ^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$, else 0. */
+int sph_id_valid(const char *id);
+
+/*
+ * The canonical node "topology" value of topology key ("Host" ->
+ * "host"), or NULL if key is not a Scope topology.
+ */
+const char *sph_topology_value(const char *key);
+
+/* Copy $SCOPE_HOSTNAME, else gethostname(), into buf.  0 or -1. */
+int sph_hostname(char *buf, size_t len);
+
+/* "<hostname>;<host>" into buf (SPH_NODE_ID_MAX fits).  0 or -1. */
+int sph_host_node_id(char *buf, size_t len);
+
+/* "<hostname>;<pid>" into buf.  0 or -1. */
+int sph_process_node_id(char *buf, size_t len, pid_t pid);
+
+/* "<container_id>;<container>" into buf.  0 or -1 (also for a bad id). */
+int sph_container_node_id(char *buf, size_t len, const char *container_id);
+
+/*
+ * Format ts as RFC 3339 UTC: 2024-03-01T10:00:02Z, with a fraction
+ * (trailing zeros dropped) when tv_nsec is not 0.  0 or -1.
+ */
+int sph_rfc3339(const struct timespec *ts, char *buf, size_t len);
+
+/* --- reading kernel data through a configurable root ------------------- */
+
+/*
+ * Build "<root>/<rel>" into buf, where root is the module parameter
+ * param (e.g. "proc_root") or def (e.g. "/proc") when it is unset, so
+ * tests can point a module at a fixture tree.  Read the parameter at
+ * every sample rather than caching it.  Returns 0, or -1 with errno
+ * ENAMETOOLONG.
+ */
+int sph_root_path(struct sph_host *host, const char *param, const char *def,
+    const char *rel, char *buf, size_t len);
+
+/*
+ * Read all of "<root>/<rel>" (as sph_root_path()) into buf, NUL-terminated.
+ * Returns the length, or -1 with errno set (ENOENT for a vanished file,
+ * EFBIG if it does not fit in len - 1 bytes; buf then holds the first
+ * len - 1 bytes, NUL-terminated).
+ */
+ssize_t sph_root_read(struct sph_host *host, const char *param,
+    const char *def, const char *rel, char *buf, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

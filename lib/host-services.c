@@ -1,4 +1,8 @@
 /* host-services.c - sph_log(), sph_param(): calls into the hosting worker. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>

@@ -8,7 +8,12 @@
 
 #include "scope-plugin.h"
 
+/*
+ * The SDK is linked into each module, so this layout is ABI: it only grows
+ * at the end, and size says how much of it the host filled in.
+ */
 struct sph_host {
+	uint32_t	 size;		/* sizeof(struct sph_host) in the host */
 	const char	*id;
 	/* Writes one finished log line (no newline) at level. */
 	void		(*log)(void *ctx, int level, const char *line);

@@ -1,1 +1,2 @@
 # man build fragment, included from Makefile.am
+dist_man_MANS += man/scope-plugin-report.3

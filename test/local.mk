@@ -1,1 +1,38 @@
 # test build fragment, included from Makefile.am
+
+# modrun: run a module's collect() against fixture trees with a fake clock.
+check_PROGRAMS += test/modrun
+test_modrun_SOURCES = test/modrun.c
+test_modrun_LDADD = libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
+
+# A module that misuses the SDK on request (modrun must refuse it).
+check_LTLIBRARIES += test/modules/misuse.la
+test_modules_misuse_la_SOURCES = test/modules/misuse.c
+test_modules_misuse_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+test_modules_misuse_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
+
+# Golden tests of the bundled modules: test/golden-<module>.test runs the
+# module over test/fixtures/<module>/ and compares with
+# test/golden/<module>.json (the expected values are derived in each
+# .test file's comment).
+EXTRA_DIST += test/golden-run.sh test/jsoncmp.py test/fixtures test/golden
+TESTS += test/golden-iowait.test
+EXTRA_DIST += test/golden-iowait.test
+TESTS += test/golden-load.test test/golden-memory.test test/golden-network.test \
+	test/golden-disk.test test/golden-procfds.test
+EXTRA_DIST += test/golden-load.test test/golden-memory.test \
+	test/golden-network.test test/golden-disk.test test/golden-procfds.test
+
+# Report SDK unit tests, including every misuse the SDK detects.
+check_PROGRAMS += test/sdk-test
+test_sdk_test_SOURCES = test/sdk-test.c
+test_sdk_test_LDADD = libscope-plugin.la $(YAJL_LIBS) -lm
+TESTS += test/sdk-test
+
+# modrun itself must refuse broken modules.
+TESTS += test/modrun-misuse.test
+EXTRA_DIST += test/modrun-misuse.test
+
+# Integration tests: the daemon end to end over unix sockets, probe style.
+TESTS += test/integration.test
+EXTRA_DIST += test/integration.test test/integration.py

@@ -1,0 +1,138 @@
+/*
+ * module.c - load a module in a worker and check its descriptor before
+ * any of its callbacks run.
+ */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+/* The part of the descriptor every 1.x module has. */
+#define DESC_MIN_SIZE offsetof(struct sph_module, reserved)
+
+/*
+ * Checks a descriptor as the host reads it.  Returns 0 or -1 with *cause
+ * naming the first problem.
+ */
+int
+module_check_descriptor(const struct sph_module *d, char **cause)
+{
+	unsigned	major, minor;
+
+	if (d == NULL) {
+		xasprintf(cause, "descriptor is NULL");
+		return -1;
+	}
+	major = d->abi_version >> 16;
+	minor = d->abi_version & 0xffff;
+	if (major != SPH_ABI_MAJOR) {
+		xasprintf(cause, "ABI version %u.%u not supported (host speaks "
+		    "%d.x); rebuild the module against this host's "
+		    "scope-plugin.h", major, minor, SPH_ABI_MAJOR);
+		return -1;
+	}
+	if (d->size < DESC_MIN_SIZE) {
+		xasprintf(cause, "descriptor size %u is smaller than %zu: not "
+		    "built with SPH_MODULE()", d->size, DESC_MIN_SIZE);
+		return -1;
+	}
+	if (d->id == NULL || !valid_plugin_id(d->id)) {
+		xasprintf(cause, "id \"%.80s\" is not a valid Scope plugin id "
+		    "(letters and digits, single dashes between them, at most "
+		    "%d characters)", d->id != NULL ? d->id : "(null)",
+		    PLUGIN_ID_MAX);
+		return -1;
+	}
+	if (d->label == NULL || d->label[0] == '\0') {
+		xasprintf(cause, "label is empty (Scope requires one)");
+		return -1;
+	}
+	if (!utf8_valid((const unsigned char *)d->label, strlen(d->label)) ||
+	    (d->description != NULL && !utf8_valid((const unsigned char *)
+	    d->description, strlen(d->description)))) {
+		xasprintf(cause, "label or description is not valid UTF-8");
+		return -1;
+	}
+	if (d->collect == NULL) {
+		xasprintf(cause, "no collect callback");
+		return -1;
+	}
+	if (d->flags != 0) {
+		xasprintf(cause, "unknown flags 0x%x (newer than this host?)",
+		    d->flags);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * dlopens path and checks its descriptor.  RTLD_NOW so a missing symbol is
+ * a refusal now, not a crash at the first poll; RTLD_LOCAL so modules
+ * cannot see each other's symbols.
+ */
+int
+module_load(const char *path, struct module *m, char **cause)
+{
+	const struct sph_module	*d;
+	const char		*err;
+	void			*h;
+
+	memset(m, 0, sizeof *m);
+	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		err = dlerror();
+		xasprintf(cause, "dlopen: %s", err != NULL ? err : "failed");
+		return -1;
+	}
+	dlerror();
+	d = dlsym(h, SPH_MODULE_SYMBOL_NAME);
+	if ((err = dlerror()) != NULL || d == NULL) {
+		xasprintf(cause, "symbol %s not found: not a scope-plugin-host "
+		    "module (%s)", SPH_MODULE_SYMBOL_NAME,
+		    err != NULL ? err : "NULL");
+		dlclose(h);
+		return -1;
+	}
+	if (module_check_descriptor(d, cause) != 0) {
+		dlclose(h);
+		return -1;
+	}
+	m->path = xstrdup(path);
+	m->handle = h;
+	m->desc = d;
+	strncpy(m->id, d->id, sizeof m->id - 1);
+	m->label = d->label;
+	m->description = d->description != NULL ? d->description : "";
+	m->interval_ms = d->interval_ms;
+	m->init = d->init;
+	m->collect = d->collect;
+	m->control = d->control;
+	m->fini = d->fini;
+	return 0;
+}
+
+int
+module_init(struct module *m, struct sph_host *host, char **cause)
+{
+	m->host = host;
+	if (m->init == NULL)
+		return 0;
+	if (m->init(host, &m->state) != 0) {
+		xasprintf(cause, "init failed");
+		return -1;
+	}
+	return 0;
+}
+
+void
+module_unload(struct module *m)
+{
+	if (m->fini != NULL && m->host != NULL)
+		m->fini(m->state);
+	m->state = NULL;
+	m->host = NULL;
+	/* Not dlclose()d: the worker exits right after; unmapping code that
+	 * a module's atexit or thread might still run buys nothing. */
+	free(m->path);
+	m->path = NULL;
+}

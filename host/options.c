@@ -1,0 +1,310 @@
+/* options.c - command line: defaults, parsing, --help, worker argv. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "host.h"
+
+enum {
+	OPT_MODULE_DIR = 256, OPT_SOCKET_DIR, OPT_CHECK, OPT_VERSION,
+	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_DEADLINE, OPT_BUDGET, OPT_PARAM,
+	OPT_SET, OPT_BACKOFF_MIN, OPT_BACKOFF_MAX, OPT_MAX_FAILURES,
+	OPT_HEALTHY, OPT_STOP_GRACE, OPT_RESCAN, OPT_SETTLE, OPT_MEMORY_LIMIT,
+	OPT_START_TIMEOUT, OPT_WORKER
+};
+
+static const struct option long_options[] = {
+	{ "module-dir",		required_argument, NULL, OPT_MODULE_DIR },
+	{ "socket-dir",		required_argument, NULL, OPT_SOCKET_DIR },
+	{ "foreground",		no_argument,	   NULL, 'f' },
+	{ "check",		no_argument,	   NULL, OPT_CHECK },
+	{ "version",		no_argument,	   NULL, OPT_VERSION },
+	{ "help",		no_argument,	   NULL, 'h' },
+	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
+	{ "syslog",		no_argument,	   NULL, OPT_SYSLOG },
+	{ "deadline",		required_argument, NULL, OPT_DEADLINE },
+	{ "budget",		required_argument, NULL, OPT_BUDGET },
+	{ "param",		required_argument, NULL, OPT_PARAM },
+	{ "set",		required_argument, NULL, OPT_SET },
+	{ "backoff-min",	required_argument, NULL, OPT_BACKOFF_MIN },
+	{ "backoff-max",	required_argument, NULL, OPT_BACKOFF_MAX },
+	{ "max-failures",	required_argument, NULL, OPT_MAX_FAILURES },
+	{ "healthy-after",	required_argument, NULL, OPT_HEALTHY },
+	{ "stop-grace",		required_argument, NULL, OPT_STOP_GRACE },
+	{ "rescan",		required_argument, NULL, OPT_RESCAN },
+	{ "settle",		required_argument, NULL, OPT_SETTLE },
+	{ "memory-limit",	required_argument, NULL, OPT_MEMORY_LIMIT },
+	{ "start-timeout",	required_argument, NULL, OPT_START_TIMEOUT },
+	{ "worker",		required_argument, NULL, OPT_WORKER },
+	{ NULL, 0, NULL, 0 }
+};
+
+static const char *const level_names[] = {
+	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"
+};
+
+void
+options_defaults(struct options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->module_dir = SPH_MODULE_DIR;
+	o->socket_dir = SPH_SOCKET_DIR;
+	o->log_level = LOG_INFO;
+	/*
+	 * The probe gives a plugin 500 ms and polls every second.  A collect
+	 * still running after 1 s has cost two polls and is stuck, not slow:
+	 * kill it.  100 ms is where it starts to delay the other plugins.
+	 */
+	o->deadline_ms = 1000;
+	o->budget_ms = 100;
+	o->start_timeout_ms = 10000;
+	o->backoff_min_ms = 100;
+	o->backoff_max_ms = 30000;
+	o->healthy_ms = 60000;
+	o->max_failures = 10;
+	o->stop_grace_ms = 3000;
+	o->rescan_ms = 5000;
+	o->settle_ms = 300;
+	o->memory_limit_mb = 512;
+}
+
+void
+options_usage(FILE *f)
+{
+	fprintf(f,
+"usage: %s [options]\n"
+"Serves every module (*.so) in the module directory as a Weave Scope plugin\n"
+"on <socket-dir>/<id>/<id>.sock.\n"
+"\n"
+"  --module-dir DIR     modules to load (default %s)\n"
+"  --socket-dir DIR     Scope's plugin directory (default %s)\n"
+"  -f, --foreground     stay in the foreground, log to stderr\n"
+"  --check              load every module, run one collect each, validate the\n"
+"                       reports as Scope's probe would, print a verdict, exit\n"
+"  --log-level LEVEL    err, warning, info or debug (default info)\n"
+"  --syslog             log to syslog (the default when in the background)\n"
+"  --deadline MS        kill a worker whose collect runs longer (default 1000)\n"
+"  --budget MS          warn when a collect takes longer (default 100)\n"
+"  --param ID.KEY=VAL   parameter KEY for module ID (repeatable)\n"
+"  --set ID.KEY=VAL     per-module host setting: interval, deadline (repeatable)\n"
+"  --backoff-min MS     first restart delay after a crash (default 100)\n"
+"  --backoff-max MS     longest restart delay (default 30000)\n"
+"  --max-failures N     crashes in a row before a module is marked failed\n"
+"                       (default 10; 0 = never)\n"
+"  --healthy-after MS   running this long resets the backoff (default 60000)\n"
+"  --stop-grace MS      SIGTERM to SIGKILL delay for workers (default 3000)\n"
+"  --start-timeout MS   load + init must finish within (default 10000)\n"
+"  --rescan MS          periodic rescan besides inotify (default 5000)\n"
+"  --settle MS          a module file must be unchanged this long (default 300)\n"
+"  --memory-limit MB    kill a worker whose RSS exceeds this (default 512,\n"
+"                       0 = no limit)\n"
+"  --version            print the version and exit\n"
+"  -h, --help           print this help and exit\n"
+"\n"
+"Signals: SIGHUP rescans and retries failed modules; SIGUSR1 logs every\n"
+"module's state; SIGTERM/SIGINT remove the sockets and exit.\n"
+"See scope-plugin-host(8) and scope-plugin(3).\n",
+	    HOST_NAME, SPH_MODULE_DIR, SPH_SOCKET_DIR);
+}
+
+static int
+parse_level(const char *s)
+{
+	int	i;
+
+	for (i = 0; i < 8; i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return i;
+	if (strcmp(s, "error") == 0)
+		return LOG_ERR;
+	if (strcmp(s, "warn") == 0)
+		return LOG_WARNING;
+	return -1;
+}
+
+/* "id.key=value" with a valid id and a non-empty key. */
+static int
+check_kv(const char *s)
+{
+	const char	*dot = strchr(s, '.'), *eq = strchr(s, '=');
+	char		 id[PLUGIN_ID_MAX + 1];
+
+	if (dot == NULL || eq == NULL || eq < dot || dot == s ||
+	    (size_t)(dot - s) > PLUGIN_ID_MAX || eq == dot + 1)
+		return -1;
+	memcpy(id, s, (size_t)(dot - s));
+	id[dot - s] = '\0';
+	return valid_plugin_id(id) ? 0 : -1;
+}
+
+static void
+push(char ***list, size_t *n, const char *s)
+{
+	*list = xrealloc(*list, (*n + 2) * sizeof **list);
+	(*list)[(*n)++] = xstrdup(s);
+	(*list)[*n] = NULL;
+}
+
+#define UINT_ARG(field, min, max) do {					\
+	if (parse_uint(optarg, (min), (max), &o->field) != 0) {		\
+		xasprintf(cause, "--%s: expected a number from %u to %u, "	\
+		    "got \"%s\"", long_options[idx].name, (unsigned)(min),	\
+		    (unsigned)(max), optarg);				\
+		return -1;						\
+	}								\
+} while (0)
+
+/*
+ * Parses argv into o.  Returns 0 to run, 1 when --help or --version was
+ * answered, -1 with *cause on a usage error.  *worker_path is set for the
+ * internal --worker mode.
+ */
+int
+options_parse(struct options *o, int argc, char **argv, char **worker_path,
+    char **cause)
+{
+	char	 *worker = NULL;
+	int	  c, idx, lvl;
+
+	opterr = 0;
+	optind = 1;
+	for (;;) {
+		idx = 0;
+		c = getopt_long(argc, argv, "fh", long_options, &idx);
+		if (c == -1)
+			break;
+		/* getopt_long leaves idx alone for short options. */
+		for (idx = 0; long_options[idx].name != NULL; idx++)
+			if (long_options[idx].val == c)
+				break;
+		switch (c) {
+		case OPT_MODULE_DIR: o->module_dir = optarg; break;
+		case OPT_SOCKET_DIR: o->socket_dir = optarg; break;
+		case 'f': o->foreground = 1; break;
+		case OPT_CHECK: o->check_mode = 1; break;
+		case OPT_VERSION:
+			printf("%s %s (module ABI %d.%d)\n", HOST_NAME,
+			    PACKAGE_VERSION, SPH_ABI_MAJOR, SPH_ABI_MINOR);
+			return 1;
+		case 'h':
+			options_usage(stdout);
+			return 1;
+		case OPT_LOG_LEVEL:
+			if ((lvl = parse_level(optarg)) < 0) {
+				xasprintf(cause, "--log-level: unknown level \"%s\" "
+				    "(err, warning, info, debug)", optarg);
+				return -1;
+			}
+			o->log_level = lvl;
+			break;
+		case OPT_SYSLOG: o->use_syslog = 1; break;
+		case OPT_DEADLINE: UINT_ARG(deadline_ms, 10, 3600000); break;
+		case OPT_BUDGET: UINT_ARG(budget_ms, 0, 3600000); break;
+		case OPT_PARAM:
+		case OPT_SET:
+			if (check_kv(optarg) != 0) {
+				xasprintf(cause, "--%s: expected ID.KEY=VALUE with a "
+				    "valid module id, got \"%s\"",
+				    long_options[idx].name, optarg);
+				return -1;
+			}
+			if (c == OPT_PARAM)
+				push(&o->params, &o->nparams, optarg);
+			else
+				push(&o->settings, &o->nsettings, optarg);
+			break;
+		case OPT_BACKOFF_MIN: UINT_ARG(backoff_min_ms, 1, 3600000); break;
+		case OPT_BACKOFF_MAX: UINT_ARG(backoff_max_ms, 1, 86400000); break;
+		case OPT_MAX_FAILURES: UINT_ARG(max_failures, 0, 1000000); break;
+		case OPT_HEALTHY: UINT_ARG(healthy_ms, 1, 86400000); break;
+		case OPT_STOP_GRACE: UINT_ARG(stop_grace_ms, 1, 600000); break;
+		case OPT_RESCAN: UINT_ARG(rescan_ms, 100, 86400000); break;
+		case OPT_SETTLE: UINT_ARG(settle_ms, 0, 60000); break;
+		case OPT_MEMORY_LIMIT: UINT_ARG(memory_limit_mb, 0, 1048576); break;
+		case OPT_START_TIMEOUT: UINT_ARG(start_timeout_ms, 100, 600000); break;
+		case OPT_WORKER: worker = optarg; break;
+		default:
+			if (optopt != 0 && optopt < 256)
+				xasprintf(cause, "unknown option -%c (see --help)", optopt);
+			else
+				xasprintf(cause, "unknown or incomplete option %s "
+				    "(see --help)", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		xasprintf(cause, "unexpected argument \"%s\" (see --help)",
+		    argv[optind]);
+		return -1;
+	}
+	if (o->backoff_max_ms < o->backoff_min_ms)
+		o->backoff_max_ms = o->backoff_min_ms;
+	*worker_path = worker;
+	return 0;
+}
+
+/* The value for id.key in a list of "id.key=value" strings, last one wins. */
+const char *
+options_lookup(char **list, size_t n, const char *id, const char *key)
+{
+	size_t		 idlen = strlen(id), keylen = strlen(key), i;
+	const char	*found = NULL;
+
+	for (i = 0; i < n; i++) {
+		const char *s = list[i];
+		if (strncmp(s, id, idlen) == 0 && s[idlen] == '.' &&
+		    strncmp(s + idlen + 1, key, keylen) == 0 &&
+		    s[idlen + 1 + keylen] == '=')
+			found = s + idlen + keylen + 2;
+	}
+	return found;
+}
+
+unsigned
+options_module_uint(const struct options *o, const char *id, const char *key,
+    unsigned def)
+{
+	const char	*v = options_lookup(o->settings, o->nsettings, id, key);
+	unsigned	 u;
+
+	if (v == NULL)
+		return def;
+	if (parse_uint(v, 0, 86400000, &u) != 0) {
+		log_warn("--set %s.%s=%s: not a number; using %u", id, key, v, def);
+		return def;
+	}
+	return u;
+}
+
+/* argv for a worker: the options a worker needs, then --worker path. */
+char **
+options_worker_argv(const struct options *o, const char *path)
+{
+	char	**argv = NULL, buf[32];
+	size_t	  n = 0, i;
+
+	push(&argv, &n, HOST_NAME);
+	push(&argv, &n, "--log-level");
+	push(&argv, &n, level_names[o->log_level & 7]);
+	if (o->use_syslog)
+		push(&argv, &n, "--syslog");
+	snprintf(buf, sizeof buf, "%u", o->budget_ms);
+	push(&argv, &n, "--budget");
+	push(&argv, &n, buf);
+	for (i = 0; i < o->nparams; i++) {
+		push(&argv, &n, "--param");
+		push(&argv, &n, o->params[i]);
+	}
+	for (i = 0; i < o->nsettings; i++) {
+		push(&argv, &n, "--set");
+		push(&argv, &n, o->settings[i]);
+	}
+	if (o->check_mode)
+		push(&argv, &n, "--check");
+	push(&argv, &n, "--worker");
+	push(&argv, &n, path);
+	return argv;
+}

@@ -1,0 +1,326 @@
+/*
+ * report.c - turn one collect() into one complete report, or into nothing.
+ *
+ * The generator prints straight into the caller's buffer.  A small scanner
+ * follows the bytes as they are printed to know the nesting depth and the
+ * top-level keys; together with the faults the yajl wrappers report, that
+ * lets us refuse anything but a balanced object with exactly our Plugins
+ * entry.  On any fault the buffer is emptied: never half a document.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+struct reporter {
+	const struct module	*mod;
+	struct worker_stats	*stats;
+	yajl_gen		 gen;
+	struct evbuffer		*out;		/* scratch: moved out on success */
+	int			 active;	/* inside reporter_build() */
+
+	/* Byte scanner over the printed JSON. */
+	int			 depth;
+	int			 in_string;
+	int			 escaped;
+	int			 expect_key;	/* at depth 1, next string is a key */
+	int			 capturing;	/* copying a top-level key */
+	int			 pending_value;	/* top-level key written, no value yet */
+	size_t			 keylen;
+	char			 key[16];
+	unsigned		 plugins_keys;
+	int			 oom;
+
+	/* First generator fault seen during this build. */
+	const char		*fault_func;
+	int			 fault_status;
+
+	uint64_t		 last_us;
+};
+
+/* One module per worker, so one reporter is building at a time. */
+static struct reporter	*building;
+
+const char *
+reporter_status_string(int st)
+{
+	switch (st) {
+	case yajl_gen_status_ok: return "ok";
+	case yajl_gen_keys_must_be_strings: return "a key that is not a string, or a value where a key belongs";
+	case yajl_max_depth_exceeded: return "nesting too deep";
+	case yajl_gen_in_error_state: return "generator in error state";
+	case yajl_gen_generation_complete: return "value after the end of the document";
+	case yajl_gen_invalid_number: return "invalid number (NaN, Inf or malformed)";
+	case yajl_gen_no_buf: return "no buffer";
+	case yajl_gen_invalid_string: return "invalid UTF-8 string";
+	default: return "unknown generator error";
+	}
+}
+
+void
+reporter_gen_fault(yajl_gen g, const char *func, int status)
+{
+	struct reporter	*r = building;
+
+	if (r == NULL || r->gen != g || !r->active || r->fault_func != NULL)
+		return;
+	r->fault_func = func;
+	r->fault_status = status;
+}
+
+static void
+scan_bytes(struct reporter *r, const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++) {
+		char	c = s[i];
+
+		if (r->in_string) {
+			if (r->escaped)
+				r->escaped = 0;
+			else if (c == '\\')
+				r->escaped = 1;
+			else if (c == '"') {
+				r->in_string = 0;
+				if (r->capturing) {
+					r->capturing = 0;
+					r->pending_value = 1;
+					if (r->keylen == 7 &&
+					    memcmp(r->key, "Plugins", 7) == 0)
+						r->plugins_keys++;
+				}
+				continue;
+			}
+			if (r->capturing) {
+				if (r->keylen < sizeof r->key)
+					r->key[r->keylen] = c;
+				r->keylen++;
+			}
+			continue;
+		}
+		switch (c) {
+		case '"':
+			r->in_string = 1;
+			if (r->depth == 1 && r->expect_key) {
+				r->capturing = 1;
+				r->keylen = 0;
+				r->expect_key = 0;
+			} else if (r->depth == 1)
+				r->pending_value = 0;
+			break;
+		case '{':
+			if (r->depth == 1)
+				r->pending_value = 0;
+			r->depth++;
+			if (r->depth == 1)
+				r->expect_key = 1;
+			break;
+		case '[':
+			if (r->depth == 1)
+				r->pending_value = 0;
+			r->depth++;
+			break;
+		case '}':
+		case ']':
+			r->depth--;
+			break;
+		case ',':
+			if (r->depth == 1)
+				r->expect_key = 1;
+			break;
+		case ':': case ' ': case '\t': case '\n': case '\r':
+			break;
+		default:
+			if (r->depth == 1)
+				r->pending_value = 0;
+			break;
+		}
+	}
+}
+
+static void
+print_cb(void *ctx, const char *s, size_t len)
+{
+	struct reporter	*r = ctx;
+
+	scan_bytes(r, s, len);
+	if (evbuffer_add(r->out, s, len) != 0)
+		r->oom = 1;
+}
+
+struct reporter *
+reporter_new(const struct module *mod, struct worker_stats *stats)
+{
+	struct reporter	*r;
+
+	yajl_wrap_init();
+	r = xcalloc(1, sizeof *r);
+	if ((r->out = evbuffer_new()) == NULL)
+		fatal("evbuffer_new: out of memory");
+	r->mod = mod;
+	r->stats = stats;
+	if ((r->gen = yajl_gen_alloc(NULL)) == NULL)
+		fatal("yajl_gen_alloc: out of memory");
+	if (!yajl_gen_config(r->gen, yajl_gen_print_callback, print_cb, r) ||
+	    !yajl_gen_config(r->gen, yajl_gen_validate_utf8, 1))
+		fatal("yajl_gen_config failed");
+	return r;
+}
+
+void
+reporter_free(struct reporter *r)
+{
+	if (r == NULL)
+		return;
+	if (building == r)
+		building = NULL;
+	yajl_gen_free(r->gen);
+	evbuffer_free(r->out);
+	free(r);
+}
+
+uint64_t
+reporter_last_us(const struct reporter *r)
+{
+	return r->last_us;
+}
+
+static void
+gen_str(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+/* The one Plugins entry Scope requires (PROTOCOL.md 2). */
+static void
+gen_plugins(struct reporter *r)
+{
+	const struct module	*m = r->mod;
+	yajl_gen		 g = r->gen;
+
+	gen_str(g, "Plugins");
+	yajl_gen_array_open(g);
+	yajl_gen_map_open(g);
+	gen_str(g, "id");
+	gen_str(g, m->id);
+	gen_str(g, "label");
+	gen_str(g, m->label);
+	gen_str(g, "description");
+	gen_str(g, m->description != NULL ? m->description : "");
+	gen_str(g, "interfaces");
+	yajl_gen_array_open(g);
+	gen_str(g, "reporter");
+	if (m->control != NULL)
+		gen_str(g, "controller");
+	yajl_gen_array_close(g);
+	gen_str(g, "api_version");
+	gen_str(g, "1");
+	yajl_gen_map_close(g);
+	yajl_gen_array_close(g);
+}
+
+static void
+stats_record(struct worker_stats *st, uint64_t us)
+{
+	unsigned	b = 0;
+	uint64_t	v = us;
+
+	while (v > 1 && b < STATS_BUCKETS - 1) {
+		v >>= 1;
+		b++;
+	}
+	__atomic_store_n(&st->collect_start_ns, 0, __ATOMIC_RELEASE);
+	st->collects++;
+	st->collect_us_last = us;
+	if (us > st->collect_us_max)
+		st->collect_us_max = us;
+	st->collect_us_hist[b]++;
+}
+
+/*
+ * Runs the module's collect() and appends a complete report to out.
+ * Returns 0, or -1 with *cause set (out is then left as it was).
+ */
+int
+reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
+{
+	const struct module	*m = r->mod;
+	uint64_t		 start, end;
+	int			 rc;
+
+	building = r;
+	r->active = 1;
+	evbuffer_drain(r->out, evbuffer_get_length(r->out));
+	r->depth = r->in_string = r->escaped = r->expect_key = 0;
+	r->capturing = r->pending_value = 0;
+	r->plugins_keys = 0;
+	r->oom = 0;
+	r->fault_func = NULL;
+	yajl_gen_reset(r->gen, NULL);
+
+	yajl_gen_map_open(r->gen);
+	start = now_ns();
+	if (r->stats != NULL)
+		__atomic_store_n(&r->stats->collect_start_ns, start,
+		    __ATOMIC_RELEASE);
+	rc = m->collect(m->state, r->gen);
+	end = now_ns();
+	r->last_us = (end - start) / 1000;
+	if (r->stats != NULL)
+		stats_record(r->stats, r->last_us);
+
+	if (rc != 0) {
+		xasprintf(cause, "collect returned %d", rc);
+		goto fail;
+	}
+	if (r->fault_func != NULL) {
+		xasprintf(cause, "collect: %s: %s", r->fault_func,
+		    reporter_status_string(r->fault_status));
+		goto fail;
+	}
+	if (r->in_string || r->depth != 1) {
+		if (r->depth < 1)
+			xasprintf(cause, "collect closed the report object");
+		else
+			xasprintf(cause, "collect left the generator unbalanced "
+			    "(%d container%s open)", r->depth - 1,
+			    r->depth - 1 == 1 ? "" : "s");
+		goto fail;
+	}
+	if (r->pending_value) {
+		xasprintf(cause, "collect wrote a key without a value");
+		goto fail;
+	}
+	if (r->plugins_keys != 0) {
+		xasprintf(cause, "collect wrote its own \"Plugins\" key "
+		    "(the host adds it)");
+		goto fail;
+	}
+	gen_plugins(r);
+	yajl_gen_map_close(r->gen);
+	if (r->fault_func != NULL || r->depth != 0 || r->plugins_keys != 1) {
+		xasprintf(cause, "report framing failed: %s: %s",
+		    r->fault_func != NULL ? r->fault_func : "scanner",
+		    r->fault_func != NULL ?
+		    reporter_status_string(r->fault_status) : "unbalanced");
+		goto fail;
+	}
+	if (r->oom) {
+		xasprintf(cause, "out of memory building the report");
+		goto fail;
+	}
+	r->active = 0;
+	if (evbuffer_add_buffer(out, r->out) != 0) {
+		xasprintf(cause, "out of memory moving the report");
+		evbuffer_drain(r->out, evbuffer_get_length(r->out));
+		return -1;
+	}
+	return 0;
+
+fail:
+	r->active = 0;
+	evbuffer_drain(r->out, evbuffer_get_length(r->out));
+	return -1;
+}

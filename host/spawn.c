@@ -1,0 +1,82 @@
+/*
+ * spawn.c - start a worker: fork, then exec this binary in worker mode
+ * with the channel on fd 3 and the statistics page on fd 4.  A fresh exec
+ * (not just a fork) gives each module a clean address space with none of
+ * the supervisor's state in it.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+
+/* In the child between fork and exec: only async-signal-safe calls. */
+static noreturn void
+child_exec(pid_t parent, int chan, int statsfd, char **argv)
+{
+	sigset_t	none;
+	int		a, b, fd;
+
+	/* Workers die with the supervisor, even if it is SIGKILLed. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(1);
+	/* Own process group: a terminal's ^C is the supervisor's to handle. */
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	a = fcntl(chan, F_DUPFD, 10);
+	b = statsfd >= 0 ? fcntl(statsfd, F_DUPFD, 10) : -1;
+	if (a == -1 || dup2(a, WORKER_CHANNEL_FD) == -1)
+		_exit(1);
+	if (b != -1) {
+		if (dup2(b, WORKER_STATS_FD) == -1)
+			_exit(1);
+	} else
+		close(WORKER_STATS_FD);
+	for (fd = WORKER_STATS_FD + 1; fd < 1024; fd++)
+		close(fd);
+	execv(host_exe, argv);
+	_exit(127);
+}
+
+/*
+ * Forks and execs a worker for the module at path.  Returns its pid with
+ * *chan set to our end of the channel (non-blocking), or -1 with *cause.
+ */
+pid_t
+spawn_worker(const struct options *o, const char *path, int statsfd,
+    int *chan, char **cause)
+{
+	char	**argv;
+	int	  sp[2], i;
+	pid_t	  pid, self = getpid();
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+		xasprintf(cause, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	argv = options_worker_argv(o, path);
+	pid = fork();
+	if (pid == 0)
+		child_exec(self, sp[1], statsfd, argv);
+	for (i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+	close(sp[1]);
+	if (pid == -1) {
+		xasprintf(cause, "fork: %s", strerror(errno));
+		close(sp[0]);
+		return -1;
+	}
+	if (set_nonblock(sp[0]) == -1)
+		log_warn("fcntl O_NONBLOCK: %s", strerror(errno));
+	*chan = sp[0];
+	return pid;
+}

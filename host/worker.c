@@ -1,0 +1,461 @@
+/*
+ * worker.c - one module, one process: load it, say hello to the
+ * supervisor, receive the listening socket, serve HTTP until told to stop.
+ * Everything that can crash or hang (module code) runs here, never in the
+ * supervisor.
+ */
+#include <sys/mman.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "sph-host.h"
+
+/* Log the same fault at most this often (a failing module is polled every second). */
+#define FAULT_LOG_INTERVAL_MS 60000
+
+struct worker {
+	const struct options	*opts;
+	struct module		 mod;
+	struct sph_host		 host;
+	char			 probe_id[HTTP_QUERY_MAX];
+	struct reporter		*reporter;
+	struct worker_stats	*stats;
+	struct worker_stats	 local_stats;	/* when no shared page */
+	struct event_base	*base;
+	struct server		*server;
+	struct evbuffer		*body;
+	unsigned		 interval_ms;
+
+	/* Interval mode: the last complete report, or the last fault. */
+	struct evbuffer		*cache;
+	char			*cache_fault;
+	struct event		*collect_ev;
+
+	char			*last_fault;
+	uint64_t		 last_fault_log;
+	uint64_t		 last_slow_log;
+};
+
+static void
+host_log_cb(void *ctx, int level, const char *line)
+{
+	(void)ctx;
+	if (level < 0)
+		level = 0;
+	if (level > 7)
+		level = 7;
+	log_msg(level, "%s", line);
+}
+
+static const char *
+host_param_cb(void *ctx, const char *key)
+{
+	struct worker	*w = ctx;
+
+	return options_lookup(w->opts->params, w->opts->nparams, w->mod.id, key);
+}
+
+/* Logs a fault once per interval unless it changed. */
+static void
+worker_fault(struct worker *w, const char *what, const char *cause)
+{
+	uint64_t	now = now_ms();
+
+	if (w->last_fault != NULL && strcmp(w->last_fault, cause) == 0 &&
+	    now - w->last_fault_log < FAULT_LOG_INTERVAL_MS)
+		return;
+	log_warn("%s: %s", what, cause);
+	free(w->last_fault);
+	w->last_fault = xstrdup(cause);
+	w->last_fault_log = now;
+}
+
+/* Runs collect into out; warns when over the soft budget. */
+static int
+worker_collect(struct worker *w, struct evbuffer *out, char **cause)
+{
+	uint64_t	us;
+	int		rc;
+
+	rc = reporter_build(w->reporter, out, cause);
+	us = reporter_last_us(w->reporter);
+	if (w->opts->budget_ms > 0 && us > (uint64_t)w->opts->budget_ms * 1000 &&
+	    now_ms() - w->last_slow_log >= FAULT_LOG_INTERVAL_MS) {
+		log_warn("collect took %llu ms, over the %u ms budget (Scope "
+		    "allows 500 ms for every plugin in turn)%s",
+		    (unsigned long long)(us / 1000), w->opts->budget_ms,
+		    w->interval_ms == 0 ? "; consider an interval" : "");
+		w->last_slow_log = now_ms();
+	}
+	return rc;
+}
+
+static void
+worker_refresh_cache(struct worker *w)
+{
+	struct evbuffer	*fresh;
+	char		*cause = NULL;
+
+	if ((fresh = evbuffer_new()) == NULL)
+		fatal("evbuffer_new: out of memory");
+	if (worker_collect(w, fresh, &cause) == 0) {
+		evbuffer_free(w->cache);
+		w->cache = fresh;
+		free(w->cache_fault);
+		w->cache_fault = NULL;
+	} else {
+		worker_fault(w, "collect", cause);
+		/* Serve the fault rather than an ever older report. */
+		evbuffer_drain(w->cache, evbuffer_get_length(w->cache));
+		free(w->cache_fault);
+		w->cache_fault = cause;
+		evbuffer_free(fresh);
+	}
+}
+
+static void
+worker_collect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_refresh_cache(arg);
+}
+
+static void
+serve_report(struct worker *w, struct server_conn *c,
+    const struct http_request *req)
+{
+	char	*cause = NULL, *msg;
+
+	if (w->interval_ms > 0) {
+		if (evbuffer_get_length(w->cache) > 0) {
+			size_t	len = evbuffer_get_length(w->cache);
+
+			if (evbuffer_add(w->body, evbuffer_pullup(w->cache, -1),
+			    len) != 0)
+				fatal("evbuffer_add: out of memory");
+			server_reply(c, req, 200, "application/json", w->body, NULL);
+			return;
+		}
+		cause = xstrdup(w->cache_fault != NULL ? w->cache_fault :
+		    "no report collected yet");
+	} else if (worker_collect(w, w->body, &cause) == 0) {
+		server_reply(c, req, 200, "application/json", w->body, NULL);
+		return;
+	} else
+		worker_fault(w, "collect", cause);
+
+	w->stats->errors++;
+	xasprintf(&msg, "module %s: %s", w->mod.id, cause);
+	server_reply_error(c, req, 500, w->mod.id, msg);
+	free(msg);
+	free(cause);
+}
+
+static void
+serve_control(struct worker *w, struct server_conn *c,
+    const struct http_request *req, struct evbuffer *reqbody)
+{
+	struct control_request	*cr;
+	char			 errbuf[512];
+	char			*cause = NULL, *msg;
+	size_t			 len = evbuffer_get_length(reqbody);
+	const char		*data;
+	int			 rc;
+
+	data = len > 0 ? (const char *)evbuffer_pullup(reqbody, -1) : "";
+	if (control_parse(data, len, &cr, &cause) != 0) {
+		xasprintf(&msg, "malformed control request: %s", cause);
+		server_reply_error(c, req, 400, w->mod.id, msg);
+		free(msg);
+		free(cause);
+		w->stats->errors++;
+		return;
+	}
+	errbuf[0] = '\0';
+	__atomic_store_n(&w->stats->collect_start_ns, now_ns(), __ATOMIC_RELEASE);
+	rc = w->mod.control(w->mod.state, control_get(cr), errbuf, sizeof errbuf);
+	__atomic_store_n(&w->stats->collect_start_ns, 0, __ATOMIC_RELEASE);
+	errbuf[sizeof errbuf - 1] = '\0';
+	log_info("control %s on node %s: %s", control_get(cr)->control,
+	    control_get(cr)->node_id, rc == SPH_CONTROL_ERROR ? errbuf :
+	    rc == SPH_CONTROL_REFRESH ? "done, refreshing" : "done");
+	control_free(cr);
+
+	if (rc == SPH_CONTROL_ERROR) {
+		/* Scope shows this text to the user; status must be 200. */
+		if (errbuf[0] == '\0')
+			snprintf(errbuf, sizeof errbuf, "control failed");
+		evbuffer_add(w->body, "{\"error\":\"", 10);
+		json_escape(w->body, errbuf, strlen(errbuf));
+		evbuffer_add(w->body, "\"}", 2);
+	} else if (rc == SPH_CONTROL_REFRESH) {
+		struct evbuffer	*report;
+
+		if ((report = evbuffer_new()) == NULL)
+			fatal("evbuffer_new: out of memory");
+		if (worker_collect(w, report, &cause) != 0) {
+			worker_fault(w, "collect after control", cause);
+			xasprintf(&msg, "module %s: %s", w->mod.id, cause);
+			server_reply_error(c, req, 500, w->mod.id, msg);
+			free(msg);
+			free(cause);
+			evbuffer_free(report);
+			w->stats->errors++;
+			return;
+		}
+		if (w->interval_ms > 0) {
+			evbuffer_drain(w->cache, evbuffer_get_length(w->cache));
+			evbuffer_add(w->cache, evbuffer_pullup(report, -1),
+			    evbuffer_get_length(report));
+			free(w->cache_fault);
+			w->cache_fault = NULL;
+		}
+		evbuffer_add(w->body, "{\"shortcutReport\":", 18);
+		evbuffer_add_buffer(w->body, report);
+		evbuffer_add(w->body, "}", 1);
+		evbuffer_free(report);
+	} else
+		evbuffer_add(w->body, "{}", 2);
+	server_reply(c, req, 200, "application/json", w->body, NULL);
+}
+
+static void
+worker_request_cb(struct server_conn *c, const struct http_request *req,
+    struct evbuffer *reqbody, void *arg)
+{
+	struct worker	*w = arg;
+
+	w->stats->requests++;
+	if (req->probe_id[0] != '\0' && strcmp(req->probe_id, w->probe_id) != 0)
+		memcpy(w->probe_id, req->probe_id, sizeof w->probe_id);
+	evbuffer_drain(w->body, evbuffer_get_length(w->body));
+
+	switch (req->route) {
+	case ROUTE_REPORT:
+		if (req->method == HTTP_GET || req->method == HTTP_HEAD)
+			serve_report(w, c, req);
+		else
+			server_reply_error(c, req, 405, w->mod.id,
+			    "method not allowed: /report takes GET");
+		return;
+	case ROUTE_CONTROL:
+		if (w->mod.control == NULL)
+			break;
+		if (req->method == HTTP_POST)
+			serve_control(w, c, req, reqbody);
+		else
+			server_reply_error(c, req, 405, w->mod.id,
+			    "method not allowed: /control takes POST");
+		return;
+	case ROUTE_OTHER:
+		break;
+	}
+	server_reply_error(c, req, 404, w->mod.id, "not found: this plugin "
+	    "serves GET /report" );
+}
+
+static void
+worker_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)what;
+	log_debug("signal %d: stopping", (int)sig);
+	event_base_loopbreak(w->base);
+}
+
+static void
+worker_channel_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	struct msg	 m;
+	int		 r;
+
+	(void)what;
+	r = channel_recv(fd, &m);
+	if (r == 1) {
+		if (m.fd >= 0)
+			close(m.fd);
+		return;
+	}
+	/* The supervisor is gone: a worker never outlives it. */
+	log_info("supervisor gone: stopping");
+	event_base_loopbreak(w->base);
+}
+
+/* The supervisor logs the refusal (one line); we only log if it cannot. */
+static void
+refuse(const char *reason)
+{
+	if (channel_send(WORKER_CHANNEL_FD, MSG_REFUSE, -1, 1, reason) != 0)
+		log_err("refused: %s", reason);
+	exit(WORKER_EXIT_REFUSED);
+}
+
+/* --check: one collect, validated as the probe would, verdict to the supervisor. */
+static int
+worker_check(struct worker *w)
+{
+	struct evbuffer	*out;
+	char		*cause = NULL, *detail;
+	uint64_t	 us;
+	size_t		 len;
+	int		 ok;
+
+	if ((out = evbuffer_new()) == NULL)
+		fatal("evbuffer_new: out of memory");
+	if (worker_collect(w, out, &cause) != 0)
+		ok = 0;
+	else {
+		len = evbuffer_get_length(out);
+		ok = validate_report((const char *)evbuffer_pullup(out, -1), len,
+		    w->mod.id, w->mod.control != NULL, &cause) == 0;
+	}
+	us = reporter_last_us(w->reporter);
+	if (ok)
+		xasprintf(&detail, "\"%s\" %s, report %zu bytes, collect %llu.%03llu ms",
+		    w->mod.label, w->mod.control != NULL ?
+		    "reporter+controller" : "reporter", evbuffer_get_length(out),
+		    (unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+	else
+		detail = xstrdup(cause);
+	channel_send(WORKER_CHANNEL_FD, MSG_CHECK, -1, 3, ok ? "ok" : "fail",
+	    w->mod.id, detail);
+	free(detail);
+	free(cause);
+	evbuffer_free(out);
+	module_unload(&w->mod);
+	return ok ? 0 : 1;
+}
+
+static void
+stats_map(struct worker *w)
+{
+	void	*p;
+
+	p = mmap(NULL, sizeof(struct worker_stats), PROT_READ | PROT_WRITE,
+	    MAP_SHARED, WORKER_STATS_FD, 0);
+	if (p == MAP_FAILED) {
+		log_debug("no shared stats page: %s", strerror(errno));
+		w->stats = &w->local_stats;
+	} else
+		w->stats = p;
+	close(WORKER_STATS_FD);
+}
+
+int
+worker_main(const char *path, const struct options *opts, int check)
+{
+	struct worker	 w;
+	struct msg	 m;
+	struct event	*sigterm, *sigint, *chan_ev;
+	struct http_limits limits;
+	char		*cause = NULL, prefix[128];
+	char		 ibuf[16];
+	const char	*base;
+	int		 r, sock;
+
+	memset(&w, 0, sizeof w);
+	w.opts = opts;
+	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+	snprintf(prefix, sizeof prefix, "module %s", base);
+	log_set_prefix(prefix);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fatal("signal SIGPIPE: %s", strerror(errno));
+	stats_map(&w);
+	yajl_wrap_init();
+
+	if (module_load(path, &w.mod, &cause) != 0)
+		refuse(cause);
+	snprintf(prefix, sizeof prefix, "module %s", w.mod.id);
+	log_set_prefix(prefix);
+	w.interval_ms = options_module_uint(opts, w.mod.id, "interval",
+	    w.mod.interval_ms);
+	snprintf(ibuf, sizeof ibuf, "%u", w.interval_ms);
+	if (channel_send(WORKER_CHANNEL_FD, MSG_HELLO, -1, 5, w.mod.id,
+	    w.mod.label, w.mod.description, ibuf,
+	    w.mod.control != NULL ? "1" : "0") != 0)
+		fatal("channel: hello: %s", strerror(errno));
+
+	sock = -1;
+	if (!check) {
+		r = channel_recv(WORKER_CHANNEL_FD, &m);
+		if (r != 1)
+			fatal("channel: no answer from the supervisor");
+		if (m.type == MSG_REFUSE) {
+			log_err("refused: %s", m.fields[0]);
+			exit(WORKER_EXIT_REFUSED);
+		}
+		if (m.type != MSG_SOCKET || m.fd < 0)
+			fatal("channel: unexpected message %d", (int)m.type);
+		sock = m.fd;
+	}
+
+	w.host.id = w.mod.id;
+	w.host.log = host_log_cb;
+	w.host.param = host_param_cb;
+	w.host.probe_id = w.probe_id;
+	w.host.ctx = &w;
+	if (module_init(&w.mod, &w.host, &cause) != 0) {
+		w.mod.host = NULL;	/* no fini after a failed init */
+		refuse(cause);
+	}
+	w.reporter = reporter_new(&w.mod, w.stats);
+	if (check)
+		return worker_check(&w);
+
+	if ((w.base = event_base_new()) == NULL ||
+	    (w.body = evbuffer_new()) == NULL ||
+	    (w.cache = evbuffer_new()) == NULL)
+		fatal("libevent: out of memory");
+	if (w.interval_ms > 0) {
+		struct timeval	tv;
+
+		tv.tv_sec = w.interval_ms / 1000;
+		tv.tv_usec = (w.interval_ms % 1000) * 1000;
+		worker_refresh_cache(&w);
+		w.collect_ev = event_new(w.base, -1, EV_PERSIST,
+		    worker_collect_cb, &w);
+		if (w.collect_ev == NULL || event_add(w.collect_ev, &tv) != 0)
+			fatal("event_add: collect timer");
+	}
+	server_limits_default(&limits);
+	w.server = server_new(w.base, sock, &limits, worker_request_cb, &w);
+	sigterm = evsignal_new(w.base, SIGTERM, worker_signal_cb, &w);
+	sigint = evsignal_new(w.base, SIGINT, worker_signal_cb, &w);
+	chan_ev = event_new(w.base, WORKER_CHANNEL_FD, EV_READ | EV_PERSIST,
+	    worker_channel_cb, &w);
+	if (sigterm == NULL || sigint == NULL || chan_ev == NULL ||
+	    event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0 ||
+	    event_add(chan_ev, NULL) != 0)
+		fatal("libevent: cannot install events");
+	if (channel_send(WORKER_CHANNEL_FD, MSG_READY, -1, 0) != 0)
+		fatal("channel: ready: %s", strerror(errno));
+	log_debug("serving (interval %u ms)", w.interval_ms);
+
+	if (event_base_dispatch(w.base) == -1)
+		log_err("event loop failed");
+
+	server_free(w.server);
+	close(sock);
+	module_unload(&w.mod);
+	reporter_free(w.reporter);
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(chan_ev);
+	if (w.collect_ev != NULL)
+		event_free(w.collect_ev);
+	evbuffer_free(w.body);
+	evbuffer_free(w.cache);
+	free(w.cache_fault);
+	free(w.last_fault);
+	event_base_free(w.base);
+	return 0;
+}

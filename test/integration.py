@@ -1,0 +1,777 @@
+#!/usr/bin/env python3
+"""Integration tests: run scope-plugin-host on private temp directories and
+talk to it over its unix sockets exactly as Scope's probe does.
+
+Usage: integration.py --builddir DIR [--only SUBSTRING] [--valgrind]
+Prints one line per test and a closing "N passed, N failed" line.
+Every wait is bounded; no test needs root or the network.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BUILDDIR = "."
+VALGRIND = False
+PROBE_QUERY = "/report?api_version=1&probe_id=5f2a9c"
+
+
+def fixture(name):
+    return os.path.join(BUILDDIR, "test", "fixtures", ".libs", name + ".so")
+
+
+def plugin(name):
+    return os.path.join(BUILDDIR, "plugins", ".libs", name + ".so")
+
+
+class HTTPError(Exception):
+    pass
+
+
+class Conn:
+    """A keep-alive HTTP/1.1 client over a unix socket, probe style."""
+
+    def __init__(self, path, timeout=5.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.connect(path)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def request(self, method="GET", target=PROBE_QUERY, body=None, headers=None):
+        lines = ["%s %s HTTP/1.1" % (method, target), "Host: plugin",
+                 "User-Agent: Go-http-client/1.1"]
+        if body is not None:
+            lines.append("Content-Length: %d" % len(body))
+            lines.append("Content-Type: application/json")
+        lines.append("Accept-Encoding: gzip")
+        for h in headers or []:
+            lines.append(h)
+        raw = ("\r\n".join(lines) + "\r\n\r\n").encode()
+        if body is not None:
+            raw += body if isinstance(body, bytes) else body.encode()
+        self.sock.sendall(raw)
+        return self.read_response(head_only=(method == "HEAD"))
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise HTTPError("connection closed by server")
+        self.buf += chunk
+
+    def read_response(self, head_only=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
+            raise HTTPError("bad status line %r" % lines[0])
+        status = int(parts[1])
+        headers = {}
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+        if status == 100:
+            return self.read_response(head_only)
+        if "content-length" not in headers:
+            raise HTTPError("no Content-Length")
+        n = int(headers["content-length"])
+        if head_only:
+            return status, headers, b""
+        while len(self.buf) < n:
+            self._fill()
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, headers, body
+
+
+def get(path, target=PROBE_QUERY, timeout=5.0):
+    c = Conn(path, timeout)
+    try:
+        return c.request("GET", target)
+    finally:
+        c.close()
+
+
+def wait_until(pred, timeout=10.0, step=0.02, what="condition"):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        try:
+            r = pred()
+            if r:
+                return r
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last = e
+        time.sleep(step)
+    raise AssertionError("timed out after %.1fs waiting for %s (last: %r)" % (timeout, what, last))
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+class Host:
+    """A scope-plugin-host on private directories."""
+
+    def __init__(self, modules=(), args=(), env=None, settle=0):
+        self.dir = tempfile.mkdtemp(prefix="sph-test-")
+        self.moddir = os.path.join(self.dir, "modules")
+        self.sockdir = os.path.join(self.dir, "sockets")
+        os.mkdir(self.moddir)
+        for m in modules:
+            self.add(m)
+        self.args = list(args)
+        self.settle = settle
+        self.env = dict(os.environ)
+        self.env["SCOPE_HOSTNAME"] = "testhost"
+        self.env.update(env or {})
+        self.proc = None
+        self.logfile = os.path.join(self.dir, "host.log")
+
+    def add(self, src, name=None):
+        dst = os.path.join(self.moddir, name or os.path.basename(src))
+        tmp = dst + ".tmp"
+        shutil.copy(src, tmp)
+        os.rename(tmp, dst)
+        return dst
+
+    def cmd(self, extra=()):
+        exe = os.path.join(BUILDDIR, "scope-plugin-host")
+        base = [exe, "--foreground", "--module-dir", self.moddir,
+                "--socket-dir", self.sockdir, "--settle", str(self.settle),
+                "--log-level", "debug"] + self.args + list(extra)
+        if VALGRIND:
+            base = ["valgrind", "--quiet", "--error-exitcode=99",
+                    "--leak-check=full", "--errors-for-leak-kinds=definite",
+                    "--trace-children=yes",
+                    "--log-file=%s/vg.%%p.log" % self.dir] + base
+        return base
+
+    def start(self, extra=(), wait_for=()):
+        self.log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(self.cmd(extra), stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=self.env)
+        for mid in wait_for:
+            self.wait_serving(mid)
+        return self
+
+    def sock(self, mid):
+        return os.path.join(self.sockdir, mid, mid + ".sock")
+
+    def wait_serving(self, mid, timeout=15.0):
+        def ok():
+            st, _, _ = get(self.sock(mid), timeout=2.0)
+            return st == 200
+        wait_until(ok, timeout, what="module %s answering 200" % mid)
+
+    def logtext(self):
+        with open(self.logfile, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, text, timeout=10.0):
+        wait_until(lambda: text in self.logtext(), timeout, what="log %r" % text)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=15.0):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("host did not exit within %ss of SIGTERM" % timeout)
+        self.log.close()
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    def cleanup(self):
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def valgrind_errors(self):
+        out = []
+        for f in os.listdir(self.dir):
+            if f.startswith("vg.") and os.path.getsize(os.path.join(self.dir, f)) > 0:
+                with open(os.path.join(self.dir, f)) as fh:
+                    out.append(fh.read())
+        return out
+
+
+def children_of(pid):
+    """Every live process whose parent is pid (from /proc)."""
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                kids.append(int(d))
+        except OSError:
+            pass
+    return kids
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def assert_report(body, mid, controller=False):
+    doc = json.loads(body)
+    check(isinstance(doc, dict), "report is not an object")
+    plugins = doc.get("Plugins")
+    check(isinstance(plugins, list) and len(plugins) == 1, "need exactly one Plugins entry: %r" % plugins)
+    p = plugins[0]
+    check(p.get("id") == mid, "Plugins id %r != %r" % (p.get("id"), mid))
+    check(isinstance(p.get("label"), str) and p["label"], "empty label")
+    check("description" in p, "no description")
+    check(p.get("api_version") == "1", "api_version must be the string \"1\"")
+    want = ["reporter", "controller"] if controller else ["reporter"]
+    check(p.get("interfaces") == want, "interfaces %r != %r" % (p.get("interfaces"), want))
+    return doc
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+# ---------------------------------------------------------------- issue 2
+
+@test
+def report_as_probe_sees_it():
+    h = Host([fixture("good")]).start(wait_for=["fx-good"])
+    try:
+        st, hd, body = get(h.sock("fx-good"))
+        check(st == 200, "status %d" % st)
+        check(hd.get("content-type") == "application/json", "content-type %r" % hd.get("content-type"))
+        check(int(hd["content-length"]) == len(body), "content-length mismatch")
+        doc = assert_report(body, "fx-good", controller=True)
+        check("testhost;<host>" in doc["Host"]["nodes"], "SCOPE_HOSTNAME not honoured")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def keep_alive_many_requests_one_connection():
+    h = Host([fixture("good")]).start(wait_for=["fx-good"])
+    try:
+        c = Conn(h.sock("fx-good"))
+        for i in range(50):
+            st, hd, body = c.request()
+            check(st == 200, "request %d: status %d" % (i, st))
+            check("close" not in hd.get("connection", ""), "server closed a keep-alive connection")
+            doc = json.loads(body)
+            check(doc["Host"]["nodes"]["testhost;<host>"]["metrics"]["fixture_count"]["samples"][0]["value"] >= i + 1,
+                  "collect not called per request")
+        c.close()
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def query_string_and_host_ignored_other_paths_404_methods_405():
+    h = Host([fixture("good")]).start(wait_for=["fx-good"])
+    try:
+        for target in ["/report", "/report?", "/report?x=1&y", "/report?probe_id=%zz&&api_version=9"]:
+            st, _, body = get(h.sock("fx-good"), target)
+            check(st == 200, "%s: %d" % (target, st))
+            assert_report(body, "fx-good", controller=True)
+        c = Conn(h.sock("fx-good"))
+        st, _, body = c.request("GET", "/metrics")
+        check(st == 404 and "error" in json.loads(body), "404 with a JSON body expected, got %d" % st)
+        st, hd, body = c.request("POST", "/report", body="{}")
+        check(st == 405 and "error" in json.loads(body), "405 expected, got %d" % st)
+        check("GET" in hd.get("allow", ""), "405 without Allow")
+        st, hd, body = c.request("DELETE", "/report")
+        check(st == 405, "DELETE: %d" % st)
+        st, hd, body = c.request("HEAD", "/report")
+        check(st == 200 and int(hd["content-length"]) > 0, "HEAD: %d" % st)
+        st, _, body = c.request()  # connection still usable after all that
+        check(st == 200, "after errors: %d" % st)
+        c.close()
+        # A reporter-only module has no /control.
+        h.add(fixture("interval"))
+        h.wait_serving("fx-interval")
+        st, _, _ = Conn(h.sock("fx-interval")).request("POST", "/control", body="{}")
+        check(st == 404, "POST /control on a reporter: %d" % st)
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+FAULTS = {
+    "nan": "yajl_gen_double: invalid number",
+    "badutf8": "yajl_gen_string: invalid UTF-8",
+    "plugins": "\"Plugins\" key",
+    "unbalanced": "unbalanced",
+    "fail": "collect returned -1",
+    "keyonly": "key without a value",
+    "badnumber": "yajl_gen_number: invalid number",
+}
+
+
+@test
+def module_faults_give_500_with_json_and_worker_keeps_serving():
+    h = Host([fixture(k) for k in FAULTS] + [fixture("good")]).start(wait_for=["fx-good"])
+    try:
+        for kind, text in FAULTS.items():
+            mid = "fx-" + kind
+            wait_until(lambda: os.path.exists(h.sock(mid)), what="socket " + mid)
+            c = Conn(h.sock(mid))
+            for i in range(3):
+                st, hd, body = c.request()
+                check(st == 500, "%s: status %d" % (kind, st))
+                err = json.loads(body)
+                check(mid in err["error"] and text in err["error"],
+                      "%s: error %r lacks %r" % (kind, err["error"], text))
+                check(err.get("module") == mid, "%s: module field" % kind)
+            c.close()
+        st, _, body = get(h.sock("fx-good"))
+        check(st == 200, "good module affected")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+REFUSALS = {
+    "abi": "ABI version 2.0 not supported",
+    "badid": "not a valid Scope plugin id",
+    "nolabel": "label is empty",
+    "nocollect": "no collect callback",
+    "nosym": "symbol sph_module_descriptor not found",
+    "initfail": "init failed",
+    "ctorcrash": "",
+}
+# A constructor that crashes is not a refusal but a crash: see its own test.
+del REFUSALS["ctorcrash"]
+
+
+@test
+def refused_modules_are_skipped_with_one_log_line():
+    mods = [fixture(k) for k in REFUSALS] + [fixture("good")]
+    h = Host(mods)
+    h.add(fixture("dup"), "zz-dup.so")  # scanned after good.so: it loses
+    with open(os.path.join(h.moddir, "notelf.so"), "w") as f:
+        f.write("this is not an ELF file\n")
+    h.start(wait_for=["fx-good"])
+    try:
+        def refusal_line(kind):
+            for line in h.logtext().splitlines():
+                if "module %s.so: refused: " % kind in line:
+                    return line
+            return None
+        for kind, text in REFUSALS.items():
+            line = wait_until(lambda: refusal_line(kind), what="refusal of " + kind)
+            check(text in line, "%s: %r lacks %r" % (kind, line, text))
+        h.wait_log("module notelf.so: refused: dlopen:")
+        h.wait_log("module zz-dup.so: refused: id \"fx-good\" is already served by")
+        # One line per refusal, not a storm.
+        time.sleep(0.5)
+        log = h.logtext()
+        for kind, text in REFUSALS.items():
+            if text:
+                n = log.count("module %s.so: refused" % kind)
+                check(n == 1, "%s refused %d times in the log" % (kind, n))
+        # Nothing but the good module has a socket.
+        entries = sorted(e for e in os.listdir(h.sockdir) if not e.startswith("."))
+        check(entries == ["fx-good"], "unexpected socket dirs %r" % entries)
+        st, _, _ = get(h.sock("fx-good"))
+        check(st == 200, "good module not served")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def check_mode_verdicts():
+    good = Host([fixture("good"), fixture("interval")])
+    bad = Host([fixture("good"), fixture("nan"), fixture("abi"), fixture("crash")])
+    bad.add(fixture("dup"), "zz-dup.so")
+    try:
+        r = subprocess.run(good.cmd(["--check"]), capture_output=True, text=True, timeout=60, env=good.env)
+        check(r.returncode == 0, "good --check exit %d: %s %s" % (r.returncode, r.stdout, r.stderr))
+        check("ok   good.so fx-good" in r.stdout, r.stdout)
+        check(not os.path.exists(os.path.join(good.sockdir, "fx-good")), "--check must not create sockets")
+        r = subprocess.run(bad.cmd(["--check", "--param", "fx-crash.at=1"]), capture_output=True, text=True,
+                           timeout=60, env=bad.env)
+        check(r.returncode == 1, "bad --check exit %d" % r.returncode)
+        out = r.stdout
+        check("FAIL nan.so" in out and "invalid number" in out, out)
+        check("FAIL abi.so" in out and "ABI version" in out, out)
+        check("FAIL crash.so" in out and "signal 11" in out, out)
+        check("FAIL good.so" not in out and "ok   good.so" in out, out)
+        check("FAIL zz-dup.so" in out and "already used by good.so" in out, out)
+    finally:
+        good.cleanup()
+        bad.cleanup()
+
+
+@test
+def sigterm_removes_sockets_and_subdirs_and_workers():
+    h = Host([fixture("good"), fixture("interval"), fixture("crash")], args=["--param", "fx-crash.at=1"])
+    h.start(wait_for=["fx-good", "fx-interval"])
+    try:
+        kids = children_of(h.proc.pid)
+        check(len(kids) >= 2, "expected workers, got %r" % kids)
+        rc = h.stop()
+        check(rc == 0, "exit code %r" % rc)
+        left = [e for e in os.listdir(h.sockdir) if not e.startswith(".")]
+        check(left == [], "left behind: %r" % left)
+        check(os.path.isdir(h.sockdir), "socket dir itself must stay")
+        wait_until(lambda: not any(pid_alive(k) for k in kids), 5, what="workers gone")
+    finally:
+        h.cleanup()
+
+
+@test
+def probe_style_poll_loop_never_fails():
+    """Like the probe: one connection, poll; each reply complete and valid."""
+    h = Host([fixture("good")]).start(wait_for=["fx-good"])
+    try:
+        c = Conn(h.sock("fx-good"))
+        for _ in range(200):
+            st, _, body = c.request()
+            check(st == 200, "status %d" % st)
+            assert_report(body, "fx-good", controller=True)
+        c.close()
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+# ---------------------------------------------------------------- issue 3
+
+@test
+def crash_restarts_with_backoff_and_error_reply_while_down():
+    h = Host([fixture("crash"), fixture("good")],
+             args=["--param", "fx-crash.at=2", "--backoff-min", "300"]).start(wait_for=["fx-crash", "fx-good"])
+    try:
+        first_pid = None
+        # Second collect crashes the worker.
+        try:
+            get(h.sock("fx-crash"))
+        except (HTTPError, OSError):
+            pass
+        h.wait_log("module fx-crash: worker")
+        # While down: an immediate 503 with a JSON reason, never silence.
+        t0 = time.monotonic()
+        st, _, body = get(h.sock("fx-crash"), timeout=1.0)
+        check(time.monotonic() - t0 < 0.5, "error reply was slow")
+        err = json.loads(body)
+        check(st == 503 and "SIGSEGV" in err["error"] and "restarting in" in err["error"],
+              "down reply: %d %r" % (st, err))
+        # Comes back (first collect of the new worker succeeds).
+        h.wait_serving("fx-crash")
+        check("restart 1 in 300 ms" in h.logtext(), "backoff not logged")
+        del first_pid
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def crash_loop_does_not_disturb_neighbour_1000_polls():
+    h = Host([fixture("crash"), fixture("good")],
+             args=["--param", "fx-crash.at=1", "--backoff-min", "10", "--backoff-max", "50",
+                   "--max-failures", "0"]).start(wait_for=["fx-good"])
+    try:
+        c = Conn(h.sock("fx-good"))
+        crash_replies = 0
+        for i in range(1000):
+            st, _, body = c.request()
+            check(st == 200, "poll %d of the good module: %d" % (i, st))
+            if i % 50 == 0:
+                try:
+                    st2, _, _ = get(h.sock("fx-crash"), timeout=1.0)
+                    crash_replies += st2 == 503
+                except (HTTPError, OSError):
+                    pass
+        c.close()
+        check(h.logtext().count("module fx-crash: worker") >= 3, "the crasher was not restarted repeatedly")
+        check(crash_replies > 0, "never saw the crasher's 503")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def hung_collect_killed_at_deadline():
+    h = Host([fixture("hang"), fixture("good")],
+             args=["--param", "fx-hang.at=2", "--deadline", "300", "--backoff-min", "100"])
+    h.start(wait_for=["fx-hang", "fx-good"])
+    try:
+        t0 = time.monotonic()
+        try:
+            get(h.sock("fx-hang"), timeout=5.0)
+            raise AssertionError("hung request answered")
+        except (HTTPError, OSError):
+            pass
+        took = time.monotonic() - t0
+        check(took < 3.0, "hung worker killed only after %.1fs" % took)
+        h.wait_log("collect hung: killed after")
+        h.wait_serving("fx-hang")  # restarted; first collect is fine
+        st, _, _ = get(h.sock("fx-good"))
+        check(st == 200, "neighbour affected")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def leaking_worker_killed_at_memory_limit():
+    h = Host([fixture("leak")], args=["--param", "fx-leak.at=1", "--memory-limit", "150"])
+    h.start()
+    try:
+        wait_until(lambda: os.path.exists(h.sock("fx-leak")), what="socket")
+        for _ in range(20):
+            try:
+                get(h.sock("fx-leak"), timeout=2.0)
+            except (HTTPError, OSError):
+                pass
+            if "over the 150 MiB limit" in h.logtext():
+                break
+            time.sleep(0.1)
+        h.wait_log("over the 150 MiB limit")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def fails_permanently_after_max_failures_until_sighup():
+    h = Host([fixture("crash")], args=["--param", "fx-crash.at=1", "--backoff-min", "20",
+                                       "--max-failures", "3"]).start()
+    try:
+        def poke():
+            try:
+                get(h.sock("fx-crash"), timeout=1.0)
+            except (HTTPError, OSError):
+                pass
+            return "marked failed" in h.logtext()
+        wait_until(poke, 15, step=0.05, what="marked failed")
+        st, _, body = get(h.sock("fx-crash"))
+        check(st == 503 and "failed" in json.loads(body)["error"], "failed reply %d %r" % (st, body))
+        n = h.logtext().count("module fx-crash: worker")
+        time.sleep(0.5)
+        check(h.logtext().count("module fx-crash: worker") == n, "failed module restarted on its own")
+        h.signal(signal.SIGHUP)
+        h.wait_log("SIGHUP: rescanning")
+        wait_until(lambda: h.logtext().count("module fx-crash: serving") >= 4, what="restart after SIGHUP")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def hot_add_replace_remove():
+    h = Host([fixture("good")]).start(wait_for=["fx-good"])
+    try:
+        # Add: served within about a second.
+        t0 = time.monotonic()
+        h.add(fixture("interval"))
+        h.wait_serving("fx-interval", timeout=5)
+        check(time.monotonic() - t0 < 3.0, "hot add took %.1fs" % (time.monotonic() - t0))
+        # Replace by rename: the worker restarts on the new file.
+        h.wait_log("module fx-interval: serving")
+        before = h.logtext().count("module fx-interval: serving")
+        h.add(fixture("interval"), "interval.so")
+        wait_until(lambda: h.logtext().count("module fx-interval: serving") > before, 5, what="restart on replace")
+        # Remove: worker stopped, socket and subdirectory gone.
+        os.unlink(os.path.join(h.moddir, "interval.so"))
+        wait_until(lambda: not os.path.exists(os.path.join(h.sockdir, "fx-interval")), 5, what="socket dir removed")
+        st, _, _ = get(h.sock("fx-good"))
+        check(st == 200, "neighbour affected")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def half_written_module_not_loaded():
+    h = Host([fixture("good")], settle=400).start(wait_for=["fx-good"])
+    try:
+        src = open(fixture("interval"), "rb").read()
+        dst = os.path.join(h.moddir, "slow-copy.so")
+        with open(dst, "wb") as f:
+            f.write(src[:len(src) // 3])
+            f.flush()
+            time.sleep(0.2)
+            f.write(src[len(src) // 3:])
+        h.wait_serving("fx-interval", timeout=5)
+        check("slow-copy.so: refused" not in h.logtext(), "loaded half a file")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def second_host_on_same_socket_dir_refused():
+    h = Host([fixture("good")]).start(wait_for=["fx-good"])
+    try:
+        r = subprocess.run(h.cmd(), capture_output=True, text=True, timeout=20, env=h.env)
+        check(r.returncode != 0, "second host ran")
+        check("another scope-plugin-host" in r.stdout + r.stderr, r.stdout + r.stderr)
+        st, _, _ = get(h.sock("fx-good"))
+        check(st == 200, "first host disturbed")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def sigkill_supervisor_leaves_no_workers_and_restart_cleans_stale():
+    h = Host([fixture("good"), fixture("interval")]).start(wait_for=["fx-good", "fx-interval"])
+    try:
+        kids = children_of(h.proc.pid)
+        check(len(kids) == 2, "workers %r" % kids)
+        h.proc.kill()
+        h.proc.wait()
+        wait_until(lambda: not any(pid_alive(k) for k in kids), 5, what="orphans gone")
+        # Stale sockets from the dead host; a stranger's file is left alone.
+        check(os.path.exists(h.sock("fx-good")), "stale socket expected after SIGKILL")
+        os.mkdir(os.path.join(h.sockdir, "other"))
+        with open(os.path.join(h.sockdir, "other", "other.sock"), "w") as f:
+            f.write("not a socket")
+        h.log.close()
+        h.start(wait_for=["fx-good", "fx-interval"])
+        check(os.path.exists(os.path.join(h.sockdir, "other", "other.sock")), "non-socket removed")
+        rc = h.stop()
+        check(rc == 0, "rc %r" % rc)
+        check(os.path.exists(os.path.join(h.sockdir, "other", "other.sock")), "non-socket removed at exit")
+        check(not os.path.exists(os.path.join(h.sockdir, "fx-good")), "socket dir left")
+    finally:
+        h.cleanup()
+
+
+@test
+def interval_module_serves_cached_report():
+    h = Host([fixture("interval")]).start(wait_for=["fx-interval"])
+    try:
+        def count():
+            _, _, body = get(h.sock("fx-interval"))
+            return json.loads(body)["Host"]["nodes"]["testhost;<host>"]["metrics"]["fixture_count"]["samples"][0]["value"]
+        a = count()
+        b = count()
+        check(b == a, "collect ran per request in interval mode (%d, %d)" % (a, b))
+        wait_until(lambda: count() > a, 3, what="background collect")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def sigusr1_dumps_states():
+    h = Host([fixture("good"), fixture("abi")]).start(wait_for=["fx-good"])
+    try:
+        h.signal(signal.SIGUSR1)
+        h.wait_log("status: fx-good file=good.so state=running")
+        h.wait_log("file=abi.so state=refused")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+# ---------------------------------------------------------------- controls
+
+def control(path, body, timeout=5.0):
+    c = Conn(path, timeout)
+    try:
+        return c.request("POST", "/control?api_version=1&probe_id=5f2a9c", body=body)
+    finally:
+        c.close()
+
+
+@test
+def control_round_trips():
+    h = Host([fixture("good")]).start(wait_for=["fx-good"])
+    try:
+        st, _, body = control(h.sock("fx-good"),
+                              '{"AppID":"app1","Control":"set-mode","ControlArgs":{"mode":"fast"},'
+                              '"NodeID":"testhost;\\u003chost\\u003e"}')
+        check(st == 200, "status %d %r" % (st, body))
+        doc = json.loads(body)
+        rep = doc.get("shortcutReport")
+        check(isinstance(rep, dict), "no shortcutReport: %r" % doc)
+        assert_report(json.dumps(rep), "fx-good", controller=True)
+        check(rep["Host"]["nodes"]["testhost;<host>"]["latest"]["fixture_mode"]["value"] == "fast",
+              "control did not take effect")
+        st, _, body = control(h.sock("fx-good"), '{"Control":"noop","NodeID":"x","AppID":"a","ControlArgs":null}')
+        check(st == 200 and json.loads(body) == {}, "noop: %d %r" % (st, body))
+        st, _, body = control(h.sock("fx-good"), '{"NodeID":"a;\\u003chost\\u003e","Control":"nope"}')
+        check(st == 200 and json.loads(body)["error"] == "unknown control nope on a;<host>",
+              "error reply: %d %r" % (st, body))
+        for bad in ['', '{', '[]', '{"NodeID":1,"Control":"x"}', '{"Control":"x"}', 'null']:
+            st, _, body = control(h.sock("fx-good"), bad)
+            check(st == 400 and "error" in json.loads(body), "malformed %r: %d" % (bad, st))
+        st, _, _ = get(h.sock("fx-good"))
+        check(st == 200, "worker hurt by bad controls")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+# ---------------------------------------------------------------- runner
+
+def main():
+    global BUILDDIR, VALGRIND
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--builddir", default=".")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--valgrind", action="store_true")
+    a = ap.parse_args()
+    BUILDDIR = os.path.abspath(a.builddir)
+    VALGRIND = a.valgrind
+    passed = failed = 0
+    for fn in TESTS:
+        if a.only and a.only not in fn.__name__:
+            continue
+        t0 = time.monotonic()
+        try:
+            fn()
+            passed += 1
+            print("ok   %-60s %.2fs" % (fn.__name__, time.monotonic() - t0), flush=True)
+        except Exception:  # noqa: BLE001 - report and continue
+            failed += 1
+            print("FAIL %-60s %.2fs" % (fn.__name__, time.monotonic() - t0), flush=True)
+            traceback.print_exc(file=sys.stdout)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,390 @@
+/*
+ * modrun.c - run a module's collect() outside the host, for tests.
+ *
+ * usage: modrun [-ae] [-p key=value] [-r proc_root]... [-s sys_root]...
+ *	  [-t unixtime]... [-n count] [-c index:control:node_id]...
+ *	  [-P probe_id] module.so
+ *
+ * init() sees sample 0 (the first -r, -s and -t), collect number i (from
+ * 0) sees sample i, the last one repeating.  The number of collects is
+ * -n or else the longest of the -r/-s/-t lists.  Each collect is wrapped
+ * as the host does ({, the module's members, a Plugins entry, }) and the
+ * last one (every one with -a, one per line) is printed.  -c runs the
+ * module's control() before collect index and prints its verdict on
+ * stderr; -e makes an error verdict fatal.  Any collect or yajl error
+ * exits 1.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+#include "sph-host.h"
+
+#define MAXLIST 64
+
+struct run {
+	const char	*params[MAXLIST];	/* "key=value" */
+	size_t		 nparams;
+	const char	*proc[MAXLIST];
+	size_t		 nproc;
+	const char	*sys[MAXLIST];
+	size_t		 nsys;
+	time_t		 times[MAXLIST];
+	size_t		 ntimes;
+	size_t		 cur;			/* current sample */
+};
+
+static void
+run_log(void *ctx, int level, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "modrun: module log %d: %s\n", level, line);
+}
+
+static const char *
+pick(const char *const *list, size_t n, size_t i)
+{
+	if (n == 0)
+		return NULL;
+	return list[i < n ? i : n - 1];
+}
+
+static const char *
+run_param(void *ctx, const char *key)
+{
+	struct run	*run = ctx;
+	const char	*v;
+	size_t		 i, len = strlen(key);
+
+	if (strcmp(key, "proc_root") == 0 &&
+	    (v = pick(run->proc, run->nproc, run->cur)) != NULL)
+		return v;
+	if (strcmp(key, "sys_root") == 0 &&
+	    (v = pick(run->sys, run->nsys, run->cur)) != NULL)
+		return v;
+	for (i = 0; i < run->nparams; i++)
+		if (strncmp(run->params[i], key, len) == 0 &&
+		    run->params[i][len] == '=')
+			return run->params[i] + len + 1;
+	return NULL;
+}
+
+static void
+run_now(void *ctx, struct timespec *ts)
+{
+	struct run	*run = ctx;
+
+	if (run->ntimes == 0) {
+		if (clock_gettime(CLOCK_REALTIME, ts) != 0) {
+			ts->tv_sec = time(NULL);
+			ts->tv_nsec = 0;
+		}
+		return;
+	}
+	ts->tv_sec = run->times[run->cur < run->ntimes ? run->cur :
+	    run->ntimes - 1];
+	ts->tv_nsec = 0;
+}
+
+static int
+gstr(yajl_gen g, const char *s)
+{
+	return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) !=
+	    yajl_gen_status_ok;
+}
+
+/* The Plugins entry the host adds (PROTOCOL.md 2). */
+static int
+plugins_entry(yajl_gen g, const struct sph_module *m)
+{
+	int	bad = 0;
+
+	bad |= gstr(g, "Plugins");
+	bad |= yajl_gen_array_open(g) != yajl_gen_status_ok;
+	bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
+	bad |= gstr(g, "id") | gstr(g, m->id);
+	bad |= gstr(g, "label") | gstr(g, m->label);
+	bad |= gstr(g, "description") |
+	    gstr(g, m->description != NULL ? m->description : "");
+	bad |= gstr(g, "interfaces");
+	bad |= yajl_gen_array_open(g) != yajl_gen_status_ok;
+	bad |= gstr(g, "reporter");
+	if (m->control != NULL)
+		bad |= gstr(g, "controller");
+	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+	bad |= gstr(g, "api_version") | gstr(g, "1");
+	bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
+	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
+	return bad ? -1 : 0;
+}
+
+/*
+ * What the host checks too: top-level members are Scope topology keys
+ * and exactly one "Plugins" (ours).
+ */
+static int
+check_doc(const unsigned char *buf, size_t len)
+{
+	yajl_val	 doc;
+	char		*text, err[256];
+	size_t		 i, nplugins = 0;
+	int		 rv = 0;
+
+	if ((text = malloc(len + 1)) == NULL) {
+		perror("modrun: malloc");
+		return -1;
+	}
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	doc = yajl_tree_parse(text, err, sizeof err);
+	free(text);
+	if (doc == NULL || !YAJL_IS_OBJECT(doc)) {
+		fprintf(stderr, "modrun: output does not parse: %s\n", err);
+		yajl_tree_free(doc);
+		return -1;
+	}
+	for (i = 0; i < doc->u.object.len; i++) {
+		const char *key = doc->u.object.keys[i];
+
+		if (strcmp(key, "Plugins") == 0)
+			nplugins++;
+		else if (sph_topology_value(key) == NULL) {
+			fprintf(stderr, "modrun: \"%s\" is not a topology\n",
+			    key);
+			rv = -1;
+		}
+	}
+	if (nplugins != 1) {
+		fprintf(stderr, "modrun: %zu Plugins members (module wrote "
+		    "its own?)\n", nplugins);
+		rv = -1;
+	}
+	yajl_tree_free(doc);
+	return rv;
+}
+
+/* One collect into a buffer; print it if print is set. */
+static int
+collect_one(const struct sph_module *m, void *state, int print)
+{
+	yajl_gen		 g;
+	const unsigned char	*buf;
+	size_t			 len;
+	int			 rv = -1;
+
+	if ((g = yajl_gen_alloc(NULL)) == NULL) {
+		fprintf(stderr, "modrun: yajl_gen_alloc failed\n");
+		return -1;
+	}
+	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+	if (yajl_gen_map_open(g) != yajl_gen_status_ok)
+		goto out;
+	if (m->collect(state, g) != 0) {
+		fprintf(stderr, "modrun: collect failed\n");
+		goto out;
+	}
+	if (plugins_entry(g, m) != 0 ||
+	    yajl_gen_map_close(g) != yajl_gen_status_ok) {
+		fprintf(stderr, "modrun: generator error after collect "
+		    "(unbalanced or module wrote Plugins?)\n");
+		goto out;
+	}
+	/* Balanced iff the document is now complete. */
+	if (yajl_gen_null(g) != yajl_gen_generation_complete) {
+		fprintf(stderr, "modrun: collect left a container open\n");
+		goto out;
+	}
+	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+		goto out;
+	if (check_doc(buf, len) != 0)
+		goto out;
+	if (print) {
+		fwrite(buf, 1, len, stdout);
+		fputc('\n', stdout);
+	}
+	rv = 0;
+out:
+	yajl_gen_free(g);
+	return rv;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: modrun [-ae] [-p key=value] [-r proc_root] "
+	    "[-s sys_root] [-t unixtime] [-n count]\n"
+	    "\t[-c index:control:node_id] [-P probe_id] module.so\n");
+	exit(2);
+}
+
+struct ctl {
+	size_t		 index;
+	char		*control;
+	char		*node;
+};
+
+static int
+add(const char **list, size_t *n, const char *v)
+{
+	if (*n == MAXLIST) {
+		fprintf(stderr, "modrun: too many values\n");
+		return -1;
+	}
+	list[(*n)++] = v;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct run		 run;
+	struct sph_host		 host;
+	const struct sph_module	*m;
+	struct ctl		 ctls[MAXLIST];
+	struct sph_control	 req;
+	size_t			 nctls = 0, ncollect = 0, i, j;
+	void			*dl, *state = NULL;
+	char			*p, *end, errbuf[512];
+	int			 c, all = 0, ctlfatal = 0, rc, rv = 0;
+
+	memset(&run, 0, sizeof run);
+	memset(&host, 0, sizeof host);
+	host.probe_id = "";
+	while ((c = getopt(argc, argv, "aec:n:p:P:r:s:t:")) != -1) {
+		switch (c) {
+		case 'a':
+			all = 1;
+			break;
+		case 'e':
+			ctlfatal = 1;
+			break;
+		case 'c':
+			if (nctls == MAXLIST)
+				usage();
+			errno = 0;
+			ctls[nctls].index = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != ':' ||
+			    (p = strchr(end + 1, ':')) == NULL)
+				usage();
+			*p = '\0';
+			ctls[nctls].control = end + 1;
+			ctls[nctls].node = p + 1;
+			nctls++;
+			break;
+		case 'n':
+			ncollect = strtoul(optarg, NULL, 10);
+			break;
+		case 'p':
+			if (strchr(optarg, '=') == NULL ||
+			    add(run.params, &run.nparams, optarg) != 0)
+				usage();
+			break;
+		case 'P':
+			host.probe_id = optarg;
+			break;
+		case 'r':
+			if (add(run.proc, &run.nproc, optarg) != 0)
+				usage();
+			break;
+		case 's':
+			if (add(run.sys, &run.nsys, optarg) != 0)
+				usage();
+			break;
+		case 't':
+			if (run.ntimes == MAXLIST)
+				usage();
+			errno = 0;
+			run.times[run.ntimes++] = (time_t)strtoll(optarg, &end,
+			    10);
+			if (errno != 0 || *end != '\0')
+				usage();
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 1 != argc)
+		usage();
+	if (ncollect == 0) {
+		ncollect = run.nproc;
+		if (run.nsys > ncollect)
+			ncollect = run.nsys;
+		if (run.ntimes > ncollect)
+			ncollect = run.ntimes;
+		if (ncollect == 0)
+			ncollect = 1;
+	}
+
+	if ((dl = dlopen(argv[optind], RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		fprintf(stderr, "modrun: %s\n", dlerror());
+		return 1;
+	}
+	if ((m = dlsym(dl, SPH_MODULE_SYMBOL_NAME)) == NULL) {
+		fprintf(stderr, "modrun: no %s in %s\n",
+		    SPH_MODULE_SYMBOL_NAME, argv[optind]);
+		return 1;
+	}
+	if ((m->abi_version >> 16) != SPH_ABI_MAJOR ||
+	    m->size < sizeof *m || m->collect == NULL || m->id == NULL ||
+	    m->label == NULL || !sph_id_valid(m->id)) {
+		fprintf(stderr, "modrun: bad descriptor\n");
+		return 1;
+	}
+	host.id = m->id;
+	host.log = run_log;
+	host.param = run_param;
+	host.now = run_now;
+	host.ctx = &run;
+
+	run.cur = 0;
+	if (m->init != NULL && m->init(&host, &state) != 0) {
+		fprintf(stderr, "modrun: init failed\n");
+		return 1;
+	}
+	for (i = 0; i < ncollect; i++) {
+		run.cur = i;
+		for (j = 0; j < nctls; j++) {
+			if (ctls[j].index != i)
+				continue;
+			if (m->control == NULL) {
+				fprintf(stderr, "modrun: no control callback\n");
+				return 1;
+			}
+			memset(&req, 0, sizeof req);
+			req.app_id = "modrun";
+			req.node_id = ctls[j].node;
+			req.control = ctls[j].control;
+			errbuf[0] = '\0';
+			rc = m->control(state, &req, errbuf, sizeof errbuf);
+			fprintf(stderr, "modrun: control %s: %s%s\n",
+			    ctls[j].control, rc == SPH_CONTROL_OK ? "ok" :
+			    rc == SPH_CONTROL_REFRESH ? "refresh" : "error: ",
+			    rc == SPH_CONTROL_ERROR ? errbuf : "");
+			if (rc == SPH_CONTROL_ERROR && ctlfatal)
+				return 1;
+		}
+		if (collect_one(m, state, all || i + 1 == ncollect) != 0) {
+			rv = 1;
+			break;
+		}
+	}
+	if (m->fini != NULL)
+		m->fini(state);
+	if (fflush(stdout) != 0) {
+		perror("modrun: stdout");
+		rv = 1;
+	}
+	dlclose(dl);
+	return rv;
+}

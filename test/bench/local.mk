@@ -20,16 +20,16 @@ noinst_LTLIBRARIES += \
 	test/bench/mod-realistic.la \
 	test/bench/mod-realistic-cached.la
 test_bench_mod_trivial_la_SOURCES = test/bench/mod-trivial.c
-test_bench_mod_trivial_la_LDFLAGS = $(MODULE_FIXTURE_LDFLAGS)
+test_bench_mod_trivial_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
 test_bench_mod_trivial_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
 test_bench_mod_cached_la_SOURCES = test/bench/mod-cached.c
-test_bench_mod_cached_la_LDFLAGS = $(MODULE_FIXTURE_LDFLAGS)
+test_bench_mod_cached_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
 test_bench_mod_cached_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
 test_bench_mod_realistic_la_SOURCES = test/bench/mod-realistic.c
-test_bench_mod_realistic_la_LDFLAGS = $(MODULE_FIXTURE_LDFLAGS)
+test_bench_mod_realistic_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
 test_bench_mod_realistic_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
 test_bench_mod_realistic_cached_la_SOURCES = test/bench/mod-realistic-cached.c
-test_bench_mod_realistic_cached_la_LDFLAGS = $(MODULE_FIXTURE_LDFLAGS)
+test_bench_mod_realistic_cached_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
 test_bench_mod_realistic_cached_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
 
 EXTRA_DIST += test/bench/run.sh test/bench/peer.go test/bench/peer.py

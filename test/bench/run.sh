@@ -1,0 +1,635 @@
+#!/usr/bin/env bash
+# run.sh - scope-plugin-host benchmark suite (see docs/BENCHMARKS.md).
+#
+# Runs every scenario against four servers and prints one table:
+#   ours    scope-plugin-host serving the bench modules
+#   floor   test/bench/floor: fixed precomputed response (the lower bound)
+#   go      test/bench/peer.go: net/http + json.Marshal per request
+#   python  test/bench/peer.py: http.server + json.dumps per request
+# All on unix sockets in a private temporary directory; every process
+# started here is stopped on exit.  Run from the top build directory
+# (`make bench` does), or pass --build.
+set -u
+
+prog=${0##*/}
+srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+build=.
+host=
+host_args=${BENCH_HOST_ARGS:-}
+runs=3
+duration=1.5
+warmup=0.5
+idle=60
+modules=100
+raw=
+columns="ours floor go python"
+
+usage() {
+	cat <<EOF
+usage: $prog [options]
+  --build DIR       top build directory (default: .)
+  --srcdir DIR      top source directory (default: from this script's path)
+  --host PATH       daemon binary (default: BUILD/scope-plugin-host)
+  --host-args ARGS  extra daemon arguments (or \$BENCH_HOST_ARGS)
+  --runs N          runs per measurement, median reported (default 3)
+  --duration S      seconds measured per load run (default 1.5)
+  --warmup S        warmup seconds before each load run (default 0.5)
+  --idle S          idle CPU measurement in seconds (default 60)
+  --modules N       modules/processes in the startup scenario (default 100)
+  --columns LIST    subset of "ours floor go python" (space separated)
+  --raw FILE        also write every raw measurement to FILE
+BENCH_QUICK=1 makes it about a minute: --runs 1 --duration 1 --warmup 0.3
+--idle 10 --modules 20 (later options still override).
+EOF
+	exit 2
+}
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	runs=1 duration=1 warmup=0.3 idle=10 modules=20
+fi
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build) build=$2; shift ;;
+	--srcdir) srcdir=$2; shift ;;
+	--host) host=$2; shift ;;
+	--host-args) host_args=$2; shift ;;
+	--runs) runs=$2; shift ;;
+	--duration) duration=$2; shift ;;
+	--warmup) warmup=$2; shift ;;
+	--idle) idle=$2; shift ;;
+	--modules) modules=$2; shift ;;
+	--columns) columns=$2; shift ;;
+	--raw) raw=$2; shift ;;
+	-h|--help) usage ;;
+	*) echo "$prog: unknown option $1" >&2; usage ;;
+	esac
+	[ $# -gt 0 ] || usage
+	shift
+done
+case $runs$modules in *[!0-9]*) usage ;; esac
+[ "$runs" -ge 1 ] && [ "$modules" -ge 1 ] || usage
+
+build=$(cd "$build" && pwd) || exit 1
+srcdir=$(cd "$srcdir" && pwd) || exit 1
+[ -n "$host" ] || host=$build/scope-plugin-host
+bench=$build/test/bench
+loadgen=${BENCH_LOADGEN:-$bench/loadgen}
+floor=${BENCH_FLOOR:-$bench/floor}
+modcat=${BENCH_MODCAT:-$bench/modcat}
+moddir=${BENCH_MODDIR:-$bench/.libs}
+for f in "$loadgen" "$floor" "$modcat"; do
+	if [ ! -x "$f" ]; then
+		echo "$prog: $f missing: build it first (make bench)" >&2
+		exit 1
+	fi
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sph-bench.XXXXXX") || exit 1
+PIDS=()
+declare -A R NOTE
+
+log() { printf '%s: %s\n' "$prog" "$*" >&2; }
+
+# Stop the given pids: TERM, up to 3 s grace, then KILL.  Bounded.
+stop_pids() {
+	local p i alive
+	[ $# -gt 0 ] || return 0
+	kill -TERM "$@" 2>/dev/null
+	for i in $(seq 30); do
+		alive=0
+		for p in "$@"; do
+			kill -0 "$p" 2>/dev/null && { alive=1; break; }
+		done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	kill -KILL "$@" 2>/dev/null
+	for p in "$@"; do
+		wait "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# Children of a pid, from /proc (no procps needed).
+children() {
+	local want=$1 f stat rest
+	for f in /proc/[0-9]*/stat; do
+		{ read -r stat < "$f"; } 2>/dev/null || continue
+		rest=${stat##*) }
+		set -- $rest	# state ppid ...
+		if [ "${2:-}" = "$want" ]; then
+			f=${f#/proc/}
+			echo "${f%/stat}"
+		fi
+	done
+}
+
+cleanup() {
+	local p kids=()
+	# The daemon's workers first, in case the daemon does not stop them.
+	for p in ${DAEMONS:-}; do
+		kids+=($(children "$p"))
+	done
+	stop_pids "${PIDS[@]}" "${kids[@]}"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# spawn NAME CMD...: start in the background, log to $tmp/log/NAME.
+spawn() {
+	local name=$1
+	shift
+	"$@" > "$tmp/log/$name" 2>&1 &
+	PIDS+=($!)
+	SPAWNED=$!
+}
+mkdir -p "$tmp/log"
+
+forget() {	# drop pids from PIDS once stopped
+	local p q keep=()
+	for p in "${PIDS[@]}"; do
+		for q in "$@"; do [ "$p" = "$q" ] && continue 2; done
+		keep+=("$p")
+	done
+	PIDS=("${keep[@]}")
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+
+# result LINE KEY: value of KEY=... in a RESULT line.
+field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+has_col() { case " $columns " in *" $1 "*) return 0 ;; esac; return 1; }
+
+raw_log() { printf '%s\n' "$*" >> "$tmp/raw"; }
+
+# ---- what can run ----------------------------------------------------------
+ours=0
+if has_col ours; then
+	if [ -x "$host" ]; then
+		ours=1
+	else
+		NOTE[ours]="daemon not built ($host): ours column pending"
+	fi
+fi
+if has_col go; then
+	if command -v go > /dev/null 2>&1; then
+		log "building peer.go"
+		if ! (cd "$tmp" && go build -o "$tmp/peer-go" "$srcdir/test/bench/peer.go") \
+		    > "$tmp/log/go-build" 2>&1; then
+			NOTE[go]="SKIP go: go build failed: $(tail -1 "$tmp/log/go-build")"
+		fi
+	else
+		NOTE[go]="SKIP go: no go toolchain (apt-get install golang-go)"
+	fi
+fi
+if has_col python && ! command -v python3 > /dev/null 2>&1; then
+	NOTE[python]="SKIP python: python3 not found"
+fi
+can() { has_col "$1" && [ -z "${NOTE[$1]:-}" ]; }
+
+for m in mod-trivial mod-cached mod-realistic mod-realistic-cached; do
+	if [ ! -f "$moddir/$m.so" ]; then
+		echo "$prog: $moddir/$m.so missing: build it first (make bench)" >&2
+		exit 1
+	fi
+done
+"$modcat" "$moddir/mod-trivial.so" > "$tmp/trivial.json" &&
+    "$modcat" "$moddir/mod-realistic.so" > "$tmp/realistic.json" || {
+	echo "$prog: modcat failed" >&2
+	exit 1
+}
+
+wait_ready() {	# TIMEOUT SOCKET...
+	local t=$1
+	shift
+	"$loadgen" --wait --timeout "$t" "$@" > /dev/null
+}
+
+start_daemon() {	# NAME MODDIR SOCKDIR
+	spawn "$1" "$host" --foreground --module-dir "$2" --socket-dir "$3" \
+	    $host_args
+	DAEMONS="${DAEMONS:-} $SPAWNED"
+}
+
+stop_daemon() {
+	local kids
+	kids=$(children "$1")
+	stop_pids "$1"
+	# Workers should be gone with the supervisor; make sure.
+	[ -z "$kids" ] || stop_pids $kids
+	forget "$1"
+}
+
+# ---- load scenarios ----------------------------------------------------------
+# id, shape, cached, conns, label
+SCENARIOS="
+t1	trivial	0	1	trivial, 1 conn
+t16	trivial	0	16	trivial, 16 conns
+r1	realistic	0	1	realistic, 1 conn
+r16	realistic	0	16	realistic, 16 conns
+tc16	trivial	1	16	trivial cached, 16 conns
+rc16	realistic	1	16	realistic cached, 16 conns
+"
+
+modid() {	# shape cached -> bench module id
+	case $1$2 in
+	trivial0) echo bench-trivial ;;
+	trivial1) echo bench-cached ;;
+	realistic0) echo bench-realistic ;;
+	realistic1) echo bench-realistic-cached ;;
+	esac
+}
+
+sock_for() {	# col shape cached
+	local id
+	id=$(modid "$2" "$3")
+	case $1 in
+	ours) echo "$tmp/ours-sock/$id/$id.sock" ;;
+	floor) echo "$tmp/floor/$2.sock" ;;
+	*) echo "$tmp/$1/$id.sock" ;;
+	esac
+}
+
+load_pids=()
+start_load_servers() {
+	local shape cached s
+	if [ $ours = 1 ]; then
+		mkdir -p "$tmp/ours-mods" "$tmp/ours-sock"
+		cp "$moddir/mod-trivial.so" "$moddir/mod-cached.so" \
+		    "$moddir/mod-realistic.so" "$moddir/mod-realistic-cached.so" \
+		    "$tmp/ours-mods/"
+		start_daemon ours-load "$tmp/ours-mods" "$tmp/ours-sock"
+		load_pids+=($SPAWNED)
+	fi
+	if can floor; then
+		mkdir -p "$tmp/floor"
+		for shape in trivial realistic; do
+			spawn "floor-$shape" "$floor" --socket "$tmp/floor/$shape.sock" \
+			    --body-file "$tmp/$shape.json"
+			load_pids+=($SPAWNED)
+		done
+	fi
+	for col in go python; do
+		can $col || continue
+		mkdir -p "$tmp/$col"
+		for shape in trivial realistic; do
+			for cached in 0 1; do
+				s=$(sock_for $col $shape $cached)
+				set -- --socket "$s" --id "$(modid $shape $cached)"
+				if [ $col = go ]; then
+					set -- "$tmp/peer-go" -socket "$s" -id "$(modid $shape $cached)" \
+					    -shape $shape
+					[ $cached = 1 ] && set -- "$@" -cached
+				else
+					set -- python3 "$srcdir/test/bench/peer.py" "$@" --shape $shape
+					[ $cached = 1 ] && set -- "$@" --cached
+				fi
+				spawn "$col-$shape-$cached" "$@"
+				load_pids+=($SPAWNED)
+			done
+		done
+	done
+	for col in $columns; do
+		[ $col = ours ] && [ $ours = 0 ] && continue
+		can $col || [ $col = ours ] || continue
+		s=
+		for shape in trivial realistic; do
+			for cached in 0 1; do
+				[ $col = floor ] && [ $cached = 1 ] && continue
+				s="$s $(sock_for $col $shape $cached)"
+			done
+		done
+		if ! wait_ready 20 $s; then
+			log "$col: sockets not answering after 20 s; column skipped"
+			[ $col = ours ] && tail -5 "$tmp/log/ours-load" >&2
+			NOTE[$col]="SKIP $col: servers did not come up (see the log above)"
+			[ $col = ours ] && ours=0
+		fi
+	done
+}
+
+measure() {	# scenario col socket conns
+	local i out e rps=() p50=() p99=() err=0 bytes=
+	for ((i = 0; i < runs; i++)); do
+		out=$("$loadgen" --socket "$3" --conns "$4" --duration "$duration" \
+		    --warmup "$warmup" --quiet 2>&1 | grep '^RESULT')
+		raw_log "$1 $2 run=$i $out"
+		rps+=($(field "$out" rps))
+		p50+=($(field "$out" p50_us))
+		p99+=($(field "$out" p99_us))
+		e=$(field "$out" errors)
+		err=$((err + ${e:-1}))
+		bytes=$(field "$out" bytes)
+	done
+	R[$1.rps.$2]=$(printf '%s\n' "${rps[@]}" | median)
+	R[$1.p50.$2]=$(printf '%s\n' "${p50[@]}" | median)
+	R[$1.p99.$2]=$(printf '%s\n' "${p99[@]}" | median)
+	R[$1.err.$2]=$err
+	R[$1.bytes.$2]=$bytes
+}
+
+t_start=$(date +%s)
+log "load scenarios: $runs x ${duration}s (+${warmup}s warmup) per cell"
+start_load_servers
+while IFS=$'\t' read -r key shape cached conns label; do
+	[ -n "$key" ] || continue
+	for col in $columns; do
+		if [ $col = ours ]; then
+			[ $ours = 1 ] || continue
+		else
+			can $col || continue
+		fi
+		if [ $col = floor ] && [ $cached = 1 ]; then
+			# The floor always serves a precomputed body: same as per-call.
+			for m in rps p50 p99 err bytes; do
+				R[$key.$m.floor]=${R[${key/c/}.$m.floor]:-}
+			done
+			continue
+		fi
+		measure $key $col "$(sock_for $col $shape $cached)" $conns
+	done
+done <<< "$SCENARIOS"
+for p in "${load_pids[@]}"; do
+	case " ${DAEMONS:-} " in *" $p "*) stop_daemon "$p" ;; esac
+done
+stop_pids "${load_pids[@]}"
+forget "${load_pids[@]}"
+
+# ---- N modules / processes at once ------------------------------------------
+# Ours: N distinct modules (compiled from mod-trivial.c with -DBENCH_ID)
+# under one daemon.  Peers: N separate plugin processes, one per socket,
+# which is what running N plugins costs without a host.
+build_many() {
+	local cc=${CC:-cc} libdir=$build/.libs
+	mkdir -p "$tmp/many-mods"
+	# Export only the descriptor, as MODULE_LDFLAGS does for built modules.
+	printf '{ global: sph_module_descriptor; local: *; };\n' > "$tmp/module.map"
+	log "compiling $modules copies of mod-trivial.c"
+	seq 1 "$modules" | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} \
+	    $cc -O2 -std=c11 -fPIC -shared -DBENCH_ID='"bench-{}"' ${YAJL_CFLAGS:-} \
+	    -I"$srcdir/include" -Wl,--version-script="$tmp/module.map" \
+	    -o "$tmp/many-mods/bench-{}.so" \
+	    "$srcdir/test/bench/mod-trivial.c" -L"$libdir" -lscope-plugin ${YAJL_LIBS:--lyajl} \
+	    2> "$tmp/log/many-cc"
+	[ "$(ls "$tmp/many-mods" | wc -l)" -eq "$modules" ]
+}
+
+kb_sum() {	# FIELD FILE-SUFFIX pids...: sum of a kB field in /proc
+	local fld=$1 file=$2 p total=0 v
+	shift 2
+	for p in "$@"; do
+		v=$(awk -v f="$fld:" '$1 == f { print $2; exit }' "/proc/$p/$file" 2>/dev/null)
+		total=$((total + ${v:-0}))
+	done
+	echo $total
+}
+
+cpu_ticks() {	# pids...: utime+stime summed
+	local p total=0 stat rest
+	for p in "$@"; do
+		{ read -r stat < "/proc/$p/stat"; } 2>/dev/null || continue
+		rest=${stat##*) }
+		set -- $rest
+		total=$((total + ${12} + ${13}))
+	done
+	echo $total
+}
+
+ctx_switches() {	# pids...: voluntary + involuntary switches, all threads
+	local p total=0 v
+	for p in "$@"; do
+		v=$(cat /proc/"$p"/task/*/status 2>/dev/null |
+		    awk '/ctxt_switches/ { s += $2 } END { print s + 0 }')
+		total=$((total + ${v:-0}))
+	done
+	echo $total
+}
+
+many_socks() {	# col -> socket list
+	local i
+	for ((i = 1; i <= modules; i++)); do
+		case $1 in
+		ours) printf '%s ' "$tmp/many-ours/bench-$i/bench-$i.sock" ;;
+		*) printf '%s ' "$tmp/many-$1/bench-$i.sock" ;;
+		esac
+	done
+}
+
+# start_many COL: start the set, wait until every socket answers.
+# Sets MANY_PIDS (all processes), MANY_MAIN (supervisor or empty), ready ms.
+start_many() {
+	local col=$1 i t0 out s
+	MANY_PIDS=()
+	MANY_MAIN=
+	rm -rf "$tmp/many-$col"
+	mkdir -p "$tmp/many-$col"
+	t0=$(date +%s%N)
+	case $col in
+	ours)
+		start_daemon many-ours "$tmp/many-mods" "$tmp/many-ours"
+		MANY_MAIN=$SPAWNED
+		;;
+	floor)
+		for ((i = 1; i <= modules; i++)); do
+			spawn many-floor-$i "$floor" --socket "$tmp/many-floor/bench-$i.sock" \
+			    --body-file "$tmp/trivial.json"
+			MANY_PIDS+=($SPAWNED)
+		done
+		;;
+	go)
+		for ((i = 1; i <= modules; i++)); do
+			spawn many-go-$i "$tmp/peer-go" -socket "$tmp/many-go/bench-$i.sock" \
+			    -id bench-$i
+			MANY_PIDS+=($SPAWNED)
+		done
+		;;
+	python)
+		for ((i = 1; i <= modules; i++)); do
+			spawn many-python-$i python3 "$srcdir/test/bench/peer.py" \
+			    --socket "$tmp/many-python/bench-$i.sock" --id bench-$i
+			MANY_PIDS+=($SPAWNED)
+		done
+		;;
+	esac
+	out=$("$loadgen" --wait --timeout 120 --t0-ns "$t0" $(many_socks $col)) || {
+		log "$col: $modules sockets did not all answer within 120 s"
+		[ $col = ours ] && tail -5 "$tmp/log/many-ours" >&2
+		MANY_READY=
+		return 1
+	}
+	MANY_READY=$(field "$out" ready_ms)
+	if [ -n "$MANY_MAIN" ]; then
+		MANY_PIDS=($MANY_MAIN $(children "$MANY_MAIN"))
+	fi
+	sleep 0.5	# let startup garbage settle before reading memory
+	return 0
+}
+
+stop_many() {
+	if [ -n "$MANY_MAIN" ]; then
+		stop_daemon "$MANY_MAIN"
+		stop_pids "${MANY_PIDS[@]}"
+	else
+		stop_pids "${MANY_PIDS[@]}"
+		forget "${MANY_PIDS[@]}"
+	fi
+}
+
+many_cols=
+for col in $columns; do
+	if [ $col = ours ]; then
+		[ $ours = 1 ] || continue
+		build_many || {
+			NOTE[many]="could not compile $modules modules: $(tail -1 "$tmp/log/many-cc")"
+			continue
+		}
+	else
+		can $col || continue
+	fi
+	many_cols="$many_cols $col"
+done
+
+declare -A IDLE_PIDS IDLE_MAIN
+log "startup of $modules modules/processes: $runs runs per column"
+for col in $many_cols; do
+	ready=() rss=() pss=() per=() sup=()
+	for ((i = 0; i < runs; i++)); do
+		if ! start_many $col; then
+			stop_many
+			NOTE[many-$col]="$col: $modules sockets did not all answer"
+			continue 2
+		fi
+		ready+=($MANY_READY)
+		rss+=($(kb_sum VmRSS status "${MANY_PIDS[@]}"))
+		pss+=($(kb_sum Pss smaps_rollup "${MANY_PIDS[@]}"))
+		if [ -n "$MANY_MAIN" ]; then
+			sup+=($(kb_sum VmRSS status $MANY_MAIN))
+			w=$(( ${#MANY_PIDS[@]} - 1 ))
+			[ $w -ge 1 ] || w=1
+			per+=($(( ($(kb_sum VmRSS status "${MANY_PIDS[@]:1}")) / w )))
+		else
+			per+=($(( ${rss[-1]} / ${#MANY_PIDS[@]} )))
+		fi
+		raw_log "many $col run=$i ready_ms=$MANY_READY rss_kb=${rss[-1]}" \
+		    "pss_kb=${pss[-1]} per_kb=${per[-1]} procs=${#MANY_PIDS[@]}"
+		if [ $((i + 1)) -lt $runs ]; then
+			stop_many
+		fi
+	done
+	R[many.ready.$col]=$(printf '%s\n' "${ready[@]}" | median)
+	R[many.rss.$col]=$(printf '%s\n' "${rss[@]}" | median)
+	R[many.pss.$col]=$(printf '%s\n' "${pss[@]}" | median)
+	R[many.per.$col]=$(printf '%s\n' "${per[@]}" | median)
+	[ ${#sup[@]} -gt 0 ] && R[many.sup.$col]=$(printf '%s\n' "${sup[@]}" | median)
+	# Keep the last set running for the idle measurement.
+	IDLE_PIDS[$col]="${MANY_PIDS[*]}"
+	IDLE_MAIN[$col]=$MANY_MAIN
+done
+
+# ---- idle CPU ---------------------------------------------------------------
+if [ -n "$many_cols" ] && [ "$idle" != 0 ]; then
+	log "idle: ${idle}s with every set of $modules running"
+	hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+	declare -A c0 w0 s0 sw0
+	for col in $many_cols; do
+		[ -n "${IDLE_PIDS[$col]:-}" ] || continue
+		c0[$col]=$(cpu_ticks ${IDLE_PIDS[$col]})
+		w0[$col]=$(ctx_switches ${IDLE_PIDS[$col]})
+		if [ -n "${IDLE_MAIN[$col]}" ]; then
+			s0[$col]=$(cpu_ticks ${IDLE_MAIN[$col]})
+			sw0[$col]=$(ctx_switches ${IDLE_MAIN[$col]})
+		fi
+	done
+	# In the background so that a signal runs the cleanup trap at once.
+	sleep "$idle" &
+	wait $!
+	for col in $many_cols; do
+		[ -n "${IDLE_PIDS[$col]:-}" ] || continue
+		c1=$(cpu_ticks ${IDLE_PIDS[$col]})
+		w1=$(ctx_switches ${IDLE_PIDS[$col]})
+		R[idle.cpu.$col]=$(awk -v d=$((c1 - c0[$col])) -v hz=$hz -v s=$idle \
+		    'BEGIN { printf "%.3f", 100 * d / hz / s }')
+		R[idle.wake.$col]=$(awk -v d=$((w1 - w0[$col])) -v s=$idle \
+		    'BEGIN { printf "%.1f", d / s }')
+		if [ -n "${IDLE_MAIN[$col]}" ]; then
+			c1=$(cpu_ticks ${IDLE_MAIN[$col]})
+			w1=$(ctx_switches ${IDLE_MAIN[$col]})
+			R[idle.supcpu.$col]=$(awk -v d=$((c1 - s0[$col])) -v hz=$hz -v s=$idle \
+			    'BEGIN { printf "%.3f", 100 * d / hz / s }')
+			R[idle.supwake.$col]=$(awk -v d=$((w1 - sw0[$col])) -v s=$idle \
+			    'BEGIN { printf "%.1f", d / s }')
+		fi
+		raw_log "idle $col secs=$idle cpu_pct=${R[idle.cpu.$col]}" \
+		    "wakeups_s=${R[idle.wake.$col]} sup_cpu_pct=${R[idle.supcpu.$col]:-}" \
+		    "sup_wakeups_s=${R[idle.supwake.$col]:-}"
+	done
+fi
+for col in $many_cols; do
+	[ -n "${IDLE_PIDS[$col]:-}" ] || continue
+	MANY_PIDS=(${IDLE_PIDS[$col]})
+	MANY_MAIN=${IDLE_MAIN[$col]}
+	stop_many
+done
+
+# ---- the table --------------------------------------------------------------
+ratio() {	# a b
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "" || b == "" || b + 0 == 0) print "-";
+		else printf "%.2fx", a / b }'
+}
+kb2mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+row() {	# label key [transform]
+	local label=$1 key=$2 tf=${3:-} c v vals=() o
+	for c in ours floor go python; do
+		v=${R[$key.$c]:-}
+		if [ -n "$v" ] && [ -n "$tf" ]; then v=$($tf "$v"); fi
+		[ -n "$v" ] && [ "${R[${key%%.*}.err.$c]:-0}" != 0 ] && v="$v!"
+		vals+=("${v:--}")
+	done
+	o=${vals[0]%!}
+	[ "$o" = - ] && o=
+	printf '%-44s %10s %10s %10s %10s %8s %8s %8s\n' "$label" "${vals[@]}" \
+	    "$(ratio "$o" "${vals[1]%!}")" "$(ratio "$o" "${vals[2]%!}")" \
+	    "$(ratio "$o" "${vals[3]%!}")"
+}
+
+machine="$(nproc 2>/dev/null) cpus, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+echo
+echo "scope-plugin-host benchmarks -- $machine"
+echo "runs=$runs duration=${duration}s warmup=${warmup}s idle=${idle}s modules=$modules; medians; took $(( $(date +%s) - t_start ))s"
+echo
+printf '%-44s %10s %10s %10s %10s %8s %8s %8s\n' scenario ours floor go python \
+    ours/flr ours/go ours/py
+printf '%.0s-' $(seq 118); echo
+while IFS=$'\t' read -r key shape cached conns label; do
+	[ -n "$key" ] || continue
+	row "$label: req/s" $key.rps
+	row "$label: p50 us" $key.p50
+	row "$label: p99 us" $key.p99
+done <<< "$SCENARIOS"
+row "trivial: body bytes" t1.bytes
+row "realistic: body bytes" r1.bytes
+row "$modules at once: ms until all answer" many.ready
+row "$modules at once: total RSS MB" many.rss kb2mb
+row "$modules at once: total PSS MB" many.pss kb2mb
+row "$modules at once: RSS per worker/process kB" many.per
+row "$modules at once: supervisor RSS kB" many.sup
+row "idle ${idle}s, $modules: CPU % of a core" idle.cpu
+row "idle ${idle}s, $modules: wakeups/s" idle.wake
+row "idle ${idle}s, $modules: supervisor CPU %" idle.supcpu
+row "idle ${idle}s, $modules: supervisor wakeups/s" idle.supwake
+echo
+echo "req/s: higher is better; everything else: lower is better."
+echo "floor cached rows repeat the per-call figures (its body is always precomputed)."
+for k in ours floor go python many many-ours many-floor many-go many-python; do
+	[ -n "${NOTE[$k]:-}" ] && echo "note: ${NOTE[$k]}"
+done
+errs=0
+for k in "${!R[@]}"; do
+	case $k in *.err.*) [ "${R[$k]}" != 0 ] && { echo "errors: ${k%%.*} ${k##*.}: ${R[$k]} (cells marked !)"; errs=1; } ;; esac
+done
+[ -n "$raw" ] && cp "$tmp/raw" "$raw"
+exit $errs

@@ -277,6 +277,7 @@ extern const char *host_exe;	/* this binary, exec'd for workers */
 
 /* options.c */
 void		 options_defaults(struct options *);
+void		 options_free(struct options *);
 int		 options_parse(struct options *, int, char **, char **,
 		     char **);
 const char	*options_lookup(char **, size_t, const char *, const char *);

@@ -85,12 +85,16 @@ main(int argc, char **argv)
 
 	if (worker != NULL) {
 		log_open(HOST_NAME, o.use_syslog, o.log_level);
-		return worker_main(worker, &o, o.check_mode);
+		r = worker_main(worker, &o, o.check_mode);
+		options_free(&o);
+		return r;
 	}
 	if (o.check_mode) {
 		log_open(HOST_NAME, 0, o.log_level < LOG_WARNING ?
 		    o.log_level : LOG_WARNING);
-		return check_main(&o);
+		r = check_main(&o);
+		options_free(&o);
+		return r;
 	}
 	if (!o.foreground) {
 		o.use_syslog = 1;
@@ -100,5 +104,7 @@ main(int argc, char **argv)
 		}
 	}
 	log_open(HOST_NAME, o.use_syslog, o.log_level);
-	return supervisor_main(&o);
+	r = supervisor_main(&o);
+	options_free(&o);
+	return r;
 }

@@ -246,6 +246,22 @@ options_parse(struct options *o, int argc, char **argv, char **worker_path,
 	return 0;
 }
 
+/* Frees what options_parse() allocated. */
+void
+options_free(struct options *o)
+{
+	size_t	i;
+
+	for (i = 0; i < o->nparams; i++)
+		free(o->params[i]);
+	for (i = 0; i < o->nsettings; i++)
+		free(o->settings[i]);
+	free(o->params);
+	free(o->settings);
+	o->params = o->settings = NULL;
+	o->nparams = o->nsettings = 0;
+}
+
 /* The value for id.key in a list of "id.key=value" strings, last one wins. */
 const char *
 options_lookup(char **list, size_t n, const char *id, const char *key)

@@ -106,6 +106,8 @@ def get(path, target=PROBE_QUERY, timeout=5.0):
 
 
 def wait_until(pred, timeout=10.0, step=0.02, what="condition"):
+    if VALGRIND:
+        timeout *= 6
     end = time.monotonic() + timeout
     last = None
     while time.monotonic() < end:
@@ -153,7 +155,13 @@ class Host:
         exe = os.path.join(BUILDDIR, "scope-plugin-host")
         base = [exe, "--foreground", "--module-dir", self.moddir,
                 "--socket-dir", self.sockdir, "--settle", str(self.settle),
-                "--log-level", "debug"] + self.args + list(extra)
+                "--log-level", "debug"]
+        # Slow runs (sanitizers, valgrind) need looser limits; a test's own
+        # flags come later and win.
+        base += os.environ.get("SPH_TEST_EXTRA_ARGS", "").split()
+        if VALGRIND:
+            base += ["--deadline", "30000", "--start-timeout", "120000", "--memory-limit", "0"]
+        base += self.args + list(extra)
         if VALGRIND:
             base = ["valgrind", "--quiet", "--error-exitcode=99",
                     "--leak-check=full", "--errors-for-leak-kinds=definite",
@@ -202,7 +210,18 @@ class Host:
         self.log.close()
         rc = self.proc.returncode
         self.proc = None
+        self.check_sanitizers()
         return rc
+
+    def check_sanitizers(self):
+        """Any sanitizer or valgrind report from host code fails the test."""
+        text = self.logtext()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in text:
+                i = text.index(marker)
+                raise AssertionError("sanitizer report in host log:\n" + text[max(0, i - 200):i + 3000])
+        for report in self.valgrind_errors():
+            raise AssertionError("valgrind report:\n" + report[:4000])
 
     def cleanup(self):
         try:
@@ -261,6 +280,7 @@ def assert_report(body, mid, controller=False):
 
 
 TESTS = []
+VALGRIND_TESTS = set()
 
 
 def test(fn):
@@ -268,9 +288,17 @@ def test(fn):
     return fn
 
 
+def valgrind_too(fn):
+    """Also run under valgrind: well-behaved modules only (a deliberately
+    crashing fixture is a valgrind report by design)."""
+    VALGRIND_TESTS.add(fn.__name__)
+    return fn
+
+
 # ---------------------------------------------------------------- issue 2
 
 @test
+@valgrind_too
 def report_as_probe_sees_it():
     h = Host([fixture("good")]).start(wait_for=["fx-good"])
     try:
@@ -286,6 +314,7 @@ def report_as_probe_sees_it():
 
 
 @test
+@valgrind_too
 def keep_alive_many_requests_one_connection():
     h = Host([fixture("good")]).start(wait_for=["fx-good"])
     try:
@@ -304,6 +333,7 @@ def keep_alive_many_requests_one_connection():
 
 
 @test
+@valgrind_too
 def query_string_and_host_ignored_other_paths_404_methods_405():
     h = Host([fixture("good")]).start(wait_for=["fx-good"])
     try:
@@ -346,6 +376,7 @@ FAULTS = {
 
 
 @test
+@valgrind_too
 def module_faults_give_500_with_json_and_worker_keeps_serving():
     h = Host([fixture(k) for k in FAULTS] + [fixture("good")]).start(wait_for=["fx-good"])
     try:
@@ -442,6 +473,7 @@ def check_mode_verdicts():
 
 
 @test
+@valgrind_too
 def sigterm_removes_sockets_and_subdirs_and_workers():
     h = Host([fixture("good"), fixture("interval"), fixture("crash")], args=["--param", "fx-crash.at=1"])
     h.start(wait_for=["fx-good", "fx-interval"])
@@ -598,6 +630,7 @@ def fails_permanently_after_max_failures_until_sighup():
 
 
 @test
+@valgrind_too
 def hot_add_replace_remove():
     h = Host([fixture("good")]).start(wait_for=["fx-good"])
     try:
@@ -679,6 +712,7 @@ def sigkill_supervisor_leaves_no_workers_and_restart_cleans_stale():
 
 
 @test
+@valgrind_too
 def interval_module_serves_cached_report():
     h = Host([fixture("interval")]).start(wait_for=["fx-interval"])
     try:
@@ -717,6 +751,7 @@ def control(path, body, timeout=5.0):
 
 
 @test
+@valgrind_too
 def control_round_trips():
     h = Host([fixture("good")]).start(wait_for=["fx-good"])
     try:
@@ -759,6 +794,8 @@ def main():
     passed = failed = 0
     for fn in TESTS:
         if a.only and a.only not in fn.__name__:
+            continue
+        if VALGRIND and fn.__name__ not in VALGRIND_TESTS:
             continue
         t0 = time.monotonic()
         try:

@@ -46,6 +46,7 @@ deps() {
 configure_build() {
 	local dir=$1
 	shift
+	mkdir -p m4
 	[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null
 	mkdir -p "$dir"
 	(cd "$dir" && { [ -f Makefile ] || "$top/configure" -q "$@"; } &&

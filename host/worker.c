@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,20 @@ struct worker {
 	struct evbuffer		*body;
 	unsigned		 interval_ms;
 
-	/* Interval mode: the last complete report, or the last fault. */
+	/*
+	 * Interval mode: a collector thread refreshes the cache so that a
+	 * slow collect never delays a reply.  module_lock keeps module
+	 * callbacks (collect, control) from ever running concurrently;
+	 * cache_lock guards cache and cache_fault.
+	 */
 	struct evbuffer		*cache;
 	char			*cache_fault;
-	struct event		*collect_ev;
+	pthread_t		 collector;
+	int			 collector_running;
+	int			 stopping;
+	pthread_mutex_t		 module_lock;
+	pthread_mutex_t		 cache_lock;
+	pthread_cond_t		 stop_cond;
 
 	char			*last_fault;
 	uint64_t		 last_fault_log;
@@ -83,6 +94,7 @@ worker_collect(struct worker *w, struct evbuffer *out, char **cause)
 	uint64_t	us;
 	int		rc;
 
+	/* Callers hold module_lock whenever a collector thread exists. */
 	rc = reporter_build(w->reporter, out, cause);
 	us = reporter_last_us(w->reporter);
 	if (w->opts->budget_ms > 0 && us > (uint64_t)w->opts->budget_ms * 1000 &&
@@ -99,32 +111,86 @@ worker_collect(struct worker *w, struct evbuffer *out, char **cause)
 static void
 worker_refresh_cache(struct worker *w)
 {
-	struct evbuffer	*fresh;
+	struct evbuffer	*fresh, *old;
 	char		*cause = NULL;
+	int		 rc;
 
 	if ((fresh = evbuffer_new()) == NULL)
 		fatal("evbuffer_new: out of memory");
-	if (worker_collect(w, fresh, &cause) == 0) {
-		evbuffer_free(w->cache);
-		w->cache = fresh;
-		free(w->cache_fault);
-		w->cache_fault = NULL;
-	} else {
+	pthread_mutex_lock(&w->module_lock);
+	rc = worker_collect(w, fresh, &cause);
+	pthread_mutex_unlock(&w->module_lock);
+	if (rc != 0) {
 		worker_fault(w, "collect", cause);
 		/* Serve the fault rather than an ever older report. */
-		evbuffer_drain(w->cache, evbuffer_get_length(w->cache));
-		free(w->cache_fault);
-		w->cache_fault = cause;
-		evbuffer_free(fresh);
+		evbuffer_drain(fresh, evbuffer_get_length(fresh));
 	}
+	pthread_mutex_lock(&w->cache_lock);
+	old = w->cache;
+	w->cache = fresh;
+	free(w->cache_fault);
+	w->cache_fault = cause;
+	pthread_mutex_unlock(&w->cache_lock);
+	evbuffer_free(old);
+}
+
+static void *
+collector_main(void *arg)
+{
+	struct worker	*w = arg;
+	struct timespec	 next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	pthread_mutex_lock(&w->cache_lock);
+	while (!w->stopping) {
+		next.tv_sec += w->interval_ms / 1000;
+		next.tv_nsec += (long)(w->interval_ms % 1000) * 1000000;
+		if (next.tv_nsec >= 1000000000) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000;
+		}
+		while (!w->stopping &&
+		    pthread_cond_timedwait(&w->stop_cond, &w->cache_lock,
+		    &next) != ETIMEDOUT)
+			;
+		if (w->stopping)
+			break;
+		pthread_mutex_unlock(&w->cache_lock);
+		worker_refresh_cache(w);
+		pthread_mutex_lock(&w->cache_lock);
+	}
+	pthread_mutex_unlock(&w->cache_lock);
+	return NULL;
 }
 
 static void
-worker_collect_cb(evutil_socket_t fd, short what, void *arg)
+collector_start(struct worker *w)
 {
-	(void)fd;
-	(void)what;
-	worker_refresh_cache(arg);
+	pthread_condattr_t	attr;
+	int			e;
+
+	if ((e = pthread_condattr_init(&attr)) != 0 ||
+	    (e = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)) != 0 ||
+	    (e = pthread_cond_init(&w->stop_cond, &attr)) != 0)
+		fatal("pthread_cond_init: %s", strerror(e));
+	pthread_condattr_destroy(&attr);
+	if ((e = pthread_create(&w->collector, NULL, collector_main, w)) != 0)
+		fatal("pthread_create: %s", strerror(e));
+	w->collector_running = 1;
+}
+
+static void
+collector_stop(struct worker *w)
+{
+	if (!w->collector_running)
+		return;
+	pthread_mutex_lock(&w->cache_lock);
+	w->stopping = 1;
+	pthread_cond_signal(&w->stop_cond);
+	pthread_mutex_unlock(&w->cache_lock);
+	pthread_join(w->collector, NULL);
+	pthread_cond_destroy(&w->stop_cond);
+	w->collector_running = 0;
 }
 
 static void
@@ -134,17 +200,21 @@ serve_report(struct worker *w, struct server_conn *c,
 	char	*cause = NULL, *msg;
 
 	if (w->interval_ms > 0) {
-		if (evbuffer_get_length(w->cache) > 0) {
-			size_t	len = evbuffer_get_length(w->cache);
+		size_t	len;
 
+		pthread_mutex_lock(&w->cache_lock);
+		if ((len = evbuffer_get_length(w->cache)) > 0) {
 			if (evbuffer_add(w->body, evbuffer_pullup(w->cache, -1),
 			    len) != 0)
 				fatal("evbuffer_add: out of memory");
+		} else
+			cause = xstrdup(w->cache_fault != NULL ?
+			    w->cache_fault : "no report collected yet");
+		pthread_mutex_unlock(&w->cache_lock);
+		if (len > 0) {
 			server_reply(c, req, 200, "application/json", w->body, NULL);
 			return;
 		}
-		cause = xstrdup(w->cache_fault != NULL ? w->cache_fault :
-		    "no report collected yet");
 	} else if (worker_collect(w, w->body, &cause) == 0) {
 		server_reply(c, req, 200, "application/json", w->body, NULL);
 		return;
@@ -179,9 +249,11 @@ serve_control(struct worker *w, struct server_conn *c,
 		return;
 	}
 	errbuf[0] = '\0';
+	pthread_mutex_lock(&w->module_lock);
 	__atomic_store_n(&w->stats->collect_start_ns, now_ns(), __ATOMIC_RELEASE);
 	rc = w->mod.control(w->mod.state, control_get(cr), errbuf, sizeof errbuf);
 	__atomic_store_n(&w->stats->collect_start_ns, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&w->module_lock);
 	errbuf[sizeof errbuf - 1] = '\0';
 	log_info("control %s on node %s: %s", control_get(cr)->control,
 	    control_get(cr)->node_id, rc == SPH_CONTROL_ERROR ? errbuf :
@@ -200,8 +272,12 @@ serve_control(struct worker *w, struct server_conn *c,
 
 		if ((report = evbuffer_new()) == NULL)
 			fatal("evbuffer_new: out of memory");
-		if (worker_collect(w, report, &cause) != 0) {
+		pthread_mutex_lock(&w->module_lock);
+		rc = worker_collect(w, report, &cause);
+		if (rc != 0)
 			worker_fault(w, "collect after control", cause);
+		pthread_mutex_unlock(&w->module_lock);
+		if (rc != 0) {
 			xasprintf(&msg, "module %s: %s", w->mod.id, cause);
 			server_reply_error(c, req, 500, w->mod.id, msg);
 			free(msg);
@@ -211,11 +287,14 @@ serve_control(struct worker *w, struct server_conn *c,
 			return;
 		}
 		if (w->interval_ms > 0) {
+			/* The UI should not flip back to the old state. */
+			pthread_mutex_lock(&w->cache_lock);
 			evbuffer_drain(w->cache, evbuffer_get_length(w->cache));
 			evbuffer_add(w->cache, evbuffer_pullup(report, -1),
 			    evbuffer_get_length(report));
 			free(w->cache_fault);
 			w->cache_fault = NULL;
+			pthread_mutex_unlock(&w->cache_lock);
 		}
 		evbuffer_add(w->body, "{\"shortcutReport\":", 18);
 		evbuffer_add_buffer(w->body, report);
@@ -364,6 +443,8 @@ worker_main(const char *path, const struct options *opts, int check)
 
 	memset(&w, 0, sizeof w);
 	w.opts = opts;
+	pthread_mutex_init(&w.module_lock, NULL);
+	pthread_mutex_init(&w.cache_lock, NULL);
 	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
 	snprintf(prefix, sizeof prefix, "module %s", base);
 	log_set_prefix(prefix);
@@ -416,15 +497,9 @@ worker_main(const char *path, const struct options *opts, int check)
 	    (w.cache = evbuffer_new()) == NULL)
 		fatal("libevent: out of memory");
 	if (w.interval_ms > 0) {
-		struct timeval	tv;
-
-		tv.tv_sec = w.interval_ms / 1000;
-		tv.tv_usec = (w.interval_ms % 1000) * 1000;
+		/* The first report is ready before we say READY. */
 		worker_refresh_cache(&w);
-		w.collect_ev = event_new(w.base, -1, EV_PERSIST,
-		    worker_collect_cb, &w);
-		if (w.collect_ev == NULL || event_add(w.collect_ev, &tv) != 0)
-			fatal("event_add: collect timer");
+		collector_start(&w);
 	}
 	server_limits_default(&limits);
 	w.server = server_new(w.base, sock, &limits, worker_request_cb, &w);
@@ -445,13 +520,12 @@ worker_main(const char *path, const struct options *opts, int check)
 
 	server_free(w.server);
 	close(sock);
+	collector_stop(&w);
 	module_unload(&w.mod);
 	reporter_free(w.reporter);
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(chan_ev);
-	if (w.collect_ev != NULL)
-		event_free(w.collect_ev);
 	evbuffer_free(w.body);
 	evbuffer_free(w.cache);
 	free(w.cache_fault);

@@ -729,6 +729,32 @@ def interval_module_serves_cached_report():
 
 
 @test
+def slow_module_warned_and_interval_override_answers_at_once():
+    h = Host([fixture("slow")]).start(wait_for=["fx-slow"])
+    try:
+        h.wait_log("over the 100 ms budget")
+        h.stop()
+        # The operator sets an interval: the slow collect moves to a
+        # background thread and every poll is answered from the cache.
+        h.args = ["--set", "fx-slow.interval=200"]
+        h.start(wait_for=["fx-slow"])
+        c = Conn(h.sock("fx-slow"))
+        worst = 0.0
+        for _ in range(40):
+            t0 = time.monotonic()
+            st, _, body = c.request()
+            worst = max(worst, time.monotonic() - t0)
+            check(st == 200, "status %d" % st)
+            assert_report(body, "fx-slow")
+            time.sleep(0.01)
+        c.close()
+        check(worst < 0.1, "a cached reply took %.0f ms (collect takes 150 ms)" % (worst * 1000))
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
 def sigusr1_dumps_states():
     h = Host([fixture("good"), fixture("abi")]).start(wait_for=["fx-good"])
     try:

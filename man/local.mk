@@ -1,2 +1,4 @@
 # man build fragment, included from Makefile.am
 dist_man_MANS += man/scope-plugin-report.3
+dist_man_MANS += man/scope-plugin.3
+dist_man_MANS += man/scope-plugin-host.8

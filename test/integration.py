@@ -758,6 +758,7 @@ def slow_module_warned_and_interval_override_answers_at_once():
 def sigusr1_dumps_states():
     h = Host([fixture("good"), fixture("abi")]).start(wait_for=["fx-good"])
     try:
+        h.wait_log("module abi.so: refused")
         h.signal(signal.SIGUSR1)
         h.wait_log("status: fx-good file=good.so state=running")
         h.wait_log("file=abi.so state=refused")

@@ -46,3 +46,7 @@ TESTS += test/validate-test test/control-test
 # libFuzzer targets are built by test/fuzz/run.sh (clang), not by automake.
 EXTRA_DIST += test/fuzz/run.sh test/fuzz/fuzz-validate.c \
 	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c test/fuzz-corpus
+
+# The installed SDK builds the out-of-tree example module.
+TESTS += test/sdk-install.test
+EXTRA_DIST += test/sdk-install.test

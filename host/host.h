@@ -266,6 +266,16 @@ int		 scan_same_file(const struct stat *, const struct stat *);
 int		 watch_open(const char *, char **);
 int		 watch_drain(int);
 
+/* notify.c */
+int		 notify_init(void);
+void		 notify_send(const char *);
+void		 notify_close(void);
+
+/* status.c */
+int		 status_listen(const char *, char **);
+void		 status_serve(int, struct evbuffer *);
+int		 status_main(int, char **);
+
 /* supervisor.c */
 int		 supervisor_main(const struct options *);
 

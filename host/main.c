@@ -65,6 +65,8 @@ main(int argc, char **argv)
 	ssize_t		 n;
 	int		 r;
 
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return status_main(argc - 1, argv + 1);
 	options_defaults(&o);
 	r = options_parse(&o, argc, argv, &worker, &cause);
 	if (r == 1)

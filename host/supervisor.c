@@ -96,6 +96,10 @@ struct supervisor {
 	int			 shutting_down;
 	int			 exit_code;
 	uint64_t		 last_mem_check;
+	uint64_t		 started_ms;
+	int			 ready_pending;	/* READY=1 owed to systemd */
+	int			 status_fd;
+	struct event		*status_ev;
 };
 
 static void	mod_spawn(struct supervisor *, struct modent *);
@@ -228,6 +232,33 @@ mod_release_socket(struct modent *m)
 	m->sock = NULL;
 }
 
+/*
+ * Tells systemd we are ready once every module has been tried: none is
+ * still starting or waiting for its file to settle.
+ */
+static void
+maybe_ready(struct supervisor *sv)
+{
+	struct modent	*m;
+	char		 msg[128];
+	unsigned	 running = 0, total = 0;
+
+	if (!sv->ready_pending || sv->shutting_down ||
+	    evtimer_pending(sv->rescan_ev, NULL))
+		return;
+	TAILQ_FOREACH(m, &sv->mods, entry) {
+		if (m->state == M_STARTING || m->state == M_WAITING)
+			return;
+		total++;
+		running += m->state == M_RUNNING;
+	}
+	sv->ready_pending = 0;
+	snprintf(msg, sizeof msg, "READY=1\nSTATUS=%u of %u modules serving",
+	    running, total);
+	notify_send(msg);
+	log_debug("ready: %u of %u modules serving", running, total);
+}
+
 static void
 mod_close_channel(struct modent *m)
 {
@@ -262,11 +293,11 @@ mod_free(struct supervisor *sv, struct modent *m)
 static void
 mod_refuse(struct supervisor *sv, struct modent *m, const char *reason)
 {
-	(void)sv;
 	log_err("module %s: refused: %s", m->name, reason);
 	set_reason(m, "%s", reason);
 	m->state = M_REFUSED;
 	mod_release_socket(m);
+	maybe_ready(sv);
 }
 
 /* HELLO: the worker loaded the module and tells us who it is. */
@@ -324,13 +355,13 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 static void
 mod_ready(struct supervisor *sv, struct modent *m)
 {
-	(void)sv;
 	m->state = M_RUNNING;
 	m->ready_ms = now_ms();
 	evtimer_del(m->timer);
 	fallback_off(m);
 	log_info("module %s: serving %s (pid %ld, %s)", m->id, m->sock->path,
 	    (long)m->pid, m->name);
+	maybe_ready(sv);
 }
 
 /* Handles one message; returns 0 when the channel is drained or closed. */
@@ -599,6 +630,7 @@ mod_crashed(struct supervisor *sv, struct modent *m, pid_t pid, int status)
 	}
 	if (m->id[0] != '\0' && m->sock != NULL)
 		fallback_on(sv, m);
+	maybe_ready(sv);
 }
 
 static void
@@ -694,6 +726,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	maybe_ready(sv);
 	if (sv->o->memory_limit_mb > 0 && now / 1000000 - sv->last_mem_check >= 1000) {
 		check_mem = 1;
 		sv->last_mem_check = now / 1000000;
@@ -887,6 +920,92 @@ periodic_cb(evutil_socket_t fd, short what, void *arg)
 	supervisor_rescan(sv, 0);
 }
 
+/* Collect time at quantile q from the log2 histogram (bucket upper bound). */
+static double
+stats_quantile_ms(const struct worker_stats *st, double q)
+{
+	uint64_t	total = 0, seen = 0;
+	unsigned	b;
+
+	for (b = 0; b < STATS_BUCKETS; b++)
+		total += st->collect_us_hist[b];
+	if (total == 0)
+		return 0;
+	for (b = 0; b < STATS_BUCKETS; b++) {
+		seen += st->collect_us_hist[b];
+		if ((double)seen >= q * (double)total)
+			break;
+	}
+	return (double)(2ULL << b) / 1000.0;
+}
+
+static void
+json_kv_str(struct evbuffer *b, const char *k, const char *v, int comma)
+{
+	evbuffer_add_printf(b, "%s\"%s\":\"", comma ? "," : "", k);
+	json_escape(b, v != NULL ? v : "", v != NULL ? strlen(v) : 0);
+	evbuffer_add(b, "\"", 1);
+}
+
+/* The document `scope-plugin-host status` reads. */
+static void
+status_json(struct supervisor *sv, struct evbuffer *b)
+{
+	struct modent	*m;
+	uint64_t	 now = now_ms();
+	int		 first = 1;
+
+	evbuffer_add(b, "{", 1);
+	json_kv_str(b, "version", PACKAGE_VERSION, 0);
+	evbuffer_add_printf(b, ",\"pid\":%ld,\"uptime_s\":%llu", (long)getpid(),
+	    (unsigned long long)((now - sv->started_ms) / 1000));
+	json_kv_str(b, "socket_dir", sv->o->socket_dir, 1);
+	json_kv_str(b, "module_dir", sv->o->module_dir, 1);
+	evbuffer_add(b, ",\"modules\":[", 12);
+	TAILQ_FOREACH(m, &sv->mods, entry) {
+		const struct worker_stats *st = m->stats;
+
+		evbuffer_add(b, first ? "{" : ",{", first ? 1 : 2);
+		first = 0;
+		json_kv_str(b, "file", m->name, 0);
+		json_kv_str(b, "id", m->id, 1);
+		json_kv_str(b, "state", state_names[m->state], 1);
+		json_kv_str(b, "socket", m->sock != NULL ? m->sock->path : "", 1);
+		evbuffer_add_printf(b, ",\"pid\":%ld,\"restarts\":%u,"
+		    "\"failures\":%u,\"deadline_ms\":%u", (long)m->pid,
+		    m->restarts, m->failures, m->deadline_ms);
+		if (m->state == M_RUNNING)
+			evbuffer_add_printf(b, ",\"uptime_s\":%llu",
+			    (unsigned long long)((now - m->ready_ms) / 1000));
+		if (st != NULL && m->pid > 0)
+			evbuffer_add_printf(b, ",\"requests\":%llu,\"errors\":%llu,"
+			    "\"collects\":%llu,\"collect_p50_ms\":%.3f,"
+			    "\"collect_p99_ms\":%.3f,\"collect_max_ms\":%.3f",
+			    (unsigned long long)st->requests,
+			    (unsigned long long)st->errors,
+			    (unsigned long long)st->collects,
+			    stats_quantile_ms(st, 0.5), stats_quantile_ms(st, 0.99),
+			    (double)st->collect_us_max / 1000.0);
+		json_kv_str(b, "last_error", m->reason, 1);
+		evbuffer_add(b, "}", 1);
+	}
+	evbuffer_add(b, "]}\n", 3);
+}
+
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct supervisor	*sv = arg;
+	struct evbuffer		*b;
+
+	(void)what;
+	if ((b = evbuffer_new()) == NULL)
+		fatal("evbuffer_new: out of memory");
+	status_json(sv, b);
+	status_serve(fd, b);
+	evbuffer_free(b);
+}
+
 static void
 dump_states(struct supervisor *sv)
 {
@@ -918,6 +1037,7 @@ shutdown_begin(struct supervisor *sv)
 	if (sv->shutting_down)
 		return;
 	sv->shutting_down = 1;
+	notify_send("STOPPING=1");
 	log_info("shutting down");
 	/* Sockets go first so the probe stops finding us at once. */
 	TAILQ_FOREACH(m, &sv->mods, entry)
@@ -973,7 +1093,10 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (!sv->shutting_down) {
 			log_info("SIGHUP: rescanning %s and retrying failed "
 			    "modules", sv->o->module_dir);
+			notify_send("RELOADING=1");
+			sv->ready_pending = 1;
 			supervisor_rescan(sv, 1);
+			maybe_ready(sv);
 		}
 		break;
 	case SIGCHLD:
@@ -999,6 +1122,10 @@ supervisor_main(const struct options *o)
 	memset(&sv, 0, sizeof sv);
 	sv.o = o;
 	sv.watch_fd = -1;
+	sv.status_fd = -1;
+	sv.started_ms = now_ms();
+	sv.ready_pending = 1;
+	notify_init();
 	TAILQ_INIT(&sv.mods);
 	server_limits_default(&sv.limits);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
@@ -1039,9 +1166,20 @@ supervisor_main(const struct options *o)
 	event_add(sv.tick_ev, &tv);
 
 	watch_open_dir(&sv);
+	if ((sv.status_fd = status_listen(o->socket_dir, &cause)) == -1) {
+		log_warn("%s; `%s status` will not work", cause, HOST_NAME);
+		free(cause);
+		cause = NULL;
+	} else {
+		sv.status_ev = event_new(sv.base, sv.status_fd,
+		    EV_READ | EV_PERSIST, status_cb, &sv);
+		if (sv.status_ev == NULL || event_add(sv.status_ev, NULL) != 0)
+			fatal("event_add: status socket");
+	}
 	log_info("%s %s: modules from %s, sockets in %s", HOST_NAME,
 	    PACKAGE_VERSION, o->module_dir, o->socket_dir);
 	supervisor_rescan(&sv, 0);
+	maybe_ready(&sv);
 
 	if (event_base_dispatch(sv.base) == -1)
 		log_err("event loop failed");
@@ -1059,6 +1197,11 @@ supervisor_main(const struct options *o)
 		event_free(sv.watch_ev);
 	if (sv.watch_fd != -1)
 		close(sv.watch_fd);
+	if (sv.status_ev != NULL)
+		event_free(sv.status_ev);
+	if (sv.status_fd != -1)
+		close(sv.status_fd);
+	notify_close();
 	event_base_free(sv.base);
 	close(sv.lockfd);
 	log_info("stopped");

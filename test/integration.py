@@ -767,6 +767,72 @@ def sigusr1_dumps_states():
         h.cleanup()
 
 
+# ---------------------------------------------------------------- issue 7
+
+@test
+def systemd_notify_ready_reloading_stopping():
+    h = Host([fixture("good"), fixture("abi"), fixture("interval")])
+    nsock = os.path.join(h.dir, "notify")
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(nsock)
+    rx.settimeout(20 if not VALGRIND else 120)
+    h.env["NOTIFY_SOCKET"] = nsock
+    try:
+        h.start()
+        msg = rx.recv(4096).decode()
+        check(msg.startswith("READY=1"), "first message %r" % msg)
+        # READY only after every module was tried: both served, abi refused.
+        check("module abi.so: refused" in h.logtext(), "READY before the refusal")
+        for mid in ("fx-good", "fx-interval"):
+            st, _, _ = get(h.sock(mid))
+            check(st == 200, "READY before %s was serving" % mid)
+        check("STATUS=2 of 3 modules serving" in msg, msg)
+        h.signal(signal.SIGHUP)
+        check(rx.recv(4096).decode() == "RELOADING=1", "no RELOADING=1")
+        check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1 after reload")
+        h.stop()
+        check(rx.recv(4096).decode() == "STOPPING=1", "no STOPPING=1")
+    finally:
+        rx.close()
+        h.stop()
+        h.cleanup()
+
+
+@test
+@valgrind_too
+def status_command_table_and_json():
+    h = Host([fixture("good"), fixture("abi")]).start(wait_for=["fx-good"])
+    try:
+        h.wait_log("module abi.so: refused")
+        c = Conn(h.sock("fx-good"))
+        for _ in range(10):
+            c.request()
+        c.close()
+        exe = os.path.join(BUILDDIR, "scope-plugin-host")
+        r = subprocess.run([exe, "status", "--socket-dir", h.sockdir], capture_output=True, text=True, timeout=20)
+        check(r.returncode == 0, "status exit %d: %s" % (r.returncode, r.stderr))
+        lines = r.stdout.splitlines()
+        check(lines[1].split()[:3] == ["MODULE", "STATE", "PID"], r.stdout)
+        good = [l for l in lines if l.startswith("fx-good ")]
+        check(good and good[0].split()[1] == "running", r.stdout)
+        check(any(l.startswith("abi.so ") and " refused " in l and "ABI version" in l for l in lines), r.stdout)
+        r = subprocess.run([exe, "status", "--json", "--socket-dir", h.sockdir], capture_output=True, text=True,
+                           timeout=20)
+        doc = json.loads(r.stdout)
+        mods = {m["file"]: m for m in doc["modules"]}
+        g = mods["good.so"]
+        check(g["state"] == "running" and g["requests"] >= 11 and g["collects"] >= 11, g)
+        check(g["collect_p50_ms"] > 0 and g["collect_p99_ms"] >= g["collect_p50_ms"], g)
+        check(mods["abi.so"]["state"] == "refused" and "ABI" in mods["abi.so"]["last_error"], mods["abi.so"])
+        check(doc["pid"] == h.proc.pid, "pid")
+        h.stop()
+        r = subprocess.run([exe, "status", "--socket-dir", h.sockdir], capture_output=True, text=True, timeout=20)
+        check(r.returncode == 1 and "no host is serving" in r.stderr, r.stderr)
+    finally:
+        h.stop()
+        h.cleanup()
+
+
 # ---------------------------------------------------------------- controls
 
 def control(path, body, timeout=5.0):

@@ -76,6 +76,7 @@ options_usage(FILE *f)
 {
 	fprintf(f,
 "usage: %s [options]\n"
+"       %s status [--json] [--socket-dir DIR]\n"
 "Serves every module (*.so) in the module directory as a Weave Scope plugin\n"
 "on <socket-dir>/<id>/<id>.sock.\n"
 "\n"
@@ -107,7 +108,7 @@ options_usage(FILE *f)
 "Signals: SIGHUP rescans and retries failed modules; SIGUSR1 logs every\n"
 "module's state; SIGTERM/SIGINT remove the sockets and exit.\n"
 "See scope-plugin-host(8) and scope-plugin(3).\n",
-	    HOST_NAME, SPH_MODULE_DIR, SPH_SOCKET_DIR);
+	    HOST_NAME, HOST_NAME, SPH_MODULE_DIR, SPH_SOCKET_DIR);
 }
 
 static int

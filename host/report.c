@@ -37,6 +37,9 @@ struct reporter {
 	int			 fault_status;
 
 	uint64_t		 last_us;
+
+	size_t			 staged;
+	char			 stage[16384];
 };
 
 /* One module per worker, so one reporter is building at a time. */
@@ -78,6 +81,14 @@ scan_bytes(struct reporter *r, const char *s, size_t len)
 		char	c = s[i];
 
 		if (r->in_string) {
+			/* Most bytes are string contents: skip them quickly. */
+			if (!r->escaped && !r->capturing) {
+				while (i < len && s[i] != '"' && s[i] != '\\')
+					i++;
+				if (i == len)
+					break;
+				c = s[i];
+			}
 			if (r->escaped)
 				r->escaped = 0;
 			else if (c == '\\')
@@ -141,13 +152,33 @@ scan_bytes(struct reporter *r, const char *s, size_t len)
 }
 
 static void
+stage_flush(struct reporter *r)
+{
+	if (r->staged > 0 && evbuffer_add(r->out, r->stage, r->staged) != 0)
+		r->oom = 1;
+	r->staged = 0;
+}
+
+/*
+ * yajl prints token by token (a quote, a key, a colon...): gather them in
+ * a flat buffer, an evbuffer_add() per token costs more than the JSON.
+ */
+static void
 print_cb(void *ctx, const char *s, size_t len)
 {
 	struct reporter	*r = ctx;
 
 	scan_bytes(r, s, len);
-	if (evbuffer_add(r->out, s, len) != 0)
-		r->oom = 1;
+	if (len > sizeof r->stage - r->staged) {
+		stage_flush(r);
+		if (len >= sizeof r->stage) {
+			if (evbuffer_add(r->out, s, len) != 0)
+				r->oom = 1;
+			return;
+		}
+	}
+	memcpy(r->stage + r->staged, s, len);
+	r->staged += len;
 }
 
 struct reporter *
@@ -253,6 +284,7 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 	building = r;
 	r->active = 1;
 	evbuffer_drain(r->out, evbuffer_get_length(r->out));
+	r->staged = 0;
 	r->depth = r->in_string = r->escaped = r->expect_key = 0;
 	r->capturing = r->pending_value = 0;
 	r->plugins_keys = 0;
@@ -300,6 +332,7 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 	}
 	gen_plugins(r);
 	yajl_gen_map_close(r->gen);
+	stage_flush(r);
 	if (r->fault_func != NULL || r->depth != 0 || r->plugins_keys != 1) {
 		xasprintf(cause, "report framing failed: %s: %s",
 		    r->fault_func != NULL ? r->fault_func : "scanner",
@@ -321,6 +354,7 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 
 fail:
 	r->active = 0;
+	r->staged = 0;
 	evbuffer_drain(r->out, evbuffer_get_length(r->out));
 	return -1;
 }

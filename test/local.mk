@@ -46,3 +46,8 @@ TESTS += test/validate-test test/control-test
 # libFuzzer targets are built by test/fuzz/run.sh (clang), not by automake.
 EXTRA_DIST += test/fuzz/run.sh test/fuzz/fuzz-validate.c \
 	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c test/fuzz-corpus
+# Configuration file parser (unit tests).
+check_PROGRAMS += test/config-test
+test_config_test_SOURCES = test/config-test.c
+test_config_test_LDADD = libhost.la
+TESTS += test/config-test

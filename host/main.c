@@ -60,7 +60,7 @@ daemonize(char **cause)
 int
 main(int argc, char **argv)
 {
-	struct options	 o;
+	static struct options o;	/* static: lists stay reachable at exit */
 	char		*cause = NULL, *worker = NULL;
 	ssize_t		 n;
 	int		 r;

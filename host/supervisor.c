@@ -449,6 +449,7 @@ mod_new(struct supervisor *sv, const struct modfile *f)
 	m->chan = -1;
 	m->state = M_WAITING;
 	m->sv = sv;
+	m->memory_limit_mb = sv->o->memory_limit_mb;	/* until HELLO */
 	m->timer = evtimer_new(sv->base, mod_timer_cb, m);
 	if (m->timer == NULL)
 		fatal("evtimer_new: out of memory");

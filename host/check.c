@@ -19,7 +19,10 @@ struct seen_id {
 	char	*file;
 };
 
-/* Waits for the worker's verdict; returns 1 ok, 0 failed, with *detail. */
+/*
+ * Waits for the worker's verdict; returns 1 ok, 0 failed, 2 disabled by
+ * the configuration, with *detail.
+ */
 static int
 check_one(const struct options *o, const struct modfile *f, char *id,
     size_t idlen, char **detail)
@@ -66,7 +69,11 @@ check_one(const struct options *o, const struct modfile *f, char *id,
 			close(m.fd);
 		if (m.type == MSG_HELLO)
 			snprintf(id, idlen, "%s", m.fields[0]);
-		else if (m.type == MSG_REFUSE) {
+		else if (m.type == MSG_REFUSE &&
+		    strcmp(m.fields[0], WORKER_DISABLED) == 0) {
+			*detail = xstrdup(m.fields[0]);
+			verdict = 2;
+		} else if (m.type == MSG_REFUSE) {
 			xasprintf(detail, "refused: %s", m.fields[0]);
 			verdict = 0;
 		} else if (m.type == MSG_CHECK) {
@@ -107,6 +114,11 @@ check_main(const struct options *o)
 	for (i = 0; i < n; i++) {
 		int pass = check_one(o, &files[i], id, sizeof id, &detail);
 
+		if (pass == 2) {
+			printf("%-4s %s: %s\n", "skip", files[i].name, detail);
+			free(detail);
+			continue;
+		}
 		if (pass && id[0] != '\0') {
 			for (j = 0; j < nseen; j++)
 				if (strcmp(seen[j].id, id) == 0)

@@ -32,6 +32,9 @@
 /* Worker exit code for a permanent refusal (sysexits' EX_CONFIG). */
 #define WORKER_EXIT_REFUSED 78
 
+/* Refusal reason (prefix) of a module with "enabled no": not an error. */
+#define WORKER_DISABLED "disabled by configuration"
+
 /* File descriptors a worker is started with. */
 #define WORKER_CHANNEL_FD 3
 #define WORKER_STATS_FD 4
@@ -55,8 +58,11 @@ struct options {
 	unsigned	 settle_ms;	/* a file must be this old to be loaded */
 	unsigned	 memory_limit_mb; /* worker RSS limit, 0 = none */
 	int		 check_mode;
-	/* "id.key=value" strings: module parameters (--param) and per-module
-	 * host settings (--set id.interval=MS, id.deadline=MS, ...). */
+	const char	*config_file;	/* --config; NULL: the default file */
+	int		 no_config;	/* --no-config: read no file */
+	/* "id.key=value" strings: module parameters (--param, id "*" for
+	 * every module) and per-module host settings (--set id.interval=MS,
+	 * id.deadline=MS, id.budget, id.memory-limit, id.enabled=0|1). */
 	char		**params;
 	size_t		 nparams;
 	char		**settings;
@@ -284,6 +290,14 @@ int		 check_main(const struct options *);
 
 /* main.c */
 extern const char *host_exe;	/* this binary, exec'd for workers */
+
+/* config.c: the configuration file, scope-plugin-host.conf(5). */
+int		 config_parse_file(struct options *, FILE *, const char *,
+		     char ***, size_t *);
+int		 config_load(struct options *, const char *, int, char ***,
+		     size_t *);
+void		 config_free_errors(char **, size_t);
+int		 config_setup(struct options *, int, char **);
 
 /* options.c */
 void		 options_defaults(struct options *);

@@ -60,7 +60,7 @@ daemonize(char **cause)
 int
 main(int argc, char **argv)
 {
-	struct options	 o;
+	static struct options o;	/* static: lists stay reachable at exit */
 	char		*cause = NULL, *worker = NULL;
 	ssize_t		 n;
 	int		 r;
@@ -76,6 +76,9 @@ main(int argc, char **argv)
 		free(cause);
 		return 2;
 	}
+	/* Workers get everything through argv and never read the file. */
+	if (worker == NULL && config_setup(&o, argc, argv) != 0)
+		return 1;
 
 	/* Workers are fresh execs of this very file, wherever it lives. */
 	n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);

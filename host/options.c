@@ -13,7 +13,7 @@ enum {
 	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_DEADLINE, OPT_BUDGET, OPT_PARAM,
 	OPT_SET, OPT_BACKOFF_MIN, OPT_BACKOFF_MAX, OPT_MAX_FAILURES,
 	OPT_HEALTHY, OPT_STOP_GRACE, OPT_RESCAN, OPT_SETTLE, OPT_MEMORY_LIMIT,
-	OPT_START_TIMEOUT, OPT_WORKER
+	OPT_START_TIMEOUT, OPT_WORKER, OPT_CONFIG, OPT_NO_CONFIG
 };
 
 static const struct option long_options[] = {
@@ -39,6 +39,8 @@ static const struct option long_options[] = {
 	{ "memory-limit",	required_argument, NULL, OPT_MEMORY_LIMIT },
 	{ "start-timeout",	required_argument, NULL, OPT_START_TIMEOUT },
 	{ "worker",		required_argument, NULL, OPT_WORKER },
+	{ "config",		required_argument, NULL, OPT_CONFIG },
+	{ "no-config",		no_argument,	   NULL, OPT_NO_CONFIG },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -71,6 +73,22 @@ options_defaults(struct options *o)
 	o->memory_limit_mb = 512;
 }
 
+/* Frees the parameter and setting lists. */
+void
+options_free(struct options *o)
+{
+	size_t	i;
+
+	for (i = 0; i < o->nparams; i++)
+		free(o->params[i]);
+	free(o->params);
+	for (i = 0; i < o->nsettings; i++)
+		free(o->settings[i]);
+	free(o->settings);
+	o->params = o->settings = NULL;
+	o->nparams = o->nsettings = 0;
+}
+
 void
 options_usage(FILE *f)
 {
@@ -80,6 +98,10 @@ options_usage(FILE *f)
 "Serves every module (*.so) in the module directory as a Weave Scope plugin\n"
 "on <socket-dir>/<id>/<id>.sock.\n"
 "\n"
+"  --config FILE        read settings from FILE, which must exist; options\n"
+"                       given here override it (scope-plugin-host.conf(5))\n"
+"  --no-config          read no configuration file; by default\n"
+"                       %s is read if it exists\n"
 "  --module-dir DIR     modules to load (default %s)\n"
 "  --socket-dir DIR     Scope's plugin directory (default %s)\n"
 "  -f, --foreground     stay in the foreground, log to stderr\n"
@@ -89,8 +111,10 @@ options_usage(FILE *f)
 "  --syslog             log to syslog (the default when in the background)\n"
 "  --deadline MS        kill a worker whose collect runs longer (default 1000)\n"
 "  --budget MS          warn when a collect takes longer (default 100)\n"
-"  --param ID.KEY=VAL   parameter KEY for module ID (repeatable)\n"
-"  --set ID.KEY=VAL     per-module host setting: interval, deadline (repeatable)\n"
+"  --param ID.KEY=VAL   parameter KEY for module ID, or for every module\n"
+"                       when ID is * (repeatable)\n"
+"  --set ID.KEY=VAL     per-module host setting: interval, deadline, budget,\n"
+"                       memory-limit, enabled (0 or 1) (repeatable)\n"
 "  --backoff-min MS     first restart delay after a crash (default 100)\n"
 "  --backoff-max MS     longest restart delay (default 30000)\n"
 "  --max-failures N     crashes in a row before a module is marked failed\n"
@@ -108,7 +132,8 @@ options_usage(FILE *f)
 "Signals: SIGHUP rescans and retries failed modules; SIGUSR1 logs every\n"
 "module's state; SIGTERM/SIGINT remove the sockets and exit.\n"
 "See scope-plugin-host(8) and scope-plugin(3).\n",
-	    HOST_NAME, HOST_NAME, SPH_MODULE_DIR, SPH_SOCKET_DIR);
+	    HOST_NAME, HOST_NAME, SPH_SYSCONFDIR "/" HOST_NAME ".conf",
+	    SPH_MODULE_DIR, SPH_SOCKET_DIR);
 }
 
 static int
@@ -126,9 +151,9 @@ parse_level(const char *s)
 	return -1;
 }
 
-/* "id.key=value" with a valid id and a non-empty key. */
+/* "id.key=value" with a valid id (or "*" if star) and a non-empty key. */
 static int
-check_kv(const char *s)
+check_kv(const char *s, int star)
 {
 	const char	*dot = strchr(s, '.'), *eq = strchr(s, '=');
 	char		 id[PLUGIN_ID_MAX + 1];
@@ -138,6 +163,8 @@ check_kv(const char *s)
 		return -1;
 	memcpy(id, s, (size_t)(dot - s));
 	id[dot - s] = '\0';
+	if (star && strcmp(id, "*") == 0)
+		return 0;
 	return valid_plugin_id(id) ? 0 : -1;
 }
 
@@ -206,7 +233,7 @@ options_parse(struct options *o, int argc, char **argv, char **worker_path,
 		case OPT_BUDGET: UINT_ARG(budget_ms, 0, 3600000); break;
 		case OPT_PARAM:
 		case OPT_SET:
-			if (check_kv(optarg) != 0) {
+			if (check_kv(optarg, c == OPT_PARAM) != 0) {
 				xasprintf(cause, "--%s: expected ID.KEY=VALUE with a "
 				    "valid module id, got \"%s\"",
 				    long_options[idx].name, optarg);
@@ -227,6 +254,8 @@ options_parse(struct options *o, int argc, char **argv, char **worker_path,
 		case OPT_MEMORY_LIMIT: UINT_ARG(memory_limit_mb, 0, 1048576); break;
 		case OPT_START_TIMEOUT: UINT_ARG(start_timeout_ms, 100, 600000); break;
 		case OPT_WORKER: worker = optarg; break;
+		case OPT_CONFIG: o->config_file = optarg; break;
+		case OPT_NO_CONFIG: o->no_config = 1; break;
 		default:
 			if (optopt != 0 && optopt < 256)
 				xasprintf(cause, "unknown option -%c (see --help)", optopt);
@@ -241,31 +270,19 @@ options_parse(struct options *o, int argc, char **argv, char **worker_path,
 		    argv[optind]);
 		return -1;
 	}
+	if (o->config_file != NULL && o->no_config) {
+		xasprintf(cause, "--config and --no-config exclude each other");
+		return -1;
+	}
 	if (o->backoff_max_ms < o->backoff_min_ms)
 		o->backoff_max_ms = o->backoff_min_ms;
 	*worker_path = worker;
 	return 0;
 }
 
-/* Frees what options_parse() allocated. */
-void
-options_free(struct options *o)
-{
-	size_t	i;
-
-	for (i = 0; i < o->nparams; i++)
-		free(o->params[i]);
-	for (i = 0; i < o->nsettings; i++)
-		free(o->settings[i]);
-	free(o->params);
-	free(o->settings);
-	o->params = o->settings = NULL;
-	o->nparams = o->nsettings = 0;
-}
-
 /* The value for id.key in a list of "id.key=value" strings, last one wins. */
-const char *
-options_lookup(char **list, size_t n, const char *id, const char *key)
+static const char *
+lookup_one(char **list, size_t n, const char *id, const char *key)
 {
 	size_t		 idlen = strlen(id), keylen = strlen(key), i;
 	const char	*found = NULL;
@@ -278,6 +295,15 @@ options_lookup(char **list, size_t n, const char *id, const char *key)
 			found = s + idlen + keylen + 2;
 	}
 	return found;
+}
+
+/* As lookup_one(), falling back to "*.key" (a value for every module). */
+const char *
+options_lookup(char **list, size_t n, const char *id, const char *key)
+{
+	const char	*found = lookup_one(list, n, id, key);
+
+	return found != NULL ? found : lookup_one(list, n, "*", key);
 }
 
 unsigned
@@ -304,6 +330,8 @@ options_worker_argv(const struct options *o, const char *path)
 	size_t	  n = 0, i;
 
 	push(&argv, &n, HOST_NAME);
+	/* Everything the file said is in the options below. */
+	push(&argv, &n, "--no-config");
 	push(&argv, &n, "--log-level");
 	push(&argv, &n, level_names[o->log_level & 7]);
 	if (o->use_syslog)

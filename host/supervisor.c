@@ -58,6 +58,7 @@ struct modent {
 	char			 id[PLUGIN_ID_MAX + 1];
 	char			*label;
 	unsigned		 deadline_ms;
+	unsigned		 memory_limit_mb;	/* 0: none */
 	struct plugsock		*sock;
 
 	pid_t			 pid;
@@ -293,7 +294,10 @@ mod_free(struct supervisor *sv, struct modent *m)
 static void
 mod_refuse(struct supervisor *sv, struct modent *m, const char *reason)
 {
-	log_err("module %s: refused: %s", m->name, reason);
+	if (strcmp(reason, WORKER_DISABLED) == 0)
+		log_info("module %s: not loaded: %s", m->name, reason);
+	else
+		log_err("module %s: refused: %s", m->name, reason);
 	set_reason(m, "%s", reason);
 	m->state = M_REFUSED;
 	mod_release_socket(m);
@@ -337,6 +341,8 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		interval = 0;
 	m->deadline_ms = options_module_uint(sv->o, id, "deadline",
 	    interval > sv->o->deadline_ms ? interval : sv->o->deadline_ms);
+	m->memory_limit_mb = options_module_uint(sv->o, id, "memory-limit",
+	    sv->o->memory_limit_mb);
 
 	if (m->sock == NULL &&
 	    (m->sock = plugsock_open(sv->o->socket_dir, id, &cause)) == NULL) {
@@ -474,6 +480,7 @@ mod_new(struct supervisor *sv, const struct modfile *f)
 	m->chan = -1;
 	m->state = M_WAITING;
 	m->sv = sv;
+	m->memory_limit_mb = sv->o->memory_limit_mb;	/* until HELLO */
 	m->timer = evtimer_new(sv->base, mod_timer_cb, m);
 	if (m->timer == NULL)
 		fatal("evtimer_new: out of memory");
@@ -727,7 +734,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	maybe_ready(sv);
-	if (sv->o->memory_limit_mb > 0 && now / 1000000 - sv->last_mem_check >= 1000) {
+	if (now / 1000000 - sv->last_mem_check >= 1000) {
 		check_mem = 1;
 		sv->last_mem_check = now / 1000000;
 	}
@@ -747,12 +754,12 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			kill(m->pid, SIGKILL);
 			continue;
 		}
-		if (check_mem) {
+		if (check_mem && m->memory_limit_mb > 0) {
 			unsigned long mb = rss_mb(m->pid);
-			if (mb > sv->o->memory_limit_mb) {
+			if (mb > m->memory_limit_mb) {
 				xasprintf(&m->kill_reason, "memory: resident "
 				    "size %lu MiB over the %u MiB limit", mb,
-				    sv->o->memory_limit_mb);
+				    m->memory_limit_mb);
 				log_err("module %s: %s; killing worker %ld",
 				    mod_name(m), m->kill_reason, (long)m->pid);
 				kill(m->pid, SIGKILL);

@@ -32,6 +32,7 @@ struct worker {
 	struct server		*server;
 	struct evbuffer		*body;
 	unsigned		 interval_ms;
+	unsigned		 budget_ms;
 
 	/*
 	 * Interval mode: a collector thread refreshes the cache so that a
@@ -97,11 +98,11 @@ worker_collect(struct worker *w, struct evbuffer *out, char **cause)
 	/* Callers hold module_lock whenever a collector thread exists. */
 	rc = reporter_build(w->reporter, out, cause);
 	us = reporter_last_us(w->reporter);
-	if (w->opts->budget_ms > 0 && us > (uint64_t)w->opts->budget_ms * 1000 &&
+	if (w->budget_ms > 0 && us > (uint64_t)w->budget_ms * 1000 &&
 	    now_ms() - w->last_slow_log >= FAULT_LOG_INTERVAL_MS) {
 		log_warn("collect took %llu ms, over the %u ms budget (Scope "
 		    "allows 500 ms for every plugin in turn)%s",
-		    (unsigned long long)(us / 1000), w->opts->budget_ms,
+		    (unsigned long long)(us / 1000), w->budget_ms,
 		    w->interval_ms == 0 ? "; consider an interval" : "");
 		w->last_slow_log = now_ms();
 	}
@@ -457,6 +458,10 @@ worker_main(const char *path, const struct options *opts, int check)
 		refuse(cause);
 	snprintf(prefix, sizeof prefix, "module %s", w.mod.id);
 	log_set_prefix(prefix);
+	if (options_module_uint(opts, w.mod.id, "enabled", 1) == 0)
+		refuse(WORKER_DISABLED);
+	w.budget_ms = options_module_uint(opts, w.mod.id, "budget",
+	    opts->budget_ms);
 	w.interval_ms = options_module_uint(opts, w.mod.id, "interval",
 	    w.mod.interval_ms);
 	snprintf(ibuf, sizeof ibuf, "%u", w.interval_ms);

@@ -153,15 +153,18 @@ class Host:
 
     def cmd(self, extra=()):
         exe = os.path.join(BUILDDIR, "scope-plugin-host")
+        args = self.args + list(extra)
+        # Never pick up the machine's scope-plugin-host.conf.
+        noconf = [] if "--config" in args else ["--no-config"]
         base = [exe, "--foreground", "--module-dir", self.moddir,
                 "--socket-dir", self.sockdir, "--settle", str(self.settle),
-                "--log-level", "debug"]
+                "--log-level", "debug"] + noconf
         # Slow runs (sanitizers, valgrind) need looser limits; a test's own
         # flags come later and win.
         base += os.environ.get("SPH_TEST_EXTRA_ARGS", "").split()
         if VALGRIND:
             base += ["--deadline", "30000", "--start-timeout", "120000", "--memory-limit", "0"]
-        base += self.args + list(extra)
+        base += args
         if VALGRIND:
             base = ["valgrind", "--quiet", "--error-exitcode=99",
                     "--leak-check=full", "--errors-for-leak-kinds=definite",
@@ -870,6 +873,97 @@ def control_round_trips():
         check(st == 200, "worker hurt by bad controls")
     finally:
         h.stop()
+        h.cleanup()
+
+
+# ---------------------------------------------------------------- issue 7: configuration file
+
+def write_conf(h, text):
+    path = os.path.join(h.dir, "host.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+@test
+def config_file_params_deadline_and_enabled():
+    h = Host([fixture("hang"), fixture("good"), fixture("interval")])
+    conf = write_conf(h, "# per-module settings from the file\n"
+                         "backoff-min 100\n"
+                         "module fx-hang {\n"
+                         "    param at 2\n"
+                         "    deadline 300\n"
+                         "}\n"
+                         "module fx-good {\n"
+                         "    enabled no\n"
+                         "}\n")
+    h.args = ["--config", conf]
+    h.start(wait_for=["fx-hang", "fx-interval"])
+    try:
+        t0 = time.monotonic()
+        try:
+            get(h.sock("fx-hang"), timeout=5.0)
+            raise AssertionError("hung request answered: param at=2 from the file not applied")
+        except (HTTPError, OSError):
+            pass
+        check(time.monotonic() - t0 < 3.0, "hung worker not killed in time")
+        h.wait_log("(deadline 300 ms)")  # the block's deadline, not the global 1000
+        h.wait_log("good.so: not loaded: disabled by configuration")
+        check(not os.path.exists(h.sock("fx-good")), "disabled module got a socket")
+        log = h.logtext()
+        check("refused" not in log, "a disabled module was logged as refused:\n" + log)
+        st, _, _ = get(h.sock("fx-interval"))
+        check(st == 200, "neighbour affected")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def bad_config_file_fails_before_sockets():
+    h = Host([fixture("good")])
+    conf = write_conf(h, "deadline 100\n"
+                         "deadlin 100\n"
+                         "module fx-good {\n"
+                         "    interval fast\n"
+                         "}\n"
+                         "}\n")
+    try:
+        # A flag for the same setting does not excuse an error in the file.
+        r = subprocess.run(h.cmd(["--config", conf, "--deadline", "200"]), capture_output=True,
+                           text=True, timeout=30, env=h.env)
+        check(r.returncode != 0, "host started with a bad config")
+        for want in ['host.conf:2: unknown key "deadlin"',
+                     'host.conf:4: interval: expected a number',
+                     'host.conf:6: "}" without a module block']:
+            check(want in r.stderr, "missing %r in stderr:\n%s" % (want, r.stderr))
+        check(not os.path.exists(h.sockdir), "socket directory created despite the bad config")
+        r = subprocess.run(h.cmd(["--config", os.path.join(h.dir, "absent.conf")]), capture_output=True,
+                           text=True, timeout=30, env=h.env)
+        check(r.returncode != 0 and "absent.conf" in r.stderr, "missing --config file: %d %s" % (r.returncode, r.stderr))
+    finally:
+        h.cleanup()
+
+
+@test
+def check_mode_reads_config_file():
+    h = Host([fixture("good"), fixture("interval")])
+    bad = write_conf(h, "module fx-good {\n    enabled maybe\n}\nmodule fx-good {\n}\n")
+    try:
+        r = subprocess.run(h.cmd(["--config", bad, "--check"]), capture_output=True, text=True,
+                           timeout=60, env=h.env)
+        check(r.returncode != 0, "--check accepted a bad config")
+        check("host.conf:2: enabled: expected yes or no" in r.stderr and
+              'host.conf:4: second block for module "fx-good" (first on line 1)' in r.stderr, r.stderr)
+        check("ok   good.so" not in r.stdout, "modules checked despite config errors: " + r.stdout)
+        good = write_conf(h, "module fx-good {\n    enabled no\n}\nparam unused x\n")
+        r = subprocess.run(h.cmd(["--config", good, "--check"]), capture_output=True, text=True,
+                           timeout=60, env=h.env)
+        check(r.returncode == 0, "--check exit %d: %s %s" % (r.returncode, r.stdout, r.stderr))
+        check("ok   config " + good in r.stdout, r.stdout)
+        check("skip good.so: disabled by configuration" in r.stdout, r.stdout)
+        check("ok   interval.so fx-interval" in r.stdout, r.stdout)
+    finally:
         h.cleanup()
 
 

@@ -50,3 +50,9 @@ EXTRA_DIST += test/fuzz/run.sh test/fuzz/fuzz-validate.c \
 # The installed SDK builds the out-of-tree example module.
 TESTS += test/sdk-install.test
 EXTRA_DIST += test/sdk-install.test
+
+# Configuration file parser (unit tests).
+check_PROGRAMS += test/config-test
+test_config_test_SOURCES = test/config-test.c
+test_config_test_LDADD = libhost.la
+TESTS += test/config-test

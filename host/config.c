@@ -1,0 +1,540 @@
+/*
+ * config.c - the configuration file, scope-plugin-host.conf(5): global
+ * settings go into struct options, module blocks and parameters become the
+ * same "id.key=value" strings as --set and --param.  A global "param" is
+ * stored with the id "*", which options_lookup() falls back to.
+ *
+ * The file is applied first and the command line again on top of it, so
+ * flags win.  Every error is collected as "file:line: message".
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "host.h"
+
+#define CONFIG_LINE_MAX 4095
+#define CONFIG_ERRORS_MAX 100
+
+enum ctype { C_PATH, C_LEVEL, C_BOOL, C_UINT };
+
+#define C_GLOBAL 1
+#define C_MODULE 2
+
+/* A key other than param, module and }.  off: field in struct options. */
+struct ckey {
+	const char	*name;
+	enum ctype	 type;
+	int		 scope;
+	unsigned	 min, max;	/* C_UINT; the ranges of the flags */
+	size_t		 off;
+};
+
+#define NO_FIELD ((size_t)-1)
+#define F(field) offsetof(struct options, field)
+
+static const struct ckey config_keys[] = {
+	{ "module-dir",    C_PATH,  C_GLOBAL, 0, 0, F(module_dir) },
+	{ "socket-dir",    C_PATH,  C_GLOBAL, 0, 0, F(socket_dir) },
+	{ "log-level",     C_LEVEL, C_GLOBAL, 0, 0, F(log_level) },
+	{ "syslog",        C_BOOL,  C_GLOBAL, 0, 0, F(use_syslog) },
+	{ "deadline",      C_UINT,  C_GLOBAL|C_MODULE, 10, 3600000, F(deadline_ms) },
+	{ "budget",        C_UINT,  C_GLOBAL|C_MODULE, 0, 3600000, F(budget_ms) },
+	{ "memory-limit",  C_UINT,  C_GLOBAL|C_MODULE, 0, 1048576, F(memory_limit_mb) },
+	{ "start-timeout", C_UINT,  C_GLOBAL, 100, 600000, F(start_timeout_ms) },
+	{ "backoff-min",   C_UINT,  C_GLOBAL, 1, 3600000, F(backoff_min_ms) },
+	{ "backoff-max",   C_UINT,  C_GLOBAL, 1, 86400000, F(backoff_max_ms) },
+	{ "max-failures",  C_UINT,  C_GLOBAL, 0, 1000000, F(max_failures) },
+	{ "healthy-after", C_UINT,  C_GLOBAL, 1, 86400000, F(healthy_ms) },
+	{ "stop-grace",    C_UINT,  C_GLOBAL, 1, 600000, F(stop_grace_ms) },
+	{ "rescan",        C_UINT,  C_GLOBAL, 100, 86400000, F(rescan_ms) },
+	{ "settle",        C_UINT,  C_GLOBAL, 0, 60000, F(settle_ms) },
+	{ "interval",      C_UINT,  C_MODULE, 0, 86400000, NO_FIELD },
+	{ "enabled",       C_BOOL,  C_MODULE, 0, 0, NO_FIELD },
+};
+
+static const char *const config_levels[] = {
+	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"
+};
+
+/* A key (or "param NAME") seen in a scope, or a module block. */
+struct seen {
+	char		*name;
+	unsigned	 line;
+};
+
+struct seenlist {
+	struct seen	*v;
+	size_t		 n;
+};
+
+struct cstate {
+	struct options	*o;
+	const char	*file;
+	unsigned	 line;
+	char		**errors;
+	size_t		 nerrors;
+
+	int		 depth;		/* open module blocks (1 unless broken) */
+	unsigned	 open_line;	/* of the outermost open block */
+	char		 id[PLUGIN_ID_MAX + 1];	/* "" : block with a bad id */
+
+	struct seenlist	 gseen;		/* keys of the global scope */
+	struct seenlist	 mseen;		/* keys of the open block */
+	struct seenlist	 blocks;	/* module ids with a block */
+};
+
+static void
+config_error(struct cstate *cs, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+config_error(struct cstate *cs, unsigned line, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg, *s;
+
+	if (cs->nerrors > CONFIG_ERRORS_MAX)
+		return;
+	if (cs->nerrors == CONFIG_ERRORS_MAX) {
+		xasprintf(&s, "%s:%u: too many errors, giving up", cs->file,
+		    line);
+	} else {
+		va_start(ap, fmt);
+		xvasprintf(&msg, fmt, ap);
+		va_end(ap);
+		if (line == 0)
+			xasprintf(&s, "%s: %s", cs->file, msg);
+		else
+			xasprintf(&s, "%s:%u: %s", cs->file, line, msg);
+		free(msg);
+	}
+	cs->errors = xrealloc(cs->errors, (cs->nerrors + 2) *
+	    sizeof *cs->errors);
+	cs->errors[cs->nerrors++] = s;
+	cs->errors[cs->nerrors] = NULL;
+}
+
+static const struct seen *
+seen_find(const struct seenlist *l, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].name, name) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+static void
+seen_add(struct seenlist *l, const char *name, unsigned line)
+{
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof *l->v);
+	l->v[l->n].name = xstrdup(name);
+	l->v[l->n++].line = line;
+}
+
+static void
+seen_clear(struct seenlist *l)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].name);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+/* Returns 0 when name is new in the current scope, else reports it. */
+static int
+config_once(struct cstate *cs, const char *name, const char *what)
+{
+	struct seenlist		*l = cs->depth > 0 ? &cs->mseen : &cs->gseen;
+	const struct seen	*s;
+
+	if ((s = seen_find(l, name)) != NULL) {
+		config_error(cs, cs->line, "%s given twice in the same %s "
+		    "(first on line %u)", what, cs->depth > 0 ? "module block" :
+		    "global scope", s->line);
+		return -1;
+	}
+	seen_add(l, name, cs->line);
+	return 0;
+}
+
+static void
+config_push(char ***list, size_t *n, const char *id, const char *key,
+    const char *value)
+{
+	*list = xrealloc(*list, (*n + 2) * sizeof **list);
+	xasprintf(&(*list)[(*n)++], "%s.%s=%s", id, key, value);
+	(*list)[*n] = NULL;
+}
+
+static int
+is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Splits off the first word of *s; *s then points past the blanks after it. */
+static char *
+next_word(char **s)
+{
+	char	*w = *s, *p = *s;
+
+	while (*p != '\0' && !is_blank(*p))
+		p++;
+	if (*p != '\0') {
+		*p++ = '\0';
+		while (is_blank(*p))
+			p++;
+	}
+	*s = p;
+	return w;
+}
+
+static void
+config_module(struct cstate *cs, char *rest)
+{
+	const struct seen	*s;
+	char			*id = next_word(&rest);
+	size_t			 len = strlen(id);
+	int			 ok = 1;
+
+	if (*id == '\0') {
+		config_error(cs, cs->line, "module needs an id and \"{\"");
+		return;
+	}
+	/* A malformed opening still opens a block, so its "}" matches. */
+	if (strcmp(rest, "{") != 0) {
+		if (*rest == '\0' && len > 1 && id[len - 1] == '{') {
+			config_error(cs, cs->line, "put a blank between the "
+			    "module id and \"{\"");
+			id[--len] = '\0';
+		} else if (*rest == '\0')
+			config_error(cs, cs->line, "expected \"{\" after the "
+			    "module id");
+		else
+			config_error(cs, cs->line, "expected only \"{\" after "
+			    "the module id, got \"%s\"", rest);
+		ok = 0;
+	}
+	if (cs->depth > 0) {
+		config_error(cs, cs->line, "module block inside the block "
+		    "opened on line %u (blocks do not nest)", cs->open_line);
+		ok = 0;
+	}
+	if (len > PLUGIN_ID_MAX || !valid_plugin_id(id)) {
+		config_error(cs, cs->line, "invalid module id \"%s\" (ASCII "
+		    "letters and digits in runs separated by single dashes, at "
+		    "most %d)", id, PLUGIN_ID_MAX);
+		ok = 0;
+	} else if ((s = seen_find(&cs->blocks, id)) != NULL) {
+		config_error(cs, cs->line, "second block for module \"%s\" "
+		    "(first on line %u)", id, s->line);
+		ok = 0;
+	} else
+		seen_add(&cs->blocks, id, cs->line);
+
+	if (cs->depth++ == 0)
+		cs->open_line = cs->line;
+	seen_clear(&cs->mseen);
+	snprintf(cs->id, sizeof cs->id, "%s", ok ? id : "");
+}
+
+static void
+config_param(struct cstate *cs, char *rest)
+{
+	char		*name = next_word(&rest), *dup, *what;
+	const char	*p;
+
+	if (*name == '\0') {
+		config_error(cs, cs->line, "param needs a name and a value");
+		return;
+	}
+	for (p = name; *p != '\0'; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+		    *p == '.')
+			continue;
+		config_error(cs, cs->line, "invalid param name \"%s\" (letters, "
+		    "digits, \"_\", \"-\" and \".\")", name);
+		return;
+	}
+	xasprintf(&dup, "param %s", name);
+	xasprintf(&what, "param \"%s\"", name);
+	if (config_once(cs, dup, what) == 0) {
+		if (cs->depth == 0)
+			config_push(&cs->o->params, &cs->o->nparams, "*", name,
+			    rest);
+		else if (cs->id[0] != '\0')
+			config_push(&cs->o->params, &cs->o->nparams, cs->id,
+			    name, rest);
+	}
+	free(dup);
+	free(what);
+}
+
+static int
+config_level(const char *s)
+{
+	int	i;
+
+	for (i = 0; i < 8; i++)
+		if (strcmp(s, config_levels[i]) == 0)
+			return i;
+	if (strcmp(s, "error") == 0)	/* as --log-level */
+		return LOG_ERR;
+	if (strcmp(s, "warn") == 0)
+		return LOG_WARNING;
+	return -1;
+}
+
+static void
+config_setting(struct cstate *cs, const char *key, const char *value)
+{
+	const struct ckey	*k = NULL;
+	size_t			 i;
+	unsigned		 u = 0;
+	int			 lvl, r;
+	char			 buf[16], *what;
+
+	for (i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++)
+		if (strcmp(config_keys[i].name, key) == 0)
+			k = &config_keys[i];
+	if (k == NULL) {
+		config_error(cs, cs->line, "unknown key \"%s\"", key);
+		return;
+	}
+	if (cs->depth > 0 && (k->scope & C_MODULE) == 0) {
+		config_error(cs, cs->line, "\"%s\" is a global setting, not "
+		    "allowed in a module block", key);
+		return;
+	}
+	if (cs->depth == 0 && (k->scope & C_GLOBAL) == 0) {
+		config_error(cs, cs->line, "\"%s\" is allowed only in a module "
+		    "block", key);
+		return;
+	}
+	if (*value == '\0') {
+		config_error(cs, cs->line, "\"%s\" needs a value", key);
+		return;
+	}
+	xasprintf(&what, "\"%s\"", key);
+	r = config_once(cs, key, what);
+	free(what);
+	if (r != 0)
+		return;
+
+	switch (k->type) {
+	case C_PATH:
+		if (*value != '/') {
+			config_error(cs, cs->line, "%s: expected an absolute "
+			    "path, got \"%s\"", key, value);
+			return;
+		}
+		*(const char **)((char *)cs->o + k->off) = xstrdup(value);
+		return;
+	case C_LEVEL:
+		if ((lvl = config_level(value)) < 0) {
+			config_error(cs, cs->line, "%s: expected err, warning, "
+			    "info or debug, got \"%s\"", key, value);
+			return;
+		}
+		*(int *)((char *)cs->o + k->off) = lvl;
+		return;
+	case C_BOOL:
+		if (strcmp(value, "yes") == 0)
+			u = 1;
+		else if (strcmp(value, "no") != 0) {
+			config_error(cs, cs->line, "%s: expected yes or no, got "
+			    "\"%s\"", key, value);
+			return;
+		}
+		break;
+	case C_UINT:
+		if (parse_uint(value, k->min, k->max, &u) != 0) {
+			config_error(cs, cs->line, "%s: expected a number from "
+			    "%u to %u, got \"%s\"", key, k->min, k->max, value);
+			return;
+		}
+		break;
+	}
+	if (cs->depth > 0) {
+		if (cs->id[0] != '\0') {
+			snprintf(buf, sizeof buf, "%u", u);
+			config_push(&cs->o->settings, &cs->o->nsettings, cs->id,
+			    key, buf);
+		}
+	} else if (k->type == C_BOOL)
+		*(int *)((char *)cs->o + k->off) = (int)u;
+	else
+		*(unsigned *)((char *)cs->o + k->off) = u;
+}
+
+/* One line, without its newline, NUL-checked and trimmed. */
+static void
+config_line(struct cstate *cs, char *s)
+{
+	char	*end, *key;
+
+	while (is_blank(*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && is_blank(end[-1]))
+		*--end = '\0';
+	if (*s == '\0' || *s == '#')
+		return;
+
+	key = next_word(&s);
+	if (strcmp(key, "}") == 0) {
+		if (*s != '\0')
+			config_error(cs, cs->line, "\"}\" must be alone on its "
+			    "line");
+		else if (cs->depth == 0)
+			config_error(cs, cs->line, "\"}\" without a module block");
+		else if (--cs->depth == 0) {
+			seen_clear(&cs->mseen);
+			cs->id[0] = '\0';
+		} else
+			cs->id[0] = '\0';	/* back in a broken outer block */
+	} else if (strcmp(key, "module") == 0)
+		config_module(cs, s);
+	else if (strcmp(key, "param") == 0)
+		config_param(cs, s);
+	else
+		config_setting(cs, key, s);
+}
+
+/*
+ * Parses an open file into o.  Returns 0, or -1 with every error in
+ * *errors (a NULL-terminated list of "file:line: message", *nerrors long).
+ */
+int
+config_parse_file(struct options *o, FILE *f, const char *file,
+    char ***errors, size_t *nerrors)
+{
+	struct cstate	 cs;
+	char		*buf = NULL;
+	size_t		 size = 0;
+	ssize_t		 len;
+
+	memset(&cs, 0, sizeof cs);
+	cs.o = o;
+	cs.file = file;
+	while ((len = getline(&buf, &size, f)) != -1) {
+		cs.line++;
+		if (len > 0 && buf[len - 1] == '\n')
+			buf[--len] = '\0';
+		if (memchr(buf, '\0', (size_t)len) != NULL)
+			config_error(&cs, cs.line, "NUL byte in the line");
+		else if (len > CONFIG_LINE_MAX)
+			config_error(&cs, cs.line, "line longer than %d bytes",
+			    CONFIG_LINE_MAX);
+		else
+			config_line(&cs, buf);
+	}
+	if (ferror(f))
+		config_error(&cs, 0, "read error after line %u: %s", cs.line,
+		    strerror(errno));
+	else if (cs.depth > 0)
+		config_error(&cs, cs.open_line, "module block not closed at "
+		    "the end of the file");
+	free(buf);
+	seen_clear(&cs.gseen);
+	seen_clear(&cs.mseen);
+	seen_clear(&cs.blocks);
+	*errors = cs.errors;
+	*nerrors = cs.nerrors;
+	return cs.nerrors > 0 ? -1 : 0;
+}
+
+/*
+ * Reads path into o.  A missing file is not an error unless must_exist.
+ * Returns 1 when the file was read, 0 when it was absent, -1 on errors.
+ */
+int
+config_load(struct options *o, const char *path, int must_exist,
+    char ***errors, size_t *nerrors)
+{
+	FILE	*f;
+	int	 r;
+
+	*errors = NULL;
+	*nerrors = 0;
+	if ((f = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		*errors = xcalloc(2, sizeof **errors);
+		xasprintf(&(*errors)[0], "%s: cannot open the configuration "
+		    "file: %s", path, strerror(errno));
+		*nerrors = 1;
+		return -1;
+	}
+	r = config_parse_file(o, f, path, errors, nerrors);
+	fclose(f);
+	return r == 0 ? 1 : -1;
+}
+
+void
+config_free_errors(char **errors, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		free(errors[i]);
+	free(errors);
+}
+
+/*
+ * Called after a first options_parse() of argv into o: reads the file it
+ * names (--config) or the default one, then applies argv again on top, so
+ * that flags override the file.  Returns 0, or -1 after printing every
+ * error to stderr.
+ */
+int
+config_setup(struct options *o, int argc, char **argv)
+{
+	struct options	 fo;
+	const char	*path = o->config_file;
+	char		**errors, *cause = NULL, *worker = NULL;
+	size_t		 nerrors, i;
+	int		 r;
+
+	if (o->no_config)
+		return 0;
+	if (path == NULL)
+		path = SPH_SYSCONFDIR "/" HOST_NAME ".conf";
+	options_defaults(&fo);
+	r = config_load(&fo, path, o->config_file != NULL, &errors, &nerrors);
+	if (r == -1) {
+		for (i = 0; i < nerrors; i++)
+			fprintf(stderr, "%s\n", errors[i]);
+		fprintf(stderr, "%s: %zu error%s in %s; nothing started\n",
+		    HOST_NAME, nerrors, nerrors == 1 ? "" : "s", path);
+		config_free_errors(errors, nerrors);
+		return -1;
+	}
+	if (r == 0) {
+		options_free(&fo);
+		return 0;
+	}
+	if (options_parse(&fo, argc, argv, &worker, &cause) != 0) {
+		/* Parsed once already: cannot happen, but say so if it does. */
+		fprintf(stderr, "%s: %s\n", HOST_NAME, cause != NULL ? cause :
+		    "command line changed meaning after the configuration");
+		free(cause);
+		options_free(&fo);
+		return -1;
+	}
+	options_free(o);
+	*o = fo;
+	if (o->check_mode)
+		printf("ok   config %s\n", path);
+	return 0;
+}

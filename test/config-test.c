@@ -1,0 +1,476 @@
+/*
+ * config-test.c - cases for the configuration file parser (config.c):
+ * every error class with its exact file:line, global keys, module blocks,
+ * params, the "*" fallback, and flags overriding the file.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+
+static unsigned	passed, failed;
+
+static void
+result(const char *name, int ok, const char *why)
+{
+	if (ok) {
+		passed++;
+		printf("ok   %s\n", name);
+	} else {
+		failed++;
+		printf("FAIL %s: %s\n", name, why);
+	}
+}
+
+/* Parses len bytes of text as file "t.conf"; errors joined with '\n'. */
+static int
+parse(struct options *o, const char *text, size_t len, char **joined)
+{
+	FILE	*f;
+	char	**errors;
+	size_t	 n, i, size = 1;
+	int	 r;
+
+	options_defaults(o);
+	if ((f = fmemopen((void *)text, len, "r")) == NULL) {
+		perror("fmemopen");
+		exit(2);
+	}
+	r = config_parse_file(o, f, "t.conf", &errors, &n);
+	fclose(f);
+	for (i = 0; i < n; i++)
+		size += strlen(errors[i]) + 1;
+	*joined = xcalloc(1, size);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(*joined, "\n");
+		strcat(*joined, errors[i]);
+	}
+	config_free_errors(errors, n);
+	return r;
+}
+
+struct ecase {
+	const char	*name;
+	const char	*text;
+	const char	*want;	/* every error, joined with '\n' */
+};
+
+static const struct ecase error_cases[] = {
+	{ "unknown-key", "deadline 200\nfrobnicate 1\n",
+	  "t.conf:2: unknown key \"frobnicate\"" },
+	{ "key-case-sensitive", "\n\nDeadline 200\n",
+	  "t.conf:3: unknown key \"Deadline\"" },
+	{ "dropped-user", "user scope\n", "t.conf:1: unknown key \"user\"" },
+	{ "dropped-socket-group", "# c\nsocket-group scope\n",
+	  "t.conf:2: unknown key \"socket-group\"" },
+	{ "global-in-block", "module a {\n  module-dir /x\n}\n",
+	  "t.conf:2: \"module-dir\" is a global setting, not allowed in a "
+	  "module block" },
+	{ "module-key-global", "interval 100\nenabled no\n",
+	  "t.conf:1: \"interval\" is allowed only in a module block\n"
+	  "t.conf:2: \"enabled\" is allowed only in a module block" },
+	{ "missing-value", "budget\n  deadline   \t\n",
+	  "t.conf:1: \"budget\" needs a value\n"
+	  "t.conf:2: \"deadline\" needs a value" },
+	{ "missing-value-block", "module a {\ninterval\n}\n",
+	  "t.conf:2: \"interval\" needs a value" },
+	{ "not-a-number", "deadline 1s\n",
+	  "t.conf:1: deadline: expected a number from 10 to 3600000, got \"1s\"" },
+	{ "number-then-comment", "budget 5 # five\n",
+	  "t.conf:1: budget: expected a number from 0 to 3600000, got "
+	  "\"5 # five\"" },
+	{ "below-range", "deadline 9\n",
+	  "t.conf:1: deadline: expected a number from 10 to 3600000, got \"9\"" },
+	{ "above-range", "memory-limit 1048577\n",
+	  "t.conf:1: memory-limit: expected a number from 0 to 1048576, got "
+	  "\"1048577\"" },
+	{ "range-in-block", "module a {\n  deadline 3600001\n}\n",
+	  "t.conf:2: deadline: expected a number from 10 to 3600000, got "
+	  "\"3600001\"" },
+	{ "negative", "settle -1\n",
+	  "t.conf:1: settle: expected a number from 0 to 60000, got \"-1\"" },
+	{ "rescan-min", "rescan 99\n",
+	  "t.conf:1: rescan: expected a number from 100 to 86400000, got "
+	  "\"99\"" },
+	{ "bad-bool", "syslog true\n",
+	  "t.conf:1: syslog: expected yes or no, got \"true\"" },
+	{ "bad-level", "log-level loud\n",
+	  "t.conf:1: log-level: expected err, warning, info or debug, got "
+	  "\"loud\"" },
+	{ "relative-path", "module-dir lib/modules\n",
+	  "t.conf:1: module-dir: expected an absolute path, got \"lib/modules\"" },
+	{ "duplicate-global", "deadline 100\n# x\ndeadline 200\n",
+	  "t.conf:3: \"deadline\" given twice in the same global scope (first "
+	  "on line 1)" },
+	{ "duplicate-in-block", "module a {\nbudget 1\nbudget 2\n}\n",
+	  "t.conf:3: \"budget\" given twice in the same module block (first on "
+	  "line 2)" },
+	{ "duplicate-param", "param x 1\nparam x 2\nmodule a {\nparam x 3\n"
+	  "param x 4\n}\n",
+	  "t.conf:2: param \"x\" given twice in the same global scope (first on "
+	  "line 1)\n"
+	  "t.conf:5: param \"x\" given twice in the same module block (first on "
+	  "line 4)" },
+	{ "param-no-name", "param\n", "t.conf:1: param needs a name and a value" },
+	{ "param-bad-name", "param a=b c\n",
+	  "t.conf:1: invalid param name \"a=b\" (letters, digits, \"_\", \"-\" "
+	  "and \".\")" },
+	{ "invalid-id", "module a_b {\n}\nmodule -a {\n}\nmodule a--b {\n}\n",
+	  "t.conf:1: invalid module id \"a_b\" (ASCII letters and digits in runs "
+	  "separated by single dashes, at most 64)\n"
+	  "t.conf:3: invalid module id \"-a\" (ASCII letters and digits in runs "
+	  "separated by single dashes, at most 64)\n"
+	  "t.conf:5: invalid module id \"a--b\" (ASCII letters and digits in "
+	  "runs separated by single dashes, at most 64)" },
+	{ "id-too-long", "module "
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa {\n}\n",
+	  "t.conf:1: invalid module id "
+	  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" "
+	  "(ASCII letters and digits in runs separated by single dashes, at "
+	  "most 64)" },
+	{ "duplicate-block", "module a {\n}\n\nmodule a {\n}\n",
+	  "t.conf:4: second block for module \"a\" (first on line 1)" },
+	{ "module-no-id", "module\n", "t.conf:1: module needs an id and \"{\"" },
+	{ "module-no-brace", "module a\n  interval 100\n}\n",
+	  "t.conf:1: expected \"{\" after the module id" },
+	{ "module-glued-brace", "module a{\n}\n",
+	  "t.conf:1: put a blank between the module id and \"{\"" },
+	{ "module-trailing", "module a { interval 5\n}\n",
+	  "t.conf:1: expected only \"{\" after the module id, got "
+	  "\"{ interval 5\"" },
+	{ "nested-block", "module a {\nmodule b {\n}\n}\n",
+	  "t.conf:2: module block inside the block opened on line 1 (blocks do "
+	  "not nest)" },
+	{ "close-without-block", "deadline 100\n}\n",
+	  "t.conf:2: \"}\" without a module block" },
+	{ "close-not-alone", "module a {\n} x\n}\n",
+	  "t.conf:2: \"}\" must be alone on its line" },
+	{ "unclosed-block", "# c\nmodule a {\n  interval 100\n\n",
+	  "t.conf:2: module block not closed at the end of the file" },
+	{ "unclosed-nested", "module a {\nmodule b {\n}\n",
+	  "t.conf:2: module block inside the block opened on line 1 (blocks do "
+	  "not nest)\n"
+	  "t.conf:1: module block not closed at the end of the file" },
+	{ "many-errors", "a 1\nb 2\nmodule x {\nc 3\n}\nd 4\n",
+	  "t.conf:1: unknown key \"a\"\nt.conf:2: unknown key \"b\"\n"
+	  "t.conf:4: unknown key \"c\"\nt.conf:6: unknown key \"d\"" },
+};
+
+static void
+test_errors(void)
+{
+	struct options	 o;
+	size_t		 i;
+	char		*got, *why;
+	int		 r;
+
+	for (i = 0; i < sizeof error_cases / sizeof error_cases[0]; i++) {
+		const struct ecase *c = &error_cases[i];
+
+		r = parse(&o, c->text, strlen(c->text), &got);
+		xasprintf(&why, "want\n%s\ngot (r=%d)\n%s", c->want, r, got);
+		result(c->name, r == -1 && strcmp(got, c->want) == 0, why);
+		free(why);
+		free(got);
+		options_free(&o);
+	}
+}
+
+/* Errors that need bytes strlen() cannot carry, or long lines. */
+static void
+test_raw_errors(void)
+{
+	struct options	 o;
+	char		*got, *text;
+	size_t		 len;
+	int		 r;
+
+	r = parse(&o, "deadline 100\nbud\0get 5\nbudget 6\n", 32, &got);
+	result("nul-byte", r == -1 &&
+	    strcmp(got, "t.conf:2: NUL byte in the line") == 0 &&
+	    o.budget_ms == 6, got);
+	free(got);
+	options_free(&o);
+
+	/* 4095 bytes are fine, 4096 are not; the next line still counts. */
+	len = 4096 + 1 + 4095 + 1 + 12;
+	text = xmalloc(len + 1);
+	memset(text, ' ', 4096);
+	text[4096] = '\n';
+	memset(text + 4097, ' ', 4095);
+	text[4097 + 4095] = '\n';
+	memcpy(text + 4097 + 4096, "budget 7 x\n", 12);
+	memcpy(text, "# ", 2);
+	memcpy(text + 4097, "# ", 2);
+	r = parse(&o, text, len - 1, &got);
+	result("long-line", r == -1 && strcmp(got,
+	    "t.conf:1: line longer than 4095 bytes\n"
+	    "t.conf:3: budget: expected a number from 0 to 3600000, got "
+	    "\"7 x\"") == 0, got);
+	free(got);
+	free(text);
+	options_free(&o);
+
+	r = parse(&o, "", 0, &got);
+	result("empty-file", r == 0 && *got == '\0', got);
+	free(got);
+	options_free(&o);
+}
+
+static int
+has(char **list, size_t n, const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+test_values(void)
+{
+	struct options	 o;
+	char		*got;
+	const char	*v;
+	int		 r;
+	static const char text[] =
+	    "# a comment\n"
+	    "   # an indented comment\n"
+	    "\n"
+	    "module-dir /opt/mods  \n"
+	    "socket-dir\t/run/scope/plugins\n"
+	    "log-level debug\n"
+	    "syslog yes\n"
+	    "deadline 250\n"
+	    "budget 0\n"
+	    "start-timeout 100\n"
+	    "backoff-min 20\n"
+	    "backoff-max 40\n"
+	    "max-failures 0\n"
+	    "healthy-after 1000\n"
+	    "stop-grace 600000\n"
+	    "rescan 100\n"
+	    "settle 60000\n"
+	    "memory-limit 0\n"
+	    "param proc_root /host/proc\n"
+	    "param empty\n"
+	    "param spaced  a b  c  \n"
+	    "module fx-good {\n"
+	    "    interval 0\n"
+	    "    deadline 5000\n"
+	    "    budget 300\n"
+	    "    memory-limit 64\n"
+	    "    enabled no\n"
+	    "    param proc_root /other/proc\n"
+	    "    param deadline 1\n"
+	    "}\n"
+	    "module B2 {\n"
+	    "}\n"
+	    "module c {\n"
+	    "    enabled yes\n"
+	    "    param spaced x\n"
+	    "}\n";
+
+	r = parse(&o, text, sizeof text - 1, &got);
+	result("valid-file", r == 0, got);
+	free(got);
+	result("global-paths", strcmp(o.module_dir, "/opt/mods") == 0 &&
+	    strcmp(o.socket_dir, "/run/scope/plugins") == 0, o.module_dir);
+	result("global-bool-level", o.use_syslog == 1 && o.log_level == 7,
+	    "syslog/log-level");
+	result("global-numbers", o.deadline_ms == 250 && o.budget_ms == 0 &&
+	    o.start_timeout_ms == 100 && o.backoff_min_ms == 20 &&
+	    o.backoff_max_ms == 40 && o.max_failures == 0 &&
+	    o.healthy_ms == 1000 && o.stop_grace_ms == 600000 &&
+	    o.rescan_ms == 100 && o.settle_ms == 60000 &&
+	    o.memory_limit_mb == 0, "a number differs");
+	result("block-settings",
+	    has(o.settings, o.nsettings, "fx-good.interval=0") &&
+	    has(o.settings, o.nsettings, "fx-good.deadline=5000") &&
+	    has(o.settings, o.nsettings, "fx-good.budget=300") &&
+	    has(o.settings, o.nsettings, "fx-good.memory-limit=64") &&
+	    has(o.settings, o.nsettings, "fx-good.enabled=0") &&
+	    has(o.settings, o.nsettings, "c.enabled=1") && o.nsettings == 6,
+	    "settings list");
+	result("module-uint", options_module_uint(&o, "fx-good", "deadline",
+	    1) == 5000 && options_module_uint(&o, "fx-good", "enabled", 1) == 0 &&
+	    options_module_uint(&o, "c", "enabled", 0) == 1 &&
+	    options_module_uint(&o, "B2", "deadline", 77) == 77 &&
+	    options_module_uint(&o, "B2", "enabled", 1) == 1, "lookups");
+
+	v = options_lookup(o.params, o.nparams, "fx-good", "proc_root");
+	result("block-param-wins", v != NULL && strcmp(v, "/other/proc") == 0,
+	    v != NULL ? v : "(null)");
+	v = options_lookup(o.params, o.nparams, "B2", "proc_root");
+	result("global-param-fallback", v != NULL &&
+	    strcmp(v, "/host/proc") == 0, v != NULL ? v : "(null)");
+	v = options_lookup(o.params, o.nparams, "B2", "empty");
+	result("param-empty-value", v != NULL && *v == '\0',
+	    v != NULL ? v : "(null)");
+	v = options_lookup(o.params, o.nparams, "B2", "spaced");
+	result("param-value-blanks", v != NULL && strcmp(v, "a b  c") == 0,
+	    v != NULL ? v : "(null)");
+	v = options_lookup(o.params, o.nparams, "c", "spaced");
+	result("param-block-over-global", v != NULL && strcmp(v, "x") == 0,
+	    v != NULL ? v : "(null)");
+	v = options_lookup(o.params, o.nparams, "fx-good", "deadline");
+	result("param-named-like-key", v != NULL && strcmp(v, "1") == 0 &&
+	    options_module_uint(&o, "fx-good", "deadline", 0) == 5000,
+	    "param and setting mixed up");
+	v = options_lookup(o.params, o.nparams, "B2", "nope");
+	result("param-absent", v == NULL, v);
+	options_free(&o);
+}
+
+/* Writes text to a temporary file; returns its malloc'd name. */
+static char *
+temp_conf(const char *text)
+{
+	char	*path;
+	FILE	*f;
+	int	 fd;
+
+	path = xstrdup("/tmp/config-test.XXXXXX");
+	if ((fd = mkstemp(path)) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		perror("mkstemp");
+		exit(2);
+	}
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* defaults, first options_parse, config_setup: what main() does. */
+static int
+setup(struct options *o, char **argv)
+{
+	char	*worker = NULL, *cause = NULL;
+	int	 argc = 0;
+
+	while (argv[argc] != NULL)
+		argc++;
+	options_defaults(o);
+	if (options_parse(o, argc, argv, &worker, &cause) != 0) {
+		printf("     options_parse: %s\n", cause);
+		free(cause);
+		return -2;
+	}
+	return config_setup(o, argc, argv);
+}
+
+static void
+test_precedence(void)
+{
+	struct options	 o;
+	char		*path, **wargv;
+	const char	*v;
+	size_t		 i;
+	int		 r, seen_no_config = 0, seen_star = 0;
+
+	path = temp_conf("deadline 2000\nbudget 50\nsettle 10\n"
+	    "param p file\nparam q file-global\n"
+	    "module m1 {\n  deadline 3000\n  param p block\n}\n");
+	{
+		char *argv[] = { "sph", "--config", path, "--deadline", "400",
+		    "--param", "m1.p=flag", "--set", "m1.deadline=4000", NULL };
+
+		r = setup(&o, argv);
+		result("setup-ok", r == 0, "config_setup failed");
+		result("flag-over-global", o.deadline_ms == 400 &&
+		    o.budget_ms == 50 && o.settle_ms == 10, "deadline/budget");
+		v = options_lookup(o.params, o.nparams, "m1", "p");
+		result("flag-param-over-block", v != NULL &&
+		    strcmp(v, "flag") == 0, v != NULL ? v : "(null)");
+		v = options_lookup(o.params, o.nparams, "m2", "q");
+		result("global-param-kept", v != NULL &&
+		    strcmp(v, "file-global") == 0, v != NULL ? v : "(null)");
+		result("flag-set-over-block", options_module_uint(&o, "m1",
+		    "deadline", 0) == 4000, "m1.deadline");
+
+		/* Workers get it all through argv, and never read the file. */
+		wargv = options_worker_argv(&o, "/x.so");
+		for (i = 0; wargv[i] != NULL; i++) {
+			if (strcmp(wargv[i], "--no-config") == 0)
+				seen_no_config = 1;
+			if (strcmp(wargv[i], "*.q=file-global") == 0)
+				seen_star = 1;
+			free(wargv[i]);
+		}
+		free(wargv);
+		result("worker-argv", seen_no_config && seen_star,
+		    "--no-config or *.q missing");
+		options_free(&o);
+	}
+	{
+		char *argv[] = { "sph", "--no-config", NULL };
+
+		r = setup(&o, argv);
+		result("no-config", r == 0 && o.deadline_ms == 1000 &&
+		    o.nparams == 0, "defaults expected");
+		options_free(&o);
+	}
+	{
+		char *argv[] = { "sph", "--config", path, "--no-config", NULL };
+
+		r = setup(&o, argv);
+		result("config-and-no-config", r == -2, "accepted both");
+		options_free(&o);
+	}
+	{
+		char *argv[] = { "sph", "--param", "*.k=v", "--param", "a.k=w",
+		    "--no-config", NULL };
+
+		r = setup(&o, argv);
+		v = options_lookup(o.params, o.nparams, "b", "k");
+		result("star-param-flag", r == 0 && v != NULL &&
+		    strcmp(v, "v") == 0 && strcmp(options_lookup(o.params,
+		    o.nparams, "a", "k"), "w") == 0, "* fallback");
+		options_free(&o);
+	}
+	{
+		char *argv[] = { "sph", "--set", "*.deadline=5", "--no-config",
+		    NULL };
+
+		r = setup(&o, argv);
+		result("star-set-refused", r == -2, "--set accepted *");
+		options_free(&o);
+	}
+	unlink(path);
+	free(path);
+
+	path = temp_conf("deadline 1\n");
+	{
+		char *argv[] = { "sph", "--config", path, "--deadline", "400",
+		    NULL };
+
+		/* A flag does not excuse an error in the file. */
+		r = setup(&o, argv);
+		result("bad-file-fails", r == -1, "bad file accepted");
+		options_free(&o);
+	}
+	unlink(path);
+	free(path);
+	{
+		char *argv[] = { "sph", "--config", "/nonexistent/x.conf", NULL };
+
+		r = setup(&o, argv);
+		result("missing-config-fails", r == -1, "missing file accepted");
+		options_free(&o);
+	}
+}
+
+int
+main(void)
+{
+	test_errors();
+	test_raw_errors();
+	test_values();
+	test_precedence();
+	printf("%u passed, %u failed\n", passed, failed);
+	return failed > 0 ? 1 : 0;
+}

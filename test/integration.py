@@ -967,6 +967,53 @@ def check_mode_reads_config_file():
         h.cleanup()
 
 
+# ---------------------------------------------------------------- bundled modules
+
+BUNDLED = ["iowait", "load", "memory", "network", "disk", "procfds"]
+
+
+@test
+def bundled_modules_pass_check_on_this_machine():
+    h = Host([plugin(m) for m in BUNDLED])
+    try:
+        r = subprocess.run(h.cmd(["--check"]), capture_output=True, text=True, timeout=120, env=h.env)
+        check(r.returncode == 0, "--check of the bundled modules: %s %s" % (r.stdout, r.stderr))
+        for m in BUNDLED:
+            check(("ok   %s.so %s:" % (m, m)) in r.stdout, r.stdout)
+    finally:
+        h.cleanup()
+
+
+@test
+@valgrind_too
+def bundled_modules_served_and_iowait_control_round_trip():
+    h = Host([plugin(m) for m in BUNDLED]).start(wait_for=BUNDLED)
+    try:
+        for m in BUNDLED:
+            st, _, body = get(h.sock(m))
+            check(st == 200, "%s: %d %r" % (m, st, body[:200]))
+            assert_report(body, m, controller=(m == "iowait"))
+        _, _, body = get(h.sock("iowait"))
+        node = json.loads(body)["Host"]["nodes"]["testhost;<host>"]
+        check("iowait" in node["metrics"], "iowait metric missing: %r" % node)
+        check(node["latest"]["control_probe_id"]["value"] == "5f2a9c", "control_probe_id not the probe's id")
+        req = '{"AppID":"app","NodeID":"testhost;\\u003chost\\u003e","Control":"switchToIdle","ControlArgs":null}'
+        st, _, body = control(h.sock("iowait"), req)
+        check(st == 200, "control status %d" % st)
+        rep = json.loads(body)["shortcutReport"]
+        assert_report(json.dumps(rep), "iowait", controller=True)
+        check("idle" in rep["Host"]["nodes"]["testhost;<host>"]["metrics"], "control did not switch to idle")
+        _, _, body = get(h.sock("iowait"))
+        check("idle" in json.loads(body)["Host"]["nodes"]["testhost;<host>"]["metrics"], "switch not kept")
+        st, _, body = control(h.sock("iowait"), '{"NodeID":"other;<host>","Control":"switchToIOWait"}')
+        check(st == 200 and "error" in json.loads(body), "unknown node accepted: %r" % body)
+        st, _, body = control(h.sock("iowait"), '{"NodeID":"testhost;<host>","Control":"explode"}')
+        check(st == 200 and "error" in json.loads(body), "unknown control accepted: %r" % body)
+    finally:
+        h.stop()
+        h.cleanup()
+
+
 # ---------------------------------------------------------------- runner
 
 def main():

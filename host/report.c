@@ -38,6 +38,7 @@ struct reporter {
 
 	uint64_t		 last_us;
 
+	int			 too_big;	/* over REPORT_MAX */
 	size_t			 staged;
 	char			 stage[16384];
 };
@@ -151,11 +152,20 @@ scan_bytes(struct reporter *r, const char *s, size_t len)
 	}
 }
 
+/* Scope's probe refuses bodies over 50 MiB (maxResponseBytes). */
+#define REPORT_MAX (50 * 1024 * 1024)
+
 static void
 stage_flush(struct reporter *r)
 {
-	if (r->staged > 0 && evbuffer_add(r->out, r->stage, r->staged) != 0)
-		r->oom = 1;
+	/* Past the limit, stop storing: the report is refused anyway. */
+	if (r->staged > 0 && !r->too_big) {
+		if (evbuffer_get_length(r->out) + r->staged > REPORT_MAX) {
+			r->too_big = 1;
+			evbuffer_drain(r->out, evbuffer_get_length(r->out));
+		} else if (evbuffer_add(r->out, r->stage, r->staged) != 0)
+			r->oom = 1;
+	}
 	r->staged = 0;
 }
 
@@ -172,7 +182,10 @@ print_cb(void *ctx, const char *s, size_t len)
 	if (len > sizeof r->stage - r->staged) {
 		stage_flush(r);
 		if (len >= sizeof r->stage) {
-			if (evbuffer_add(r->out, s, len) != 0)
+			if (evbuffer_get_length(r->out) + len > REPORT_MAX) {
+				r->too_big = 1;
+				evbuffer_drain(r->out, evbuffer_get_length(r->out));
+			} else if (!r->too_big && evbuffer_add(r->out, s, len) != 0)
 				r->oom = 1;
 			return;
 		}
@@ -285,6 +298,7 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 	r->active = 1;
 	evbuffer_drain(r->out, evbuffer_get_length(r->out));
 	r->staged = 0;
+	r->too_big = 0;
 	r->depth = r->in_string = r->escaped = r->expect_key = 0;
 	r->capturing = r->pending_value = 0;
 	r->plugins_keys = 0;
@@ -338,6 +352,11 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 		    r->fault_func != NULL ? r->fault_func : "scanner",
 		    r->fault_func != NULL ?
 		    reporter_status_string(r->fault_status) : "unbalanced");
+		goto fail;
+	}
+	if (r->too_big) {
+		xasprintf(cause, "report larger than Scope's limit of %d MiB",
+		    REPORT_MAX / (1024 * 1024));
 		goto fail;
 	}
 	if (r->oom) {

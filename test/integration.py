@@ -509,6 +509,25 @@ def probe_style_poll_loop_never_fails():
         h.cleanup()
 
 
+@test
+def huge_report_delivered_whole_and_over_50mib_refused():
+    h = Host([fixture("huge")], args=["--deadline", "5000"]).start(wait_for=["fx-huge"])
+    try:
+        st, hd, body = get(h.sock("fx-huge"), timeout=20)
+        check(st == 200 and len(body) == int(hd["content-length"]) > 7000000, "huge: %d %d" % (st, len(body)))
+        assert_report(body, "fx-huge")
+        h.stop()
+        h.args = ["--deadline", "20000", "--param", "fx-huge.nodes=300000"]
+        h.start()
+        wait_until(lambda: os.path.exists(h.sock("fx-huge")), what="socket")
+        st, _, body = get(h.sock("fx-huge"), timeout=60)
+        check(st == 500 and "larger than Scope's limit of 50 MiB" in json.loads(body)["error"],
+              "over 50 MiB: %d %r" % (st, body[:300]))
+    finally:
+        h.stop()
+        h.cleanup()
+
+
 # ---------------------------------------------------------------- issue 3
 
 @test

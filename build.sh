@@ -6,12 +6,14 @@
 #                     bundled modules, sockets under ./run/plugins (no root)
 #   ./build.sh test   install the dependencies, build, and run the whole test
 #                     suite: make check, the same under ASan+UBSan, the
-#                     integration tests under valgrind, a short fuzz run.
+#                     integration tests under valgrind, a short fuzz run,
+#                     make distcheck.
 #                     Ends with "N passed, N failed".
 #   ./build.sh deps   only install the dependencies
 #
 # Environment: JOBS (parallel make, default nproc), FUZZ_SECONDS (per fuzz
-# target, default 15), SKIP_VALGRIND=1, SKIP_FUZZ=1, SKIP_ASAN=1.
+# target, default 15), SKIP_VALGRIND=1, SKIP_FUZZ=1, SKIP_ASAN=1,
+# SKIP_DISTCHECK=1.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")" && pwd)
@@ -139,6 +141,24 @@ valgrind_run() {
 	return $rc
 }
 
+# make distcheck: the tarball builds, installs, uninstalls and tests from a
+# read-only source tree.  The long suites already ran above; here a quick
+# subset proves the tarball holds what they need.
+distcheck_run() {
+	local out=_build/distcheck.out rc=0
+	(cd _build/plain && make distcheck \
+	    TESTS="test/sdk-install.test test/config-test test/validate-test test/control-test test/golden-iowait.test" \
+	    >"$top/$out" 2>&1) || rc=$?
+	if [ $rc -eq 0 ]; then
+		grep -A2 'archives ready' "$out" || true
+		passed=$((passed + 1))
+	else
+		tail -40 "$out"
+		failed=$((failed + 1))
+	fi
+	return $rc
+}
+
 fuzz_run() {
 	local out=_build/fuzz.out rc=0
 	OUT=_build/fuzz test/fuzz/run.sh -t "${FUZZ_SECONDS:-15}" >"$out" 2>&1 || rc=$?
@@ -162,6 +182,7 @@ test_all() {
 	fi
 	[ "${SKIP_VALGRIND:-0}" = 1 ] || stage "integration tests under valgrind" valgrind_run
 	[ "${SKIP_FUZZ:-0}" = 1 ] || stage "fuzz smoke run" fuzz_run
+	[ "${SKIP_DISTCHECK:-0}" = 1 ] || stage "make distcheck" distcheck_run
 	log "finished in $((SECONDS - start)) s"
 	if [ $stage_failures -gt 0 ] && [ $failed -eq 0 ]; then
 		failed=$stage_failures

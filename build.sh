@@ -71,7 +71,7 @@ demo() {
     For Scope's probe: --socket-dir /var/run/scope/plugins (as root).
     Ctrl-C stops the host and removes its sockets.
 EOM
-	exec _build/plain/scope-plugin-host --foreground \
+	exec _build/plain/scope-plugin-host --foreground --no-config \
 	    --module-dir "$mods" --socket-dir "$socks" "$@"
 }
 
@@ -195,5 +195,5 @@ case ${1:-} in
 demo) shift; demo "$@" ;;
 test) test_all ;;
 deps) deps ;;
-*) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
 esac

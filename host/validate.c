@@ -27,6 +27,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "host.h"
+#include "topologies.h"
 
 #define VALIDATE_MAX_BYTES	(50 * 1024 * 1024)	/* maxResponseBytes */
 #define VALIDATE_MAX_DEPTH	64
@@ -263,36 +264,7 @@ static const struct kind_def kinds[] = {
 	[K_ANY_ARRAY] =		{ 1, NULL, V_ANY, K_ANY },
 };
 
-/* Top-level keys and the node "topology" value each implies. */
-static const struct {
-	const char	*key;
-	const char	*topology;
-} topologies[] = {
-	{ "Host", "host" },
-	{ "Container", "container" },
-	{ "ContainerImage", "container_image" },
-	{ "Process", "process" },
-	{ "Endpoint", "endpoint" },
-	{ "Overlay", "overlay" },
-	{ "PersistentVolume", "persistent_volume" },
-	{ "PersistentVolumeClaim", "persistent_volume_claim" },
-	{ "Pod", "pod" },
-	{ "Service", "service" },
-	{ "Deployment", "deployment" },
-	{ "ReplicaSet", "replica_set" },
-	{ "DaemonSet", "daemon_set" },
-	{ "StatefulSet", "stateful_set" },
-	{ "CronJob", "cron_job" },
-	{ "Job", "job" },
-	{ "Namespace", "namespace" },
-	{ "ECSTask", "ecs_task" },
-	{ "ECSService", "ecs_service" },
-	{ "SwarmService", "swarm_service" },
-	{ "StorageClass", "storage_class" },
-	{ "VolumeSnapshot", "volume_snapshot" },
-	{ "VolumeSnapshotData", "volume_snapshot_data" },
-};
-#define NTOPOLOGIES (sizeof topologies / sizeof topologies[0])
+#define NTOPOLOGIES SPH_NTOPODEFS
 #define TOP_PLUGINS_BIT NTOPOLOGIES
 
 /* Report fields a plugin must not send (PROTOCOL.md 6, MUST NOT 5). */
@@ -356,7 +328,7 @@ struct validator {
 	struct frame	 frames[VALIDATE_MAX_DEPTH];
 	int		 depth;
 
-	size_t		 topology;	/* index into topologies[] while open */
+	size_t		 topology;	/* index into sph_topodefs[] while open */
 	struct mc_list	 nodash;	/* latest keys without ___ */
 	struct mc_list	 prefixes;	/* multicolumn table prefixes */
 
@@ -805,7 +777,7 @@ topology_index(const char *k, size_t n)
 	size_t	 i;
 
 	for (i = 0; i < NTOPOLOGIES; i++) {
-		if (streq(k, n, topologies[i].key))
+		if (streq(k, n, sph_topodefs[i].key))
 			return (int)i;
 	}
 	return -1;
@@ -836,7 +808,7 @@ top_key(struct validator *v, struct frame *f, const char *k, size_t n)
 			    "\"%s\" field", forbidden_top[i]);
 	}
 	for (i = 0; i <= NTOPOLOGIES; i++) {
-		const char *want = i < NTOPOLOGIES ? topologies[i].key :
+		const char *want = i < NTOPOLOGIES ? sph_topodefs[i].key :
 		    "Plugins";
 
 		if (strlen(want) != n)
@@ -1083,13 +1055,13 @@ string_cb(void *ctx, const unsigned char *str, size_t n)
 		}
 		return 1;
 	case F_TOPOLOGY:
-		if (!streq(t, n, topologies[v->topology].topology)) {
+		if (!streq(t, n, sph_topodefs[v->topology].value)) {
 			char *q = quoted(t, n);
 
 			fail(v, "%s: must be \"%s\" (or absent) under \"%s\"; "
 			    "a different value can crash the probe", q,
-			    topologies[v->topology].topology,
-			    topologies[v->topology].key);
+			    sph_topodefs[v->topology].value,
+			    sph_topodefs[v->topology].key);
 			free(q);
 			return 0;
 		}

@@ -21,42 +21,13 @@
 #include <unistd.h>
 
 #include "sph-host.h"
+#include "topologies.h"
 
 #define SEP "___"	/* multicolumn row/column separator */
 
 /* The error kept when even the message cannot be copied. */
 static char oom_msg[] = "out of memory";
 
-/* Topology keys and their canonical node "topology" values. */
-static const struct topodef {
-	const char	*key;
-	const char	*value;
-} topodefs[] = {
-	{ "Endpoint", "endpoint" },
-	{ "Process", "process" },
-	{ "Container", "container" },
-	{ "ContainerImage", "container_image" },
-	{ "Pod", "pod" },
-	{ "Service", "service" },
-	{ "Deployment", "deployment" },
-	{ "ReplicaSet", "replica_set" },
-	{ "DaemonSet", "daemon_set" },
-	{ "StatefulSet", "stateful_set" },
-	{ "CronJob", "cron_job" },
-	{ "Job", "job" },
-	{ "Namespace", "namespace" },
-	{ "ECSTask", "ecs_task" },
-	{ "ECSService", "ecs_service" },
-	{ "SwarmService", "swarm_service" },
-	{ "Host", "host" },
-	{ "Overlay", "overlay" },
-	{ "PersistentVolume", "persistent_volume" },
-	{ "PersistentVolumeClaim", "persistent_volume_claim" },
-	{ "StorageClass", "storage_class" },
-	{ "VolumeSnapshot", "volume_snapshot" },
-	{ "VolumeSnapshotData", "volume_snapshot_data" },
-};
-#define NTOPODEFS (sizeof topodefs / sizeof topodefs[0])
 
 enum entry_kind { E_LATEST, E_METRIC, E_SET, E_PARENT, E_CONTROL, E_NKINDS };
 
@@ -120,7 +91,7 @@ struct tmpl {
 };
 
 struct topo {
-	const struct topodef	*def;
+	const struct sph_topodef *def;
 	struct node		*nodes;
 	size_t			 nnodes;
 	size_t			 capnodes;
@@ -135,7 +106,7 @@ struct sph_report {
 	struct timespec		 ts;
 	char			 stamp[SPH_TIMESTAMP_MAX];
 	char			 hostname[256];
-	struct topo		 topos[NTOPODEFS];	/* in first-use order */
+	struct topo		 topos[SPH_NTOPODEFS];	/* in first-use order */
 	size_t			 ntopos;
 	struct topo		*cur;
 	size_t			 curnode;		/* SIZE_MAX: none */
@@ -224,9 +195,9 @@ sph_topology_value(const char *key)
 
 	if (key == NULL)
 		return NULL;
-	for (i = 0; i < NTOPODEFS; i++)
-		if (strcmp(topodefs[i].key, key) == 0)
-			return topodefs[i].value;
+	for (i = 0; i < SPH_NTOPODEFS; i++)
+		if (strcmp(sph_topodefs[i].key, key) == 0)
+			return sph_topodefs[i].value;
 	return NULL;
 }
 
@@ -236,8 +207,8 @@ topology_value_valid(const char *value)
 {
 	size_t	i;
 
-	for (i = 0; i < NTOPODEFS; i++)
-		if (strcmp(topodefs[i].value, value) == 0)
+	for (i = 0; i < SPH_NTOPODEFS; i++)
+		if (strcmp(sph_topodefs[i].value, value) == 0)
 			return 1;
 	return 0;
 }
@@ -519,11 +490,11 @@ sph_topology(struct sph_report *r, const char *key)
 			return 0;
 		}
 	}
-	for (i = 0; i < NTOPODEFS; i++)
-		if (strcmp(topodefs[i].key, key) == 0)
+	for (i = 0; i < SPH_NTOPODEFS; i++)
+		if (strcmp(sph_topodefs[i].key, key) == 0)
 			break;
-	r->cur = &r->topos[r->ntopos++];	/* at most NTOPODEFS */
-	r->cur->def = &topodefs[i];
+	r->cur = &r->topos[r->ntopos++];	/* at most SPH_NTOPODEFS */
+	r->cur->def = &sph_topodefs[i];
 	return 0;
 }
 

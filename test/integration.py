@@ -559,6 +559,28 @@ def crash_restarts_with_backoff_and_error_reply_while_down():
 
 
 @test
+def abort_and_exit_are_crashes_too():
+    h = Host([fixture("abort"), fixture("exit"), fixture("ctorcrash")],
+             args=["--param", "fx-abort.at=2", "--param", "fx-exit.at=2", "--backoff-min", "50"])
+    h.start(wait_for=["fx-abort", "fx-exit"])
+    try:
+        for mid, how in (("fx-abort", "killed by SIGABRT (6)"), ("fx-exit", "exited with status 3")):
+            try:
+                get(h.sock(mid))
+            except (HTTPError, OSError):
+                pass
+            h.wait_log("module %s: worker" % mid)
+            check(how in h.logtext(), "%s: %r not logged" % (mid, how))
+            h.wait_serving(mid)  # restarted, first collect fine again
+        # A constructor that crashes takes only its own worker down, over and over.
+        wait_until(lambda: h.logtext().count("module ctorcrash.so: worker") >= 2, what="ctorcrash restarts")
+        check("killed by SIGSEGV" in h.logtext(), "constructor crash not reported")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
 def crash_loop_does_not_disturb_neighbour_1000_polls():
     h = Host([fixture("crash"), fixture("good")],
              args=["--param", "fx-crash.at=1", "--backoff-min", "10", "--backoff-max", "50",

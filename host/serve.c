@@ -280,28 +280,35 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /*
  * At max_conns, the connection to drop so that a newcomer (the probe) gets
- * in: one with no output pending (nothing we owe it), preferring the one
- * idle for longest, else the one whose partial request started first (a
- * slow or hostile sender: the probe writes a request in one go).  NULL if
- * every connection is being answered: the newcomer is refused instead.
+ * in: among those we owe nothing (no output pending), the least recently
+ * active, counting an idle connection from its last answer (or accept) and
+ * one with a request in progress from that request's first byte.  The
+ * probe writes a request in one go and polls every second, so its
+ * connection is the newest; a hostile client's idle or trickling ones are
+ * older.  (Go's transport retries a GET whose idle connection was closed.)
+ * NULL if every connection is being answered: the newcomer is refused.
  */
 static struct server_conn *
 server_pick_victim(struct server *srv)
 {
-	struct server_conn	*c, *idle = NULL, *partial = NULL;
+	struct server_conn	*c, *victim = NULL;
+	uint64_t		 t, oldest = 0;
 
 	TAILQ_FOREACH(c, &srv->conns, entry) {
 		if (c->closing || c->throttled ||
 		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 			continue;
 		if (c->state == CONN_HEAD &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
-			if (idle == NULL || c->idle_since < idle->idle_since)
-				idle = c;
-		} else if (partial == NULL || c->req_start < partial->req_start)
-			partial = c;
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+			t = c->idle_since;
+		else
+			t = c->req_start;
+		if (victim == NULL || t < oldest) {
+			victim = c;
+			oldest = t;
+		}
 	}
-	return idle != NULL ? idle : partial;
+	return victim;
 }
 
 static int
@@ -315,8 +322,8 @@ server_evict(struct server *srv)
 	srv->evictions++;
 	/* One line a minute at most: a flood must not flood the log. */
 	if (srv->evict_logged == 0 || now - srv->evict_logged >= 60000) {
-		log_warn("connection limit (%u) reached: closing the oldest %s "
-		    "connection (%llu evicted so far)", srv->limits.max_conns,
+		log_warn("connection limit (%u) reached: closing the least "
+		    "recently active (%s) connection (%llu evicted so far)", srv->limits.max_conns,
 		    victim->state == CONN_HEAD &&
 		    evbuffer_get_length(bufferevent_get_input(victim->bev)) == 0 ?
 		    "idle" : "incomplete", (unsigned long long)srv->evictions);

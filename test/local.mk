@@ -46,3 +46,7 @@ TESTS += test/validate-test test/control-test
 # libFuzzer targets are built by test/fuzz/run.sh (clang), not by automake.
 EXTRA_DIST += test/fuzz/run.sh test/fuzz/fuzz-validate.c \
 	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c test/fuzz-corpus
+# Abuse tests (issue 5): HTTP limits, slowloris, floods, eviction, huge
+# reports, memory; as root also strict modes, --user and --socket-group.
+TESTS += test/abuse.test
+EXTRA_DIST += test/abuse.test test/abuse.py

@@ -904,8 +904,16 @@ def unknown_user_or_group_refused_clearly():
 
 @test
 def default_socket_modes():
-    h = Host([fixture("good")]).start(wait_for=[GOOD])
+    # Regression: modes came from mkdir(2) and the umask; under umask 077
+    # the socket dir was 0700 and the probe (any user) could not get in.
+    h = Host([fixture("good")])
+    old = os.umask(0o077)
     try:
+        h.start()
+    finally:
+        os.umask(old)
+    try:
+        h.wait_serving(GOOD)
         mode = lambda p: os.stat(p).st_mode & 0o7777  # noqa: E731
         check(mode(h.sockdir) == 0o755, "socket dir %o" % mode(h.sockdir))
         check(mode(os.path.dirname(h.sock(GOOD))) == 0o755, "subdir %o" % mode(os.path.dirname(h.sock(GOOD))))
@@ -940,6 +948,28 @@ def user_drop_workers_run_unprivileged():
         note("--user nobody: worker %d Uid %s Gid %s Groups %r; supervisor uid 0", pid,
              "/".join(uids), "/".join(gids), groups)
     finally:
+        h.stop()
+        h.cleanup()
+    # Regression: a change of credentials clears PR_SET_PDEATHSIG, so it
+    # must be set after the drop.  A worker stuck in collect (it cannot
+    # notice its channel closing) must still die with a SIGKILLed host.
+    h = Host([fixture("hang")], args=["--user", "nobody", "--deadline", "600000"])
+    os.chmod(h.dir, 0o755)
+    pid = None
+    h.start()
+    try:
+        wait_until(lambda: os.path.exists(h.sock("fx-hang")), what="fx-hang socket")
+        pid = worker_pid(h, "hang.so")
+        s = connect(h.sock("fx-hang"))
+        s.sendall(REQ)
+        time.sleep(0.2)
+        h.proc.kill()
+        h.proc.wait()
+        s.close()
+        wait_until(lambda: not it.pid_alive(pid), 3, what="hung unprivileged worker to die with its host")
+    finally:
+        if pid and it.pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
         h.stop()
         h.cleanup()
 

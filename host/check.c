@@ -142,7 +142,13 @@ check_main(const struct options *o)
 		else
 			bad++;
 	}
-	if (n == 0)
+	/* Files scan_dir refused as unsafe (logged): a failure too. */
+	if (scan_refused() > 0) {
+		printf("FAIL %u module file%s refused as unsafe to load (see the "
+		    "log above)\n", scan_refused(), scan_refused() == 1 ? "" : "s");
+		bad += scan_refused();
+	}
+	if (n == 0 && scan_refused() == 0)
 		printf("no modules (*.so) in %s\n", o->module_dir);
 	else
 		printf("check: %u module%s ok, %u failing\n", ok, ok == 1 ? "" : "s",

@@ -19,7 +19,7 @@
 #define CONFIG_LINE_MAX 4095
 #define CONFIG_ERRORS_MAX 100
 
-enum ctype { C_PATH, C_LEVEL, C_BOOL, C_UINT };
+enum ctype { C_PATH, C_LEVEL, C_BOOL, C_UINT, C_NAME };
 
 #define C_GLOBAL 1
 #define C_MODULE 2
@@ -52,6 +52,13 @@ static const struct ckey config_keys[] = {
 	{ "stop-grace",    C_UINT,  C_GLOBAL, 1, 600000, F(stop_grace_ms) },
 	{ "rescan",        C_UINT,  C_GLOBAL, 100, 86400000, F(rescan_ms) },
 	{ "settle",        C_UINT,  C_GLOBAL, 0, 60000, F(settle_ms) },
+	{ "max-conns",     C_UINT,  C_GLOBAL, 1, 65536, F(max_conns) },
+	{ "read-timeout",  C_UINT,  C_GLOBAL, 100, 600000, F(read_timeout_ms) },
+	{ "idle-timeout",  C_UINT,  C_GLOBAL, 100, 86400000, F(idle_timeout_ms) },
+	{ "strict-modes",  C_BOOL,  C_GLOBAL, 0, 0, F(strict_modes) },
+	{ "allow-symlinks", C_BOOL, C_GLOBAL, 0, 0, F(allow_symlinks) },
+	{ "user",          C_NAME,  C_GLOBAL, 0, 0, F(user) },
+	{ "socket-group",  C_NAME,  C_GLOBAL, 0, 0, F(socket_group) },
 	{ "interval",      C_UINT,  C_MODULE, 0, 86400000, NO_FIELD },
 	{ "enabled",       C_BOOL,  C_MODULE, 0, 0, NO_FIELD },
 };
@@ -336,6 +343,15 @@ config_setting(struct cstate *cs, const char *key, const char *value)
 		if (*value != '/') {
 			config_error(cs, cs->line, "%s: expected an absolute "
 			    "path, got \"%s\"", key, value);
+			return;
+		}
+		*(const char **)((char *)cs->o + k->off) = xstrdup(value);
+		return;
+	case C_NAME:
+		/* A user or group name (or number); resolved with the flags. */
+		if (value[strcspn(value, " \t:/")] != '\0') {
+			config_error(cs, cs->line, "%s: expected a user or group "
+			    "name, got \"%s\"", key, value);
 			return;
 		}
 		*(const char **)((char *)cs->o + k->off) = xstrdup(value);

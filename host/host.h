@@ -67,6 +67,19 @@ struct options {
 	size_t		 nparams;
 	char		**settings;
 	size_t		 nsettings;
+	/* Hardening (issue 5, docs/SECURITY.md). */
+	unsigned	 max_conns;	/* per socket; the oldest idle is evicted */
+	unsigned	 read_timeout_ms; /* a request, from its first byte */
+	unsigned	 idle_timeout_ms; /* keep-alive connection between requests */
+	int		 strict_modes;	/* as root: refuse unsafe module files */
+	int		 allow_symlinks; /* follow module links out of the dir */
+	const char	*user;		/* workers run as this user; NULL: as we do */
+	uid_t		 user_uid;
+	gid_t		 user_gid;
+	gid_t		*user_groups;	/* supplementary groups of user */
+	int		 user_ngroups;
+	const char	*socket_group;	/* group owning the sockets; NULL: ours */
+	gid_t		 socket_gid;
 };
 
 /* log.c */
@@ -160,6 +173,7 @@ void		 server_reply(struct server_conn *, const struct http_request *,
 void		 server_reply_error(struct server_conn *,
 		     const struct http_request *, int, const char *, const char *);
 void		 server_limits_default(struct http_limits *);
+void		 server_limits_configure(unsigned, unsigned, unsigned);
 
 /* report.c: framing a module's collect() into a complete report. */
 struct module;
@@ -257,6 +271,7 @@ struct plugsock {
 };
 int		 sockets_prepare(const char *, int *, char **);
 void		 sockets_clean_stale(const char *);
+void		 sockets_configure(const char *, gid_t);
 struct plugsock	*plugsock_open(const char *, const char *, char **);
 void		 plugsock_close(struct plugsock *);
 
@@ -269,6 +284,8 @@ struct modfile {
 int		 scan_dir(const char *, struct modfile **, size_t *, char **);
 void		 scan_free(struct modfile *, size_t);
 int		 scan_same_file(const struct stat *, const struct stat *);
+void		 scan_configure(int, int);
+unsigned	 scan_refused(void);
 int		 watch_open(const char *, char **);
 int		 watch_drain(int);
 

@@ -80,6 +80,12 @@ main(int argc, char **argv)
 	if (worker == NULL && config_setup(&o, argc, argv) != 0)
 		return 1;
 
+	/* Hardening (issue 5): the files that enforce it get the settings. */
+	server_limits_configure(o.max_conns, o.read_timeout_ms,
+	    o.idle_timeout_ms);
+	scan_configure(o.strict_modes, o.allow_symlinks);
+	sockets_configure(o.socket_group, o.socket_gid);
+
 	/* Workers are fresh execs of this very file, wherever it lives. */
 	n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
 	if (n > 0) {

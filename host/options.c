@@ -1,10 +1,13 @@
 /* options.c - command line: defaults, parsing, --help, worker argv. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "host.h"
 
@@ -13,7 +16,10 @@ enum {
 	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_DEADLINE, OPT_BUDGET, OPT_PARAM,
 	OPT_SET, OPT_BACKOFF_MIN, OPT_BACKOFF_MAX, OPT_MAX_FAILURES,
 	OPT_HEALTHY, OPT_STOP_GRACE, OPT_RESCAN, OPT_SETTLE, OPT_MEMORY_LIMIT,
-	OPT_START_TIMEOUT, OPT_WORKER, OPT_CONFIG, OPT_NO_CONFIG
+	OPT_START_TIMEOUT, OPT_WORKER, OPT_CONFIG, OPT_NO_CONFIG,
+	/* hardening (issue 5) */
+	OPT_MAX_CONNS, OPT_READ_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_NO_STRICT_MODES,
+	OPT_ALLOW_SYMLINKS, OPT_USER, OPT_SOCKET_GROUP
 };
 
 static const struct option long_options[] = {
@@ -41,6 +47,14 @@ static const struct option long_options[] = {
 	{ "worker",		required_argument, NULL, OPT_WORKER },
 	{ "config",		required_argument, NULL, OPT_CONFIG },
 	{ "no-config",		no_argument,	   NULL, OPT_NO_CONFIG },
+	/* hardening (issue 5) */
+	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
+	{ "read-timeout",	required_argument, NULL, OPT_READ_TIMEOUT },
+	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "no-strict-modes",	no_argument,	   NULL, OPT_NO_STRICT_MODES },
+	{ "allow-symlinks",	no_argument,	   NULL, OPT_ALLOW_SYMLINKS },
+	{ "user",		required_argument, NULL, OPT_USER },
+	{ "socket-group",	required_argument, NULL, OPT_SOCKET_GROUP },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -71,6 +85,12 @@ options_defaults(struct options *o)
 	o->rescan_ms = 5000;
 	o->settle_ms = 300;
 	o->memory_limit_mb = 512;
+	/* hardening (issue 5) */
+	o->max_conns = 128;
+	o->read_timeout_ms = 5000;
+	o->idle_timeout_ms = 60000;
+	o->strict_modes = 1;
+	o->socket_gid = (gid_t)-1;
 }
 
 /* Frees the parameter and setting lists. */
@@ -129,6 +149,27 @@ options_usage(FILE *f)
 "  --version            print the version and exit\n"
 "  -h, --help           print this help and exit\n"
 "\n"
+"Security (see docs/SECURITY.md):\n"
+"  --user USER          run workers (and so all module code) as USER, with\n"
+"                       its groups; the supervisor stays root to manage the\n"
+"                       sockets (default: workers run as the host does)\n"
+"  --socket-group GROUP sockets 0660 and their <id>/ dirs 0750, group GROUP\n"
+"                       (default: the host's group; dirs 0755, sockets 0660;\n"
+"                       the socket dir itself is created 0755)\n"
+"  --no-strict-modes    as root, also load modules that are not owned by\n"
+"                       root or are group/other writable, or whose directory\n"
+"                       (or a parent) is (default: refused, logged once)\n"
+"  --allow-symlinks     follow module symlinks that point outside the module\n"
+"                       directory (default: refused; links inside are fine)\n"
+"  --max-conns N        connections per socket; at the limit the oldest idle\n"
+"                       (else slowest incomplete) one is closed (default 128)\n"
+"  --read-timeout MS    a request must be complete this long after its first\n"
+"                       byte, else 408 and close; also a silent new connection\n"
+"                       and a stalled response write (default 5000)\n"
+"  --idle-timeout MS    close a kept-alive connection idle this long\n"
+"                       (default 60000)\n"
+"  Fixed limits: request head 8 KiB (431), request body 64 KiB (413).\n"
+"\n"
 "Signals: SIGHUP rescans and retries failed modules; SIGUSR1 logs every\n"
 "module's state; SIGTERM/SIGINT remove the sockets and exit.\n"
 "See scope-plugin-host(8) and scope-plugin(3).\n",
@@ -184,6 +225,62 @@ push(char ***list, size_t *n, const char *s)
 		return -1;						\
 	}								\
 } while (0)
+
+/* hardening (issue 5): --user and --socket-group to ids, now, as root. */
+static int
+options_resolve_ids(struct options *o, char **cause)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+	unsigned	 u;
+	int		 n;
+
+	if (o->user != NULL) {
+		errno = 0;
+		if ((pw = getpwnam(o->user)) == NULL) {
+			xasprintf(cause, "--user %s: %s", o->user, errno != 0 ?
+			    strerror(errno) : "no such user");
+			return -1;
+		}
+		if (pw->pw_uid == 0) {
+			xasprintf(cause, "--user %s: that is root; name an "
+			    "unprivileged user", o->user);
+			return -1;
+		}
+		if (geteuid() != 0 && pw->pw_uid != geteuid()) {
+			xasprintf(cause, "--user %s: only root can switch users "
+			    "(running as uid %ld)", o->user, (long)geteuid());
+			return -1;
+		}
+		o->user_uid = pw->pw_uid;
+		o->user_gid = pw->pw_gid;
+		n = 0;
+		getgrouplist(pw->pw_name, pw->pw_gid, NULL, &n);
+		if (n < 1)
+			n = 1;
+		o->user_groups = xcalloc((size_t)n, sizeof *o->user_groups);
+		if (getgrouplist(pw->pw_name, pw->pw_gid, o->user_groups,
+		    &n) == -1) {
+			xasprintf(cause, "--user %s: cannot list its groups",
+			    o->user);
+			return -1;
+		}
+		o->user_ngroups = n;
+	}
+	if (o->socket_group != NULL) {
+		errno = 0;
+		if ((gr = getgrnam(o->socket_group)) != NULL)
+			o->socket_gid = gr->gr_gid;
+		else if (parse_uint(o->socket_group, 0, 0x7fffffff, &u) == 0)
+			o->socket_gid = (gid_t)u;
+		else {
+			xasprintf(cause, "--socket-group %s: %s", o->socket_group,
+			    errno != 0 ? strerror(errno) : "no such group");
+			return -1;
+		}
+	}
+	return 0;
+}
 
 /*
  * Parses argv into o.  Returns 0 to run, 1 when --help or --version was
@@ -256,6 +353,14 @@ options_parse(struct options *o, int argc, char **argv, char **worker_path,
 		case OPT_WORKER: worker = optarg; break;
 		case OPT_CONFIG: o->config_file = optarg; break;
 		case OPT_NO_CONFIG: o->no_config = 1; break;
+		/* hardening (issue 5) */
+		case OPT_MAX_CONNS: UINT_ARG(max_conns, 1, 65536); break;
+		case OPT_READ_TIMEOUT: UINT_ARG(read_timeout_ms, 100, 600000); break;
+		case OPT_IDLE_TIMEOUT: UINT_ARG(idle_timeout_ms, 100, 86400000); break;
+		case OPT_NO_STRICT_MODES: o->strict_modes = 0; break;
+		case OPT_ALLOW_SYMLINKS: o->allow_symlinks = 1; break;
+		case OPT_USER: o->user = optarg; break;
+		case OPT_SOCKET_GROUP: o->socket_group = optarg; break;
 		default:
 			if (optopt != 0 && optopt < 256)
 				xasprintf(cause, "unknown option -%c (see --help)", optopt);
@@ -276,6 +381,8 @@ options_parse(struct options *o, int argc, char **argv, char **worker_path,
 	}
 	if (o->backoff_max_ms < o->backoff_min_ms)
 		o->backoff_max_ms = o->backoff_min_ms;
+	if (options_resolve_ids(o, cause) != 0)
+		return -1;
 	*worker_path = worker;
 	return 0;
 }
@@ -349,6 +456,16 @@ options_worker_argv(const struct options *o, const char *path)
 	}
 	if (o->check_mode)
 		push(&argv, &n, "--check");
+	/* hardening (issue 5): the HTTP limits apply in workers too. */
+	snprintf(buf, sizeof buf, "%u", o->max_conns);
+	push(&argv, &n, "--max-conns");
+	push(&argv, &n, buf);
+	snprintf(buf, sizeof buf, "%u", o->read_timeout_ms);
+	push(&argv, &n, "--read-timeout");
+	push(&argv, &n, buf);
+	snprintf(buf, sizeof buf, "%u", o->idle_timeout_ms);
+	push(&argv, &n, "--idle-timeout");
+	push(&argv, &n, buf);
 	push(&argv, &n, "--worker");
 	push(&argv, &n, path);
 	return argv;

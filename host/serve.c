@@ -31,6 +31,7 @@ struct server_conn {
 	int			 throttled;	/* reading paused on output */
 	unsigned		 served;	/* requests answered so far */
 	uint64_t		 req_start;	/* first byte of this request */
+	uint64_t		 idle_since;	/* accepted or last answered */
 	struct http_request	 req;
 	struct evbuffer		*body;
 	TAILQ_ENTRY(server_conn) entry;
@@ -46,6 +47,8 @@ struct server {
 	void			*arg;
 	int			 paused;
 	unsigned		 nconns;
+	uint64_t		 evict_logged;	/* rate limit for the log */
+	uint64_t		 evictions;
 	TAILQ_HEAD(, server_conn) conns;
 };
 
@@ -53,14 +56,35 @@ static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 
+/* Operator overrides (--max-conns, --read-timeout, --idle-timeout). */
+static unsigned	conf_max_conns = 128;
+static unsigned	conf_read_timeout_ms = 5000;
+static unsigned	conf_idle_timeout_ms = 60000;
+
+void
+server_limits_configure(unsigned max_conns, unsigned read_timeout_ms,
+    unsigned idle_timeout_ms)
+{
+	if (max_conns > 0)
+		conf_max_conns = max_conns;
+	if (read_timeout_ms > 0)
+		conf_read_timeout_ms = read_timeout_ms;
+	if (idle_timeout_ms > 0)
+		conf_idle_timeout_ms = idle_timeout_ms;
+}
+
+/*
+ * The limits every socket gets (docs/SECURITY.md): the probe's requests
+ * are a few hundred bytes and a control body a few hundred more.
+ */
 void
 server_limits_default(struct http_limits *l)
 {
 	l->max_head = 8192;
 	l->max_body = 64 * 1024;
-	l->read_timeout_ms = 5000;
-	l->idle_timeout_ms = 60000;
-	l->max_conns = 128;
+	l->read_timeout_ms = conf_read_timeout_ms;
+	l->idle_timeout_ms = conf_idle_timeout_ms;
+	l->max_conns = conf_max_conns;
 }
 
 static void
@@ -186,6 +210,7 @@ conn_process(struct server_conn *c)
 		evbuffer_drain(c->body, evbuffer_get_length(c->body));
 		c->served++;
 		c->req_start = 0;
+		c->idle_since = now_ms();
 		if (!c->req.keep_alive)
 			c->closing = 1;
 		if (evbuffer_get_length(out) > OUTPUT_HIGH_WATER) {
@@ -253,6 +278,61 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_free(c);
 }
 
+/*
+ * At max_conns, the connection to drop so that a newcomer (the probe) gets
+ * in: among those we owe nothing (no output pending), the least recently
+ * active, counting an idle connection from its last answer (or accept) and
+ * one with a request in progress from that request's first byte.  The
+ * probe writes a request in one go and polls every second, so its
+ * connection is the newest; a hostile client's idle or trickling ones are
+ * older.  (Go's transport retries a GET whose idle connection was closed.)
+ * NULL if every connection is being answered: the newcomer is refused.
+ */
+static struct server_conn *
+server_pick_victim(struct server *srv)
+{
+	struct server_conn	*c, *victim = NULL;
+	uint64_t		 t, oldest = 0;
+
+	TAILQ_FOREACH(c, &srv->conns, entry) {
+		if (c->closing || c->throttled ||
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			continue;
+		if (c->state == CONN_HEAD &&
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+			t = c->idle_since;
+		else
+			t = c->req_start;
+		if (victim == NULL || t < oldest) {
+			victim = c;
+			oldest = t;
+		}
+	}
+	return victim;
+}
+
+static int
+server_evict(struct server *srv)
+{
+	struct server_conn	*victim;
+	uint64_t		 now = now_ms();
+
+	if ((victim = server_pick_victim(srv)) == NULL)
+		return -1;
+	srv->evictions++;
+	/* One line a minute at most: a flood must not flood the log. */
+	if (srv->evict_logged == 0 || now - srv->evict_logged >= 60000) {
+		log_warn("connection limit (%u) reached: closing the least "
+		    "recently active (%s) connection (%llu evicted so far)", srv->limits.max_conns,
+		    victim->state == CONN_HEAD &&
+		    evbuffer_get_length(bufferevent_get_input(victim->bev)) == 0 ?
+		    "idle" : "incomplete", (unsigned long long)srv->evictions);
+		srv->evict_logged = now;
+	}
+	conn_free(victim);
+	return 0;
+}
+
 static void
 server_accept_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -276,7 +356,8 @@ server_accept_cb(evutil_socket_t fd, short what, void *arg)
 				log_warn("accept: %s", strerror(errno));
 			return;
 		}
-		if (srv->nconns >= srv->limits.max_conns) {
+		if (srv->nconns >= srv->limits.max_conns &&
+		    server_evict(srv) != 0) {
 			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 			    "Content-Type: application/json\r\nContent-Length: 37\r\n"
 			    "Connection: close\r\n\r\n{\"error\":\"too many open connections\"}";
@@ -288,6 +369,7 @@ server_accept_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		c = xcalloc(1, sizeof *c);
 		c->srv = srv;
+		c->idle_since = now_ms();
 		if ((c->body = evbuffer_new()) == NULL)
 			fatal("evbuffer_new: out of memory");
 		c->bev = bufferevent_socket_new(srv->base, cfd, BEV_OPT_CLOSE_ON_FREE);

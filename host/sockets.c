@@ -21,10 +21,46 @@
 #include "host.h"
 
 #define LOCK_NAME ".scope-plugin-host.lock"
+/*
+ * Modes (docs/SECURITY.md), set explicitly whatever the umask: the socket
+ * directory, when we create it, 0755 (the probe, any user, must traverse
+ * it); each <id>/ 0755, or 0750 with --socket-group; each socket 0660,
+ * owner root (us), group ours or --socket-group's.  Only the owner and the
+ * group can connect(2): that is what write permission on a socket means.
+ */
 #define SOCKET_DIR_MODE 0755
+#define SOCKET_SUBDIR_MODE 0755
+#define SOCKET_SUBDIR_GROUP_MODE 0750
 #define SOCKET_MODE 0660
 
-/* mkdir -p, for the socket directory only. */
+static const char	*sock_group;	/* --socket-group, for messages */
+static gid_t		 sock_gid = (gid_t)-1;
+
+void
+sockets_configure(const char *group, gid_t gid)
+{
+	sock_group = group;
+	sock_gid = group != NULL ? gid : (gid_t)-1;
+}
+
+/* Gives path our owner and the socket group (if any) and mode. */
+static int
+sockets_own(const char *path, mode_t mode, char **cause)
+{
+	if (sock_gid != (gid_t)-1 && chown(path, (uid_t)-1, sock_gid) != 0) {
+		xasprintf(cause, "chown %s to group %s: %s", path, sock_group,
+		    strerror(errno));
+		return -1;
+	}
+	if (chmod(path, mode) != 0) {
+		xasprintf(cause, "chmod %s %04o: %s", path, (unsigned)mode,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* mkdir -p, for the socket directory only; what it creates gets mode. */
 static int
 mkdir_parents(const char *path, mode_t mode, char **cause)
 {
@@ -36,7 +72,12 @@ mkdir_parents(const char *path, mode_t mode, char **cause)
 			continue;
 		char saved = *s;
 		*s = '\0';
-		if (mkdir(p, mode) != 0 && errno != EEXIST) {
+		if (mkdir(p, mode) == 0) {
+			/* Not the umask's choice: the probe must get in. */
+			if (chmod(p, mode) != 0)
+				log_warn("chmod %s %04o: %s", p, (unsigned)mode,
+				    strerror(errno));
+		} else if (errno != EEXIST) {
 			xasprintf(cause, "mkdir %s: %s", p, strerror(errno));
 			free(p);
 			return -1;
@@ -64,8 +105,17 @@ sockets_prepare(const char *dir, int *lockfd, char **cause)
 	ssize_t	 n;
 	int	 fd;
 
+	struct stat st;
+
 	if (mkdir_parents(dir, SOCKET_DIR_MODE, cause) != 0)
 		return -1;
+	/* Whoever else can write here can swap our <id>/ directories. */
+	if (stat(dir, &st) == 0 && ((st.st_uid != geteuid() && st.st_uid != 0) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))))
+		log_warn("socket directory %s: owned by uid %ld, mode %04o: "
+		    "others can replace the plugin sockets in it; make it %04o "
+		    "and owned by root", dir, (long)st.st_uid,
+		    (unsigned)(st.st_mode & 07777), SOCKET_DIR_MODE);
 	xasprintf(&path, "%s/%s", dir, LOCK_NAME);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd == -1) {
@@ -175,6 +225,7 @@ plugsock_open(const char *dir, const char *id, char **cause)
 	struct plugsock		*ps;
 	struct sockaddr_un	 sun;
 	struct stat		 st;
+	mode_t			 submode;
 	int			 fd;
 
 	ps = xcalloc(1, sizeof *ps);
@@ -187,7 +238,9 @@ plugsock_open(const char *dir, const char *id, char **cause)
 		    ps->path, sizeof sun.sun_path - 1);
 		goto fail;
 	}
-	if (mkdir(ps->dir, SOCKET_DIR_MODE) != 0 && errno != EEXIST) {
+	submode = sock_gid != (gid_t)-1 ? SOCKET_SUBDIR_GROUP_MODE :
+	    SOCKET_SUBDIR_MODE;
+	if (mkdir(ps->dir, 0700) != 0 && errno != EEXIST) {
 		xasprintf(cause, "mkdir %s: %s", ps->dir, strerror(errno));
 		goto fail;
 	}
@@ -195,6 +248,14 @@ plugsock_open(const char *dir, const char *id, char **cause)
 		xasprintf(cause, "%s exists and is not a directory", ps->dir);
 		goto fail;
 	}
+	/* A directory someone else made could hold their own socket. */
+	if (st.st_uid != geteuid()) {
+		xasprintf(cause, "%s exists and is owned by uid %ld, not us; not "
+		    "using it", ps->dir, (long)st.st_uid);
+		goto fail;
+	}
+	if (sockets_own(ps->dir, submode, cause) != 0)
+		goto fail;
 	if (lstat(ps->path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			xasprintf(cause, "%s exists and is not a socket; not "
@@ -230,9 +291,13 @@ plugsock_open(const char *dir, const char *id, char **cause)
 		xasprintf(cause, "bind %s: %s", ps->path, strerror(errno));
 		goto fail;
 	}
-	if (chmod(ps->path, SOCKET_MODE) != 0)
-		log_warn("chmod %s: %s", ps->path, strerror(errno));
-	if (listen(fd, 128) != 0) {
+	/* Before listen(): until then a connect() is refused anyway. */
+	if (sockets_own(ps->path, SOCKET_MODE, cause) != 0) {
+		unlink(ps->path);
+		goto fail;
+	}
+	/* A deep backlog: a burst of clients must not get EAGAIN from connect(). */
+	if (listen(fd, SOMAXCONN) != 0) {
 		xasprintf(cause, "listen %s: %s", ps->path, strerror(errno));
 		unlink(ps->path);
 		goto fail;

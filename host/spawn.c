@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +17,59 @@
 
 #include "host.h"
 
+/* In the child: a fixed message to stderr, then exit as refused. */
+static noreturn void
+child_refuse(const char *msg)
+{
+	ssize_t	r;
+
+	r = write(STDERR_FILENO, msg, strlen(msg));
+	(void)r;
+	_exit(WORKER_EXIT_REFUSED);
+}
+
+/*
+ * --user: give up root for good before exec, so that nothing of the
+ * module (its constructors run at dlopen) ever runs privileged.  The
+ * worker needs no privilege: it gets its listening socket over the
+ * channel and reads a module that root made world-readable.
+ */
+static void
+child_drop(const struct options *o)
+{
+	uid_t	ruid, euid, suid;
+	gid_t	rgid, egid, sgid;
+
+	if (o->user == NULL)
+		return;
+	if (setgroups((size_t)o->user_ngroups, o->user_groups) != 0)
+		child_refuse(HOST_NAME ": worker: setgroups failed; "
+		    "not running module code as root\n");
+	if (setresgid(o->user_gid, o->user_gid, o->user_gid) != 0)
+		child_refuse(HOST_NAME ": worker: setresgid failed; "
+		    "not running module code as root\n");
+	if (setresuid(o->user_uid, o->user_uid, o->user_uid) != 0)
+		child_refuse(HOST_NAME ": worker: setresuid failed; "
+		    "not running module code as root\n");
+	if (getresuid(&ruid, &euid, &suid) != 0 || getresgid(&rgid, &egid,
+	    &sgid) != 0 || ruid != o->user_uid || euid != o->user_uid ||
+	    suid != o->user_uid || rgid != o->user_gid ||
+	    egid != o->user_gid || sgid != o->user_gid ||
+	    setuid(0) != -1)
+		child_refuse(HOST_NAME ": worker: privileges not fully "
+		    "dropped; not running module code\n");
+}
+
 /* In the child between fork and exec: only async-signal-safe calls. */
 static noreturn void
-child_exec(pid_t parent, int chan, int statsfd, char **argv)
+child_exec(const struct options *o, pid_t parent, int chan, int statsfd,
+    char **argv)
 {
 	sigset_t	none;
 	int		a, b, fd;
 
+	/* Before PR_SET_PDEATHSIG: a change of credentials clears it. */
+	child_drop(o);
 	/* Workers die with the supervisor, even if it is SIGKILLed. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
 		_exit(1);
@@ -65,7 +112,7 @@ spawn_worker(const struct options *o, const char *path, int statsfd,
 	argv = options_worker_argv(o, path);
 	pid = fork();
 	if (pid == 0)
-		child_exec(self, sp[1], statsfd, argv);
+		child_exec(o, self, sp[1], statsfd, argv);
 	for (i = 0; argv[i] != NULL; i++)
 		free(argv[i]);
 	free(argv);

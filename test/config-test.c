@@ -63,9 +63,13 @@ static const struct ecase error_cases[] = {
 	  "t.conf:2: unknown key \"frobnicate\"" },
 	{ "key-case-sensitive", "\n\nDeadline 200\n",
 	  "t.conf:3: unknown key \"Deadline\"" },
-	{ "dropped-user", "user scope\n", "t.conf:1: unknown key \"user\"" },
-	{ "dropped-socket-group", "# c\nsocket-group scope\n",
-	  "t.conf:2: unknown key \"socket-group\"" },
+	{ "user-not-a-name", "user sc ope\n",
+	  "t.conf:1: user: expected a user or group name, got \"sc ope\"" },
+	{ "socket-group-in-block", "# c\nmodule a {\nsocket-group scope\n}\n",
+	  "t.conf:3: \"socket-group\" is a global setting, not allowed in a "
+	  "module block" },
+	{ "strict-modes-bool", "strict-modes maybe\n",
+	  "t.conf:1: strict-modes: expected yes or no, got \"maybe\"" },
 	{ "global-in-block", "module a {\n  module-dir /x\n}\n",
 	  "t.conf:2: \"module-dir\" is a global setting, not allowed in a "
 	  "module block" },

@@ -134,6 +134,9 @@ class Host:
         self.moddir = os.path.join(self.dir, "modules")
         self.sockdir = os.path.join(self.dir, "sockets")
         os.mkdir(self.moddir)
+        # As root the host refuses group/other-writable modules and module
+        # dirs (strict modes): never inherit a permissive umask or source mode.
+        os.chmod(self.moddir, 0o755)
         for m in modules:
             self.add(m)
         self.args = list(args)
@@ -148,6 +151,7 @@ class Host:
         dst = os.path.join(self.moddir, name or os.path.basename(src))
         tmp = dst + ".tmp"
         shutil.copy(src, tmp)
+        os.chmod(tmp, 0o755)
         os.rename(tmp, dst)
         return dst
 
@@ -1066,6 +1070,7 @@ def main():
     a = ap.parse_args()
     BUILDDIR = os.path.abspath(a.builddir)
     VALGRIND = a.valgrind
+    os.umask(0o022)  # files the tests write must pass strict modes as root
     passed = failed = 0
     for fn in TESTS:
         if a.only and a.only not in fn.__name__:

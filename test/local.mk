@@ -56,3 +56,8 @@ check_PROGRAMS += test/config-test
 test_config_test_SOURCES = test/config-test.c
 test_config_test_LDADD = libhost.la
 TESTS += test/config-test
+
+# Abuse tests (issue 5): HTTP limits, slowloris, floods, eviction, huge
+# reports, memory; as root also strict modes, --user and --socket-group.
+TESTS += test/abuse.test
+EXTRA_DIST += test/abuse.test test/abuse.py

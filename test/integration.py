@@ -389,7 +389,8 @@ def module_faults_give_500_with_json_and_worker_keeps_serving():
     try:
         for kind, text in FAULTS.items():
             mid = "fx-" + kind
-            wait_until(lambda: os.path.exists(h.sock(mid)), what="socket " + mid)
+            # Until its worker is ready the supervisor answers 503 "starting".
+            wait_until(lambda: get(h.sock(mid))[0] == 500, what="worker of " + mid)
             c = Conn(h.sock(mid))
             for i in range(3):
                 st, hd, body = c.request()
@@ -523,7 +524,7 @@ def huge_report_delivered_whole_and_over_50mib_refused():
         h.stop()
         h.args = ["--deadline", "20000", "--param", "fx-huge.nodes=300000"]
         h.start()
-        wait_until(lambda: os.path.exists(h.sock("fx-huge")), what="socket")
+        wait_until(lambda: get(h.sock("fx-huge"), timeout=60)[0] != 503, what="worker ready")
         st, _, body = get(h.sock("fx-huge"), timeout=60)
         check(st == 500 and "larger than Scope's limit of 50 MiB" in json.loads(body)["error"],
               "over 50 MiB: %d %r" % (st, body[:300]))

@@ -63,6 +63,14 @@ static const struct ckey config_keys[] = {
 	{ "enabled",       C_BOOL,  C_MODULE, 0, 0, NO_FIELD },
 };
 
+/* A copy of s that options_free() releases. */
+static const char *
+config_keep(struct options *o, const char *s)
+{
+	o->owned = xrealloc(o->owned, (o->nowned + 1) * sizeof *o->owned);
+	return o->owned[o->nowned++] = xstrdup(s);
+}
+
 static const char *const config_levels[] = {
 	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"
 };
@@ -345,7 +353,7 @@ config_setting(struct cstate *cs, const char *key, const char *value)
 			    "path, got \"%s\"", key, value);
 			return;
 		}
-		*(const char **)((char *)cs->o + k->off) = xstrdup(value);
+		*(const char **)((char *)cs->o + k->off) = config_keep(cs->o, value);
 		return;
 	case C_NAME:
 		/* A user or group name (or number); resolved with the flags. */
@@ -354,7 +362,7 @@ config_setting(struct cstate *cs, const char *key, const char *value)
 			    "name, got \"%s\"", key, value);
 			return;
 		}
-		*(const char **)((char *)cs->o + k->off) = xstrdup(value);
+		*(const char **)((char *)cs->o + k->off) = config_keep(cs->o, value);
 		return;
 	case C_LEVEL:
 		if ((lvl = config_level(value)) < 0) {

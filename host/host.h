@@ -67,6 +67,8 @@ struct options {
 	size_t		 nparams;
 	char		**settings;
 	size_t		 nsettings;
+	char		**owned;	/* strings the config file allocated */
+	size_t		 nowned;
 	/* Hardening (issue 5, docs/SECURITY.md). */
 	unsigned	 max_conns;	/* per socket; the oldest idle is evicted */
 	unsigned	 read_timeout_ms; /* a request, from its first byte */

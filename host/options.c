@@ -105,8 +105,11 @@ options_free(struct options *o)
 	for (i = 0; i < o->nsettings; i++)
 		free(o->settings[i]);
 	free(o->settings);
-	o->params = o->settings = NULL;
-	o->nparams = o->nsettings = 0;
+	for (i = 0; i < o->nowned; i++)
+		free(o->owned[i]);
+	free(o->owned);
+	o->params = o->settings = o->owned = NULL;
+	o->nparams = o->nsettings = o->nowned = 0;
 }
 
 void

@@ -15,7 +15,9 @@ test_modules_misuse_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
 # module over test/fixtures/<module>/ and compares with
 # test/golden/<module>.json (the expected values are derived in each
 # .test file's comment).
-EXTRA_DIST += test/golden-run.sh test/jsoncmp.py test/fixtures test/golden
+EXTRA_DIST += test/golden-run.sh test/jsoncmp.py test/golden \
+	test/fixtures/iowait test/fixtures/load test/fixtures/memory \
+	test/fixtures/network test/fixtures/disk test/fixtures/procfds
 TESTS += test/golden-iowait.test
 EXTRA_DIST += test/golden-iowait.test
 TESTS += test/golden-load.test test/golden-memory.test test/golden-network.test \

@@ -62,7 +62,7 @@ fi
 
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE \
 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
--Iinclude -Ihost"
+-Iinclude -Ilib -Ihost"
 LIBS="$(pkg-config --libs yajl 2>/dev/null || echo -lyajl) \
 $(pkg-config --libs libevent_core 2>/dev/null || echo -levent_core) -lm"
 

@@ -177,7 +177,7 @@ test_all() {
 		stage "build with ASan+UBSan" configure_build _build/asan --enable-sanitizers
 		ASAN_OPTIONS=handle_segv=0:handle_abort=0:detect_leaks=1:abort_on_error=0 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		SPH_TEST_EXTRA_ARGS="--deadline 3000 --memory-limit 0" \
+		SPH_TEST_EXTRA_ARGS="--deadline 3000 --memory-limit 0" SPH_TEST_SANITIZED=1 \
 		    stage "make check under ASan+UBSan" run_check _build/asan
 	fi
 	[ "${SKIP_VALGRIND:-0}" = 1 ] || stage "integration tests under valgrind" valgrind_run

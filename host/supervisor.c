@@ -526,6 +526,12 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 	int	 statsfd = -1, chan;
 	pid_t	 pid;
 
+	if (m->pid > 0) {
+		log_err("module %s: worker %ld still running; not starting another",
+		    mod_name(m), (long)m->pid);
+		return;
+	}
+	mod_close_channel(m);
 	if (m->stats != NULL) {
 		munmap(m->stats, sizeof *m->stats);
 		m->stats = NULL;
@@ -821,6 +827,9 @@ supervisor_rescan(struct supervisor *sv, int retry_failed)
 				mod_spawn(sv, m);
 			continue;
 		}
+		/* Never two workers for one module: wait for the old one. */
+		if (m->pid > 0)
+			continue;
 		if ((retry_failed && (m->state == M_FAILED ||
 		    m->state == M_REFUSED || m->state == M_BACKOFF)) ||
 		    (m->state == M_REFUSED && m->refused_dup &&

@@ -240,6 +240,10 @@ plugsock_open(const char *dir, const char *id, char **cause)
 	}
 	submode = sock_gid != (gid_t)-1 ? SOCKET_SUBDIR_GROUP_MODE :
 	    SOCKET_SUBDIR_MODE;
+	/* Someone may have removed the whole directory since we started. */
+	if (access(dir, F_OK) != 0 && errno == ENOENT &&
+	    mkdir_parents(dir, SOCKET_DIR_MODE, cause) != 0)
+		goto fail;
 	if (mkdir(ps->dir, 0700) != 0 && errno != EEXIST) {
 		xasprintf(cause, "mkdir %s: %s", ps->dir, strerror(errno));
 		goto fail;

@@ -924,6 +924,27 @@ watch_cb(evutil_socket_t fd, short what, void *arg)
 		schedule_rescan(sv, 50);	/* coalesce bursts */
 }
 
+/*
+ * A socket someone removed (a cleaned /run, an rm -r) leaves the module
+ * unreachable while its worker looks healthy: make a new one.
+ */
+static void
+check_sockets(struct supervisor *sv)
+{
+	struct modent	*m;
+	struct stat	 st;
+
+	TAILQ_FOREACH(m, &sv->mods, entry) {
+		if (m->state != M_RUNNING || m->sock == NULL ||
+		    lstat(m->sock->path, &st) == 0 || errno != ENOENT)
+			continue;
+		log_warn("module %s: socket %s was removed; restarting the "
+		    "module on a new one", m->id, m->sock->path);
+		mod_release_socket(m);
+		mod_stop(sv, m, AFTER_RESTART);
+	}
+}
+
 static void
 periodic_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -933,6 +954,7 @@ periodic_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (sv->watch_fd == -1)
 		watch_open_dir(sv);
+	check_sockets(sv);
 	supervisor_rescan(sv, 0);
 }
 

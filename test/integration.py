@@ -722,6 +722,22 @@ def half_written_module_not_loaded():
 
 
 @test
+def removed_socket_is_recreated():
+    h = Host([fixture("good")], args=["--rescan", "200"]).start(wait_for=["fx-good"])
+    try:
+        shutil.rmtree(os.path.join(h.sockdir, "fx-good"))
+        h.wait_log("was removed; restarting the module on a new one")
+        h.wait_serving("fx-good")
+        # Even the whole socket directory.
+        shutil.rmtree(h.sockdir)
+        wait_until(lambda: os.path.exists(h.sock("fx-good")), what="socket recreated with its directory")
+        h.wait_serving("fx-good")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
 def second_host_on_same_socket_dir_refused():
     h = Host([fixture("good")]).start(wait_for=["fx-good"])
     try:

@@ -18,6 +18,8 @@
 
 /* Stop reading from a client while this much output is queued. */
 #define OUTPUT_HIGH_WATER (1024 * 1024)
+/* How long a new connection may stay silent before eviction prefers it. */
+#define NEWCOMER_GRACE_MS 100
 /* Accept at most this many connections per wakeup, to stay fair. */
 #define ACCEPT_BURST 32
 
@@ -299,9 +301,17 @@ server_pick_victim(struct server *srv)
 		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 			continue;
 		if (c->state == CONN_HEAD &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
 			t = c->idle_since;
-		else
+			/*
+			 * A connection that has not spoken yet may have its
+			 * request already queued in the kernel (accepted in
+			 * this very burst): give it a moment before it counts
+			 * as idle.
+			 */
+			if (c->served == 0)
+				t += NEWCOMER_GRACE_MS;
+		} else
 			t = c->req_start;
 		if (victim == NULL || t < oldest) {
 			victim = c;

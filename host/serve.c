@@ -227,23 +227,69 @@ conn_process(struct server_conn *c)
 		conn_set_timeout(c);
 }
 
+/*
+ * Writes queued output straight to the socket.  Only what the socket does
+ * not take at once is left to libevent (EV_WRITE on until it drains), so
+ * the usual small reply costs no epoll_ctl() at all.  Returns -1 when c
+ * is gone (freed: closed after its last answer, or the peer went away).
+ */
+static int
+conn_flush(struct server_conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	evutil_socket_t	 fd = bufferevent_getfd(c->bev);
+	int		 n;
+
+	while (evbuffer_get_length(out) > 0) {
+		/* bufferevents freeze the start of their output so that only
+		 * they drain it; we are the only writer, so briefly thaw it. */
+		evbuffer_unfreeze(out, 1);
+		n = evbuffer_write(out, fd);
+		evbuffer_freeze(out, 1);
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK) {
+			bufferevent_enable(c->bev, EV_WRITE);
+			return 0;
+		}
+		conn_free(c);
+		return -1;
+	}
+	if (c->closing) {
+		conn_free(c);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct server_conn	*c = arg;
 
 	(void)bev;
-	conn_process(c);
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		conn_free(c);
+	for (;;) {
+		conn_process(c);
+		if (conn_flush(c) != 0)
+			return;
+		/* Output drained at once: a throttled reader may go on. */
+		if (!c->throttled ||
+		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			return;
+		c->throttled = 0;
+		bufferevent_enable(c->bev, EV_READ);
+	}
 }
 
+/* libevent drained what conn_flush() could not write at once. */
 static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct server_conn	*c = arg;
 
-	(void)bev;
+	bufferevent_disable(c->bev, EV_WRITE);
 	if (c->closing) {
 		conn_free(c);
 		return;
@@ -251,10 +297,7 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	if (c->throttled) {
 		c->throttled = 0;
 		bufferevent_enable(c->bev, EV_READ);
-		conn_process(c);
-		if (c->closing &&
-		    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-			conn_free(c);
+		conn_read_cb(bev, c);
 	}
 }
 
@@ -274,7 +317,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)) {
 		/* A partial request took too long: say so, then close. */
 		conn_fail(c, 408, "request not complete in time");
-		bufferevent_enable(c->bev, EV_WRITE);
+		conn_flush(c);
 		return;
 	}
 	conn_free(c);
@@ -390,7 +433,8 @@ server_accept_cb(evutil_socket_t fd, short what, void *arg)
 		bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb,
 		    conn_event_cb, c);
 		conn_set_timeout(c);
-		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		/* EV_WRITE only while output waits: see conn_flush(). */
+		bufferevent_enable(c->bev, EV_READ);
 	}
 }
 

@@ -158,6 +158,8 @@ scan_bytes(struct reporter *r, const char *s, size_t len)
 static void
 stage_flush(struct reporter *r)
 {
+	/* One pass of the scanner over the batch, not one per token. */
+	scan_bytes(r, r->stage, r->staged);
 	/* Past the limit, stop storing: the report is refused anyway. */
 	if (r->staged > 0 && !r->too_big) {
 		if (evbuffer_get_length(r->out) + r->staged > REPORT_MAX) {
@@ -178,10 +180,10 @@ print_cb(void *ctx, const char *s, size_t len)
 {
 	struct reporter	*r = ctx;
 
-	scan_bytes(r, s, len);
 	if (len > sizeof r->stage - r->staged) {
 		stage_flush(r);
 		if (len >= sizeof r->stage) {
+			scan_bytes(r, s, len);
 			if (evbuffer_get_length(r->out) + len > REPORT_MAX) {
 				r->too_big = 1;
 				evbuffer_drain(r->out, evbuffer_get_length(r->out));
@@ -190,7 +192,15 @@ print_cb(void *ctx, const char *s, size_t len)
 			return;
 		}
 	}
-	memcpy(r->stage + r->staged, s, len);
+	/* Most tokens are a byte or two: a call to memcpy costs more. */
+	if (len <= 8) {
+		char	*d = r->stage + r->staged;
+		size_t	 i;
+
+		for (i = 0; i < len; i++)
+			d[i] = s[i];
+	} else
+		memcpy(r->stage + r->staged, s, len);
 	r->staged += len;
 }
 
@@ -317,6 +327,7 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 	if (r->stats != NULL)
 		stats_record(r->stats, r->last_us);
 
+	stage_flush(r);		/* brings the scanner up to date */
 	if (rc != 0) {
 		xasprintf(cause, "collect returned %d", rc);
 		goto fail;

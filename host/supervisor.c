@@ -319,7 +319,25 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		mod_refuse(sv, m, "worker sent an invalid id");
 		return;
 	}
-	if ((other = mod_find_id(sv, id, m)) != NULL) {
+	/*
+	 * Two files, one id.  A module already serving keeps it; between
+	 * two that are both starting (say at boot) the file that sorts
+	 * first wins, so the outcome does not depend on which loads faster.
+	 */
+	if ((other = mod_find_id(sv, id, m)) != NULL &&
+	    other->state == M_STARTING && strcmp(m->name, other->name) < 0) {
+		char	*why;
+
+		xasprintf(&why, "id \"%s\" is already served by %s; ids must "
+		    "be unique (the socket is named after it)", id, m->path);
+		mod_refuse(sv, other, why);
+		other->refused_dup = 1;
+		if (other->pid > 0)
+			kill(other->pid, SIGTERM);
+		free(why);
+		other = NULL;
+	}
+	if (other != NULL) {
 		char	*why;
 
 		xasprintf(&why, "id \"%s\" is already served by %s; ids must "

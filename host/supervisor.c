@@ -951,6 +951,22 @@ check_sockets(struct supervisor *sv)
 {
 	struct modent	*m;
 	struct stat	 st;
+	char		*lock, *cause = NULL;
+	int		 fd;
+
+	/* The directory went with them: take the lock again first. */
+	xasprintf(&lock, "%s/.scope-plugin-host.lock", sv->o->socket_dir);
+	if (lstat(lock, &st) != 0 && errno == ENOENT) {
+		if (sockets_prepare(sv->o->socket_dir, &fd, &cause) == 0) {
+			close(sv->lockfd);
+			sv->lockfd = fd;
+			log_warn("%s was removed; made it again", lock);
+		} else {
+			log_err("%s", cause);
+			free(cause);
+		}
+	}
+	free(lock);
 
 	TAILQ_FOREACH(m, &sv->mods, entry) {
 		if (m->state != M_RUNNING || m->sock == NULL ||

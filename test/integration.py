@@ -732,6 +732,10 @@ def removed_socket_is_recreated():
         shutil.rmtree(h.sockdir)
         wait_until(lambda: os.path.exists(h.sock("fx-good")), what="socket recreated with its directory")
         h.wait_serving("fx-good")
+        # ... and the lock with it: a second host is still refused.
+        r = subprocess.run(h.cmd(), capture_output=True, text=True, timeout=20, env=h.env)
+        check(r.returncode != 0 and "another scope-plugin-host" in r.stdout + r.stderr,
+              "second host after the directory was recreated: %s" % (r.stdout + r.stderr))
     finally:
         h.stop()
         h.cleanup()

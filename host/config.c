@@ -71,9 +71,6 @@ config_keep(struct options *o, const char *s)
 	return o->owned[o->nowned++] = xstrdup(s);
 }
 
-static const char *const config_levels[] = {
-	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"
-};
 
 /* A key (or "param NAME") seen in a scope, or a module block. */
 struct seen {
@@ -295,20 +292,6 @@ config_param(struct cstate *cs, char *rest)
 	free(what);
 }
 
-static int
-config_level(const char *s)
-{
-	int	i;
-
-	for (i = 0; i < 8; i++)
-		if (strcmp(s, config_levels[i]) == 0)
-			return i;
-	if (strcmp(s, "error") == 0)	/* as --log-level */
-		return LOG_ERR;
-	if (strcmp(s, "warn") == 0)
-		return LOG_WARNING;
-	return -1;
-}
 
 static void
 config_setting(struct cstate *cs, const char *key, const char *value)
@@ -365,7 +348,7 @@ config_setting(struct cstate *cs, const char *key, const char *value)
 		*(const char **)((char *)cs->o + k->off) = config_keep(cs->o, value);
 		return;
 	case C_LEVEL:
-		if ((lvl = config_level(value)) < 0) {
+		if ((lvl = options_parse_level(value)) < 0) {
 			config_error(cs, cs->line, "%s: expected err, warning, "
 			    "info or debug, got \"%s\"", key, value);
 			return;

@@ -321,6 +321,7 @@ int		 config_setup(struct options *, int, char **);
 /* options.c */
 void		 options_defaults(struct options *);
 void		 options_free(struct options *);
+int		 options_parse_level(const char *);
 int		 options_parse(struct options *, int, char **, char **,
 		     char **);
 const char	*options_lookup(char **, size_t, const char *, const char *);

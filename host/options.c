@@ -180,8 +180,9 @@ options_usage(FILE *f)
 	    SPH_MODULE_DIR, SPH_SOCKET_DIR);
 }
 
-static int
-parse_level(const char *s)
+/* A syslog level by name (err, warning, info, debug, ...), or -1. */
+int
+options_parse_level(const char *s)
 {
 	int	i;
 
@@ -321,7 +322,7 @@ options_parse(struct options *o, int argc, char **argv, char **worker_path,
 			options_usage(stdout);
 			return 1;
 		case OPT_LOG_LEVEL:
-			if ((lvl = parse_level(optarg)) < 0) {
+			if ((lvl = options_parse_level(optarg)) < 0) {
 				xasprintf(cause, "--log-level: unknown level \"%s\" "
 				    "(err, warning, info, debug)", optarg);
 				return -1;

@@ -264,6 +264,7 @@ pid_t		 spawn_worker(const struct options *, const char *, int, int *,
 int		 worker_main(const char *, const struct options *, int);
 
 /* sockets.c: the socket directory, lock and per-module sockets. */
+#define SOCKETS_LOCK_NAME ".scope-plugin-host.lock"
 struct plugsock {
 	char		 id[PLUGIN_ID_MAX + 1];
 	char		*dir;

@@ -20,7 +20,6 @@
 
 #include "host.h"
 
-#define LOCK_NAME ".scope-plugin-host.lock"
 /*
  * Modes (docs/SECURITY.md), set explicitly whatever the umask: the socket
  * directory, when we create it, 0755 (the probe, any user, must traverse
@@ -116,7 +115,7 @@ sockets_prepare(const char *dir, int *lockfd, char **cause)
 		    "others can replace the plugin sockets in it; make it %04o "
 		    "and owned by root", dir, (long)st.st_uid,
 		    (unsigned)(st.st_mode & 07777), SOCKET_DIR_MODE);
-	xasprintf(&path, "%s/%s", dir, LOCK_NAME);
+	xasprintf(&path, "%s/%s", dir, SOCKETS_LOCK_NAME);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd == -1) {
 		xasprintf(cause, "open %s: %s", path, strerror(errno));

@@ -95,7 +95,6 @@ struct supervisor {
 	struct event		*grace_ev;	/* shutdown */
 	struct event		*sig_ev[5];
 	int			 shutting_down;
-	int			 exit_code;
 	uint64_t		 last_mem_check;
 	uint64_t		 started_ms;
 	int			 ready_pending;	/* READY=1 owed to systemd */
@@ -955,7 +954,7 @@ check_sockets(struct supervisor *sv)
 	int		 fd;
 
 	/* The directory went with them: take the lock again first. */
-	xasprintf(&lock, "%s/.scope-plugin-host.lock", sv->o->socket_dir);
+	xasprintf(&lock, "%s/%s", sv->o->socket_dir, SOCKETS_LOCK_NAME);
 	if (lstat(lock, &st) != 0 && errno == ENOENT) {
 		if (sockets_prepare(sv->o->socket_dir, &fd, &cause) == 0) {
 			close(sv->lockfd);
@@ -1277,5 +1276,5 @@ supervisor_main(const struct options *o)
 	event_base_free(sv.base);
 	close(sv.lockfd);
 	log_info("stopped");
-	return sv.exit_code;
+	return 0;
 }

@@ -49,3 +49,10 @@ TESTS += test/unit-file-test.sh test/k8s-manifest-test.sh
 
 # Out-of-tree example module (built by a test against the installed SDK).
 EXTRA_DIST += contrib/example-module/hello.c contrib/example-module/Makefile
+
+# Installing without root: configure --prefix=$HOME/x, make install and the
+# installed host, as nobody (or the calling user).  Debian packages:
+# ./build.sh deb and its test stage (test/deb-package.sh, not in make check:
+# it builds the whole package).
+TESTS += test/user-install.test
+EXTRA_DIST += test/user-install.test test/get-report.py test/deb-package.sh

@@ -187,26 +187,8 @@ rdpkg() {
 	    --log="$tmp/dpkg.log" "$@" >>"$tmp/dpkg.out" 2>&1
 }
 status() { dpkg --root="$R" -s "$1" 2>/dev/null | sed -n "s/^$2: //p"; }
-# report ID: GET /report on ID's socket under the scratch plugin root; 0
-# when it is a 200 whose Plugins entry names ID.
-report() {
-	python3 - "$R/run/scope/plugins/$1/$1.sock" "$1" <<'EOF'
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(5)
-s.connect(sys.argv[1])
-s.sendall(b"GET /report HTTP/1.1\r\nHost: plugin\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-head, _, body = data.partition(b"\r\n\r\n")
-assert head.split(b" ")[1] == b"200", head
-assert json.loads(body)["Plugins"][0]["id"] == sys.argv[2]
-EOF
-}
+# report ID: GET /report on ID's socket under the scratch plugin root.
+report() { python3 "$top/test/get-report.py" "$R/run/scope/plugins/$1/$1.sock" "$1"; }
 wait_sock() { # wait_sock PATH: up to 10 s
 	local i=0
 	while [ ! -S "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done

@@ -56,3 +56,10 @@ EXTRA_DIST += contrib/example-module/hello.c contrib/example-module/Makefile
 # it builds the whole package).
 TESTS += test/user-install.test
 EXTRA_DIST += test/user-install.test test/get-report.py test/deb-package.sh
+
+# The Debian packaging, so that a release tarball builds the packages too.
+EXTRA_DIST += debian/changelog debian/control debian/copyright debian/rules \
+	debian/source/format debian/scope-plugin-host.install \
+	debian/scope-plugin-host.docs debian/scope-plugin-host.postrm \
+	debian/scope-plugin-host.lintian-overrides \
+	debian/libscope-plugin-dev.install debian/libscope-plugin-dev.examples

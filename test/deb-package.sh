@@ -12,7 +12,8 @@
 #   - lintian: no error, no warning, no unused override;
 #   - as root: install, upgrade, remove and purge into a scratch root
 #     (dpkg --root with chrootless maintainer scripts, DPKG_ROOT; a
-#     policy-rc.d there keeps the real init system out of it), running the
+#     policy-rc.d there keeps the real init system from starting anything,
+#     at most a systemctl daemon-reload reaches it), running the
 #     installed daemon from it and building the example module against the
 #     installed SDK.
 # With -o the .deb files are copied to OUTDIR.

@@ -221,12 +221,14 @@ class Host:
         return rc
 
     def check_sanitizers(self):
-        """Any sanitizer or valgrind report from host code fails the test."""
+        """Any sanitizer or valgrind report from host code, or a module state
+        change the supervisor's transition table forbids, fails the test."""
         text = self.logtext()
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "illegal state transition"):
             if marker in text:
                 i = text.index(marker)
-                raise AssertionError("sanitizer report in host log:\n" + text[max(0, i - 200):i + 3000])
+                raise AssertionError("%s in host log:\n" % marker.rstrip(":") + text[max(0, i - 200):i + 3000])
         for report in self.valgrind_errors():
             raise AssertionError("valgrind report:\n" + report[:4000])
 

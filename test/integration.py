@@ -566,6 +566,31 @@ def crash_restarts_with_backoff_and_error_reply_while_down():
 
 
 @test
+def exit_ex_config_while_starting_is_a_refusal():
+    # A worker that exits with EX_CONFIG (78) before READY and sends no
+    # refusal: the module is refused, once, and not restarted.  (Under ASan
+    # this also caught a use after free in the supervisor's reason text.)
+    h = Host([fixture("exit"), fixture("good")],
+             args=["--param", "fx-exit.exit-in-init=78", "--backoff-min", "50"])
+    h.start(wait_for=["fx-good"])
+    try:
+        h.wait_log("module exit.so: refused: refused by the worker")
+        exe = os.path.join(BUILDDIR, "scope-plugin-host")
+        r = subprocess.run([exe, "status", "--json", "--socket-dir", h.sockdir], capture_output=True, text=True,
+                           timeout=20)
+        mods = {m["file"]: m for m in json.loads(r.stdout)["modules"]}
+        e = mods["exit.so"]
+        check(e["state"] == "refused" and e["last_error"] == "refused by the worker" and e["restarts"] == 0, e)
+        # The SIGUSR1 dump agrees, and the refusal was logged once.
+        h.signal(signal.SIGUSR1)
+        h.wait_log("status: fx-exit file=exit.so state=refused")
+        check(h.logtext().count("module exit.so: refused") == 1, "refused more than once")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
 def abort_and_exit_are_crashes_too():
     h = Host([fixture("abort"), fixture("exit"), fixture("ctorcrash")],
              args=["--param", "fx-abort.at=2", "--param", "fx-exit.at=2", "--backoff-min", "50"])

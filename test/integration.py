@@ -987,6 +987,46 @@ def write_conf(h, text):
 
 
 @test
+def status_socket_idle_clients_and_other_users():
+    h = Host([fixture("good")]).start(wait_for=["fx-good"])
+    exe = os.path.join(BUILDDIR, "scope-plugin-host")
+    idle = []
+    try:
+        # Clients that connect and never read nor close hold up nobody.
+        addr = "\0scope-plugin-host:" + os.path.realpath(h.sockdir)
+        for _ in range(24):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(addr)
+            idle.append(s)
+        r = subprocess.run([exe, "status", "--json", "--socket-dir", h.sockdir], capture_output=True, text=True,
+                           timeout=20)
+        check(r.returncode == 0 and json.loads(r.stdout)["modules"][0]["state"] == "running",
+              "status with idle clients: %d %s %s" % (r.returncode, r.stdout, r.stderr))
+        # Each idle client got the whole document too.
+        s = idle[-1]
+        s.settimeout(10)
+        got = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            got += b
+        check(json.loads(got)["pid"] == h.proc.pid, got[:200])
+        # Only root and the host's own user may read it.
+        if os.geteuid() == 0:
+            os.chmod(h.dir, 0o711)  # the client resolves the socket dir's path
+            r = subprocess.run([exe, "status", "--socket-dir", h.sockdir], capture_output=True, text=True,
+                               timeout=20, preexec_fn=lambda: os.setuid(65534))
+            check(r.returncode == 1 and "permission denied" in r.stderr, "other user: %d %s %s" % (
+                r.returncode, r.stdout, r.stderr))
+    finally:
+        for s in idle:
+            s.close()
+        h.stop()
+        h.cleanup()
+
+
+@test
 def config_file_params_deadline_and_enabled():
     h = Host([fixture("hang"), fixture("good"), fixture("interval")])
     conf = write_conf(h, "# per-module settings from the file\n"

@@ -42,8 +42,10 @@ static const unsigned transitions[M_NSTATES] = {
 	/* READY; a refusal; stopped; crashed or hung */
 	[M_STARTING] = TO(M_RUNNING) | TO(M_REFUSED) | TO(M_STOPPING) |
 	    TO(M_BACKOFF) | TO(M_FAILED),
-	/* stopped (file changed or removed, socket lost); crashed */
-	[M_RUNNING] = TO(M_STOPPING) | TO(M_BACKOFF) | TO(M_FAILED),
+	/* stopped (file changed or removed, socket lost); crashed; its id
+	 * taken by a file that sorts first and started before it was ready */
+	[M_RUNNING] = TO(M_STOPPING) | TO(M_BACKOFF) | TO(M_FAILED) |
+	    TO(M_REFUSED),
 	/* timer expired: spawned, or the fork failed again */
 	[M_BACKOFF] = TO(M_STARTING) | TO(M_BACKOFF),
 	/* a new file or SIGHUP */
@@ -213,12 +215,14 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		return;
 	}
 	/*
-	 * Two files, one id.  A module already serving keeps it; between
-	 * two that are both starting (say at boot) the file that sorts
-	 * first wins, so the outcome does not depend on which loads faster.
+	 * Two files, one id.  A module that was serving before this one
+	 * started keeps it; between two started together (say at boot) the
+	 * file that sorts first wins, even if the other one loaded faster
+	 * and is serving already, so the outcome does not depend on timing.
 	 */
 	if ((other = mod_find_id(sv, id, m)) != NULL &&
-	    other->state == M_STARTING && strcmp(m->name, other->name) < 0) {
+	    strcmp(m->name, other->name) < 0 && (other->state == M_STARTING ||
+	    (other->state == M_RUNNING && other->ready_ms >= m->spawned_ms))) {
 		char	*why;
 
 		xasprintf(&why, "id \"%s\" is already served by %s; ids must "

@@ -45,6 +45,7 @@ static const struct {
 	{ M_RUNNING, M_STOPPING },	/* file changed/removed, socket lost */
 	{ M_RUNNING, M_BACKOFF },	/* crashed, hung, too big */
 	{ M_RUNNING, M_FAILED },
+	{ M_RUNNING, M_REFUSED },	/* id lost to a file that sorts first */
 	{ M_BACKOFF, M_STARTING },	/* timer */
 	{ M_BACKOFF, M_BACKOFF },	/* fork failed again */
 	{ M_FAILED, M_STARTING },	/* new file, SIGHUP */

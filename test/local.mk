@@ -63,3 +63,9 @@ TESTS += test/config-test
 # reports, memory; as root also strict modes, --user and --socket-group.
 TESTS += test/abuse.test
 EXTRA_DIST += test/abuse.test test/abuse.py
+
+# The supervisor's module state machine: the transition table (unit test).
+check_PROGRAMS += test/lifecycle-test
+test_lifecycle_test_SOURCES = test/lifecycle-test.c
+test_lifecycle_test_LDADD = libhost.la
+TESTS += test/lifecycle-test

@@ -6,10 +6,6 @@
  * come in any order (a node's latest after its metrics, templates after
  * nodes) and a misuse found late still leaves the generator untouched.
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -22,6 +18,7 @@
 
 #include "sph-host.h"
 #include "topologies.h"
+#include "utf8.h"
 
 #define SEP "___"	/* multicolumn row/column separator */
 
@@ -137,35 +134,10 @@ grow(void *vp, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or code points > U+10FFFF). */
 static int
 utf8_valid(const char *s)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	unsigned		 c, min;
-	int			 more;
-
-	while (*p != '\0') {
-		c = *p++;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf) {
-			more = 1; c &= 0x1f; min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			more = 2; c &= 0x0f; min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			more = 3; c &= 0x07; min = 0x10000;
-		} else
-			return 0;
-		while (more-- > 0) {
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (*p++ & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-	}
-	return 1;
+	return sph_utf8_valid((const unsigned char *)s, strlen(s));
 }
 
 int

@@ -4,10 +4,6 @@
  * Each misuse must make its call return -1, make sph_report_end() return
  * -1 and leave the generator exactly as it was (no broken JSON).
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +50,7 @@ t_log(void *ctx, int level, const char *line)
 }
 
 static struct sph_host	host = {
-	.id = "sdk-test", .log = t_log, .param = t_param, .now = t_now,
+	.size = sizeof(struct sph_host), .id = "sdk-test", .log = t_log, .param = t_param, .now = t_now,
 	.probe_id = "5f2a9c", .ctx = NULL
 };
 

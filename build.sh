@@ -19,8 +19,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
 cd "$top"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
-libyajl-dev python3 python3-yaml valgrind clang mandoc curl"
+# The one list of packages, shared with .ci/run.
+DEPS=$(sed -e 's/#.*//' "$top/build-deps")
 
 log() { printf '==> %s\n' "$*"; }
 

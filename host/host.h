@@ -1,10 +1,11 @@
 /*
  * host.h - private declarations of scope-plugin-host, grouped by file.
  *
- * Process model (DESIGN.md): the supervisor never loads module code.  It
- * owns the socket directory, every listening socket and all state; each
- * module runs in a worker, a fresh exec of this binary in worker mode,
- * which dlopens the module and serves HTTP on the inherited socket.
+ * Process model (docs/ARCHITECTURE.md): the supervisor never loads module
+ * code.  It owns the socket directory, every listening socket and all
+ * state; each module runs in a worker, a fresh exec of this binary in
+ * worker mode, which dlopens the module and serves HTTP on the inherited
+ * socket.
  */
 #ifndef HOST_H
 #define HOST_H
@@ -26,7 +27,11 @@
 
 #define HOST_NAME "scope-plugin-host"
 
-/* Fixed by Scope: the probe rejects longer or other ids (PROTOCOL.md 1). */
+/*
+ * The host's limit on a plugin id's length; the probe's id pattern
+ * (docs/ARCHITECTURE.md, "What Scope's probe expects" 1) fixes only the
+ * characters.
+ */
 #define PLUGIN_ID_MAX 64
 
 /* Worker exit code for a permanent refusal (sysexits' EX_CONFIG). */

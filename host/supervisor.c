@@ -168,7 +168,7 @@ timer_arm(struct modent *m, uint64_t ms)
 /*
  * While no worker serves a module's socket, the supervisor answers on it:
  * at once, with an error that says why.  A silent socket would cost the
- * probe 500 ms of every poll round (PROTOCOL.md 5).
+ * probe 500 ms of every poll round (docs/ARCHITECTURE.md, "Process model").
  */
 static void
 fallback_cb(struct server_conn *c, const struct http_request *req,

@@ -102,7 +102,10 @@ now_ms(void)
 	return now_ns() / 1000000u;
 }
 
-/* Scope's probe accepts only ^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$ (PROTOCOL.md 1). */
+/*
+ * Scope's probe accepts only ^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$ as a plugin id
+ * and ignores a socket with any other name.
+ */
 int
 valid_plugin_id(const char *id)
 {

@@ -1,6 +1,7 @@
 /*
  * report.c - the report SDK: build a Scope report in memory, check it
- * against PROTOCOL.md 3, then write it into the host's yajl generator.
+ * against the shapes the probe accepts (docs/ARCHITECTURE.md, "What
+ * Scope's probe expects" 3), then write it into the host's generator.
  *
  * Everything is buffered until sph_report_end() so that the calls can
  * come in any order (a node's latest after its metrics, templates after

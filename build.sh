@@ -147,7 +147,7 @@ valgrind_run() {
 distcheck_run() {
 	local out=_build/distcheck.out rc=0
 	(cd _build/plain && make distcheck \
-	    TESTS="test/sdk-install.test test/config-test test/validate-test test/control-test test/golden-iowait.test" \
+	    TESTS="test/sdk-install.test test/config-test test/validate-test test/control-test test/golden-iowait.test test/http-test test/frame-test test/fixtures/modules-mk.test" \
 	    >"$top/$out" 2>&1) || rc=$?
 	if [ $rc -eq 0 ]; then
 		grep -A2 'archives ready' "$out" || true

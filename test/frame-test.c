@@ -128,7 +128,8 @@ build(struct fixture *f, enum behaviour b, char **cause, char **text)
 	rc = reporter_build(f->r, f->out, cause);
 	len = evbuffer_get_length(f->out);
 	*text = xmalloc(len + 1);
-	memcpy(*text, evbuffer_pullup(f->out, -1), len);
+	if (len > 0)
+		memcpy(*text, evbuffer_pullup(f->out, -1), len);
 	(*text)[len] = '\0';
 	return rc;
 }

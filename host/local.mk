@@ -2,7 +2,7 @@
 #
 # Everything but main() is a convenience library, so the unit tests and
 # the test drivers (test/modrun, test/bench/modcat) link the host's own
-# code.  lib/utf8.c is the one piece of the SDK the host shares.
+# code.
 bin_PROGRAMS += scope-plugin-host
 noinst_LTLIBRARIES += libhost.la
 libhost_la_CPPFLAGS = $(HOST_CPPFLAGS)
@@ -27,8 +27,7 @@ libhost_la_SOURCES = \
 	host/util.c \
 	host/validate.c \
 	host/worker.c \
-	host/yajl-wrap.c \
-	lib/utf8.c
+	host/yajl-wrap.c
 libhost_la_LIBADD = $(LIBEVENT_LIBS) $(YAJL_LIBS) $(DL_LIBS) -lpthread -lm
 scope_plugin_host_CPPFLAGS = $(HOST_CPPFLAGS)
 scope_plugin_host_SOURCES = host/main.c

@@ -51,9 +51,8 @@ module_check_descriptor(const struct sph_module *d, char **cause)
 		xasprintf(cause, "label is empty (Scope requires one)");
 		return -1;
 	}
-	if (!sph_utf8_valid((const unsigned char *)d->label, strlen(d->label)) ||
-	    (d->description != NULL && !sph_utf8_valid((const unsigned char *)
-	    d->description, strlen(d->description)))) {
+	if (!sph_utf8_valid(d->label) ||
+	    (d->description != NULL && !sph_utf8_valid(d->description))) {
 		xasprintf(cause, "label or description is not valid UTF-8");
 		return -1;
 	}

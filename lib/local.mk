@@ -13,8 +13,7 @@ libscope_plugin_la_SOURCES = \
 	lib/utf8.h \
 	lib/host-services.c \
 	lib/paths.c \
-	lib/report.c \
-	lib/utf8.c
+	lib/report.c
 libscope_plugin_la_LIBADD = -lm
 lib_LIBRARIES = libscope-plugin.a
 libscope_plugin_a_SOURCES = $(libscope_plugin_la_SOURCES)

@@ -135,12 +135,6 @@ grow(void *vp, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
-static int
-utf8_valid(const char *s)
-{
-	return sph_utf8_valid((const unsigned char *)s, strlen(s));
-}
-
 int
 sph_id_valid(const char *id)
 {
@@ -300,7 +294,7 @@ report_ok(struct sph_report *r, const char *what, const char *s1,
 		return -1;
 	if (r->err != NULL)
 		return -1;
-	if ((s1 != NULL && !utf8_valid(s1)) || (s2 != NULL && !utf8_valid(s2)))
+	if ((s1 != NULL && !sph_utf8_valid(s1)) || (s2 != NULL && !sph_utf8_valid(s2)))
 		return report_fail(r, "%s: string is not valid UTF-8", what);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "sph-host.h"
+#include "utf8.h"
 
 static int	failures;
 static int	checks;
@@ -161,6 +162,24 @@ strs_are(yajl_val v, const char *path, const char *const *want, size_t n)
 		    strcmp(x->u.array.values[i]->u.string, want[i]) != 0)
 			return 0;
 	return 1;
+}
+
+/* The strict UTF-8 check the SDK and the host share (lib/utf8.h). */
+static void
+test_utf8(void)
+{
+	CHECK(sph_utf8_valid(""));
+	CHECK(sph_utf8_valid("plain ASCII"));
+	CHECK(sph_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+	CHECK(sph_utf8_valid("\xf4\x8f\xbf\xbf"));		/* U+10FFFF */
+	CHECK(!sph_utf8_valid("\xc0\x80"));		/* overlong NUL */
+	CHECK(!sph_utf8_valid("\xe0\x80\xaf"));		/* overlong / */
+	CHECK(!sph_utf8_valid("\xf0\x80\x80\xaf"));	/* overlong / */
+	CHECK(!sph_utf8_valid("\xed\xa0\x80"));		/* surrogate */
+	CHECK(!sph_utf8_valid("\xf4\x90\x80\x80"));	/* above U+10FFFF */
+	CHECK(!sph_utf8_valid("\xe2\x82"));		/* truncated */
+	CHECK(!sph_utf8_valid("\x80"));			/* lone continuation */
+	CHECK(!sph_utf8_valid("\xff"));
 }
 
 static void
@@ -581,6 +600,7 @@ test_misuse(void)
 int
 main(void)
 {
+	test_utf8();
 	test_ids();
 	test_time();
 	test_paths();

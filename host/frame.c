@@ -228,9 +228,9 @@ gen_str(yajl_gen g, const char *s)
 }
 
 /*
- * The one Plugins entry Scope requires: the probe registers a plugin only
- * from a report with exactly one entry whose id matches the socket's
- * (docs/ARCHITECTURE.md, "Report path").
+ * The one Plugins entry Scope requires: the probe takes a report only with
+ * exactly one entry whose id matches the socket's (docs/ARCHITECTURE.md,
+ * "What Scope's probe expects" 2).
  */
 static void
 gen_plugins(yajl_gen g, const struct module *m)

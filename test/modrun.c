@@ -169,7 +169,7 @@ main(int argc, char **argv)
 	struct sph_control	 req;
 	size_t			 nctls = 0, ncollect = 0, i, j;
 	void			*dl, *state = NULL;
-	char			*p, *end, errbuf[512];
+	char			*p, *end, *cause = NULL, errbuf[512];
 	int			 c, all = 0, ctlfatal = 0, rc, rv = 0;
 
 	memset(&run, 0, sizeof run);
@@ -250,10 +250,8 @@ main(int argc, char **argv)
 		    SPH_MODULE_SYMBOL_NAME, argv[optind]);
 		return 1;
 	}
-	if ((m->abi_version >> 16) != SPH_ABI_MAJOR ||
-	    m->size < sizeof *m || m->collect == NULL || m->id == NULL ||
-	    m->label == NULL || !sph_id_valid(m->id)) {
-		fprintf(stderr, "modrun: bad descriptor\n");
+	if (module_check_descriptor(m, &cause) != 0) {
+		fprintf(stderr, "modrun: %s: %s\n", argv[optind], cause);
 		return 1;
 	}
 	host.id = m->id;

@@ -36,9 +36,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	m = dlsym(dl, SPH_MODULE_SYMBOL_NAME);
-	if (m == NULL || m->abi_version >> 16 != SPH_ABI_MAJOR ||
-	    m->collect == NULL || m->id == NULL || m->label == NULL) {
-		fprintf(stderr, "modcat: %s: not a usable module\n", argv[1]);
+	if (module_check_descriptor(m, &cause) != 0) {
+		fprintf(stderr, "modcat: %s: %s\n", argv[1], cause);
 		return 1;
 	}
 	memset(&host, 0, sizeof host);

@@ -128,7 +128,7 @@ iowait_collect(void *state, yajl_gen gen)
 		label = "Idle";
 	} else {
 		id = "iowait";
-		label = "IO Wait";
+		label = "IO wait";
 	}
 	if ((r = sph_report_begin(io->host, gen)) == NULL)
 		return -1;
@@ -180,7 +180,7 @@ iowait_fini(void *state)
 
 SPH_MODULE(
 	.id = "iowait",
-	.label = "iowait",
+	.label = "IO wait",
 	.description = "Adds a graph of CPU IO wait (or idle) to hosts",
 	.init = iowait_init,
 	.collect = iowait_collect,

@@ -19,12 +19,14 @@ plugins_memory_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_memory_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
 
 module_LTLIBRARIES += plugins/network.la
-plugins_network_la_SOURCES = plugins/network.c plugins/common.h
+plugins_network_la_SOURCES = plugins/network.c plugins/counters.c \
+	plugins/counters.h plugins/common.h
 plugins_network_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_network_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
 
 module_LTLIBRARIES += plugins/disk.la
-plugins_disk_la_SOURCES = plugins/disk.c plugins/common.h
+plugins_disk_la_SOURCES = plugins/disk.c plugins/counters.c \
+	plugins/counters.h plugins/common.h
 plugins_disk_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_disk_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
 
@@ -32,3 +34,13 @@ module_LTLIBRARIES += plugins/procfds.la
 plugins_procfds_la_SOURCES = plugins/procfds.c plugins/common.h
 plugins_procfds_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_procfds_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
+
+module_LTLIBRARIES += plugins/filesystems.la
+plugins_filesystems_la_SOURCES = plugins/filesystems.c plugins/common.h
+plugins_filesystems_la_LDFLAGS = $(MODULE_FLAGS)
+plugins_filesystems_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
+
+module_LTLIBRARIES += plugins/sensors.la
+plugins_sensors_la_SOURCES = plugins/sensors.c plugins/common.h
+plugins_sensors_la_LDFLAGS = $(MODULE_FLAGS)
+plugins_sensors_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)

@@ -4,6 +4,8 @@
 check_PROGRAMS += test/modrun
 test_modrun_SOURCES = test/modrun.c
 test_modrun_LDADD = libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
+# Exports its statvfs() to the module under test (see modrun.c).
+test_modrun_LDFLAGS = -export-dynamic
 
 # A module that misuses the SDK on request (modrun must refuse it).
 check_LTLIBRARIES += test/modules/misuse.la
@@ -17,13 +19,16 @@ test_modules_misuse_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
 # .test file's comment).
 EXTRA_DIST += test/golden-run.sh test/jsoncmp.py test/golden \
 	test/fixtures/iowait test/fixtures/load test/fixtures/memory \
-	test/fixtures/network test/fixtures/disk test/fixtures/procfds
+	test/fixtures/network test/fixtures/disk test/fixtures/procfds \
+	test/fixtures/filesystems test/fixtures/sensors
 TESTS += test/golden-iowait.test
 EXTRA_DIST += test/golden-iowait.test
 TESTS += test/golden-load.test test/golden-memory.test test/golden-network.test \
-	test/golden-disk.test test/golden-procfds.test
+	test/golden-disk.test test/golden-procfds.test \
+	test/golden-filesystems.test test/golden-sensors.test
 EXTRA_DIST += test/golden-load.test test/golden-memory.test \
-	test/golden-network.test test/golden-disk.test test/golden-procfds.test
+	test/golden-network.test test/golden-disk.test test/golden-procfds.test \
+	test/golden-filesystems.test test/golden-sensors.test
 
 # Report SDK unit tests, including every misuse the SDK detects.
 check_PROGRAMS += test/sdk-test

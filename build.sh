@@ -20,7 +20,7 @@ top=$(cd "$(dirname "$0")" && pwd)
 cd "$top"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
-libyajl-dev python3 python3-yaml valgrind clang mandoc curl"
+libyajl-dev python3 python3-yaml valgrind clang mandoc curl libpcap0.8 chromium"
 
 log() { printf '==> %s\n' "$*"; }
 

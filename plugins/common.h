@@ -108,8 +108,11 @@ fmt_bytes(char *buf, size_t len, double bytes, const char *suffix)
 /*
  * Pressure stalls share one table across the modules that report them
  * (load: CPU, memory: Memory, disk: IO): the same template from each,
- * one row per resource, merged by Scope into a single "Pressure stalls"
- * table on the host.  Only "some avg10" is a metric, in its module.
+ * one row per resource, merged by Scope into a single "Pressure" table
+ * on the host: the share of the last 10 s, 1 min and 5 min in which some
+ * task waited for the resource ("some"), and of the last 10 s in which
+ * all did ("full", the kernel has none for CPU before Linux 5.13).  Only
+ * "some avg10" is also a metric, in load and memory.
  */
 #define PSI_TABLE_PREFIX	"psi-"
 
@@ -117,16 +120,16 @@ static inline void
 psi_table(struct sph_report *r, const char *row, const struct psi *p)
 {
 	static const struct sph_table_column cols[] = {
-		{ "some10", "Some (10s)", SPH_DATATYPE_TEXT },
-		{ "some60", "Some (1 min)", SPH_DATATYPE_TEXT },
-		{ "some300", "Some (5 min)", SPH_DATATYPE_TEXT },
-		{ "full10", "Full (10s)", SPH_DATATYPE_TEXT },
+		{ "some10", "10 s", SPH_DATATYPE_TEXT },
+		{ "some60", "1 min", SPH_DATATYPE_TEXT },
+		{ "some300", "5 min", SPH_DATATYPE_TEXT },
+		{ "full10", "All, 10 s", SPH_DATATYPE_TEXT },
 	};
 	static const char *const scol[3] = { "some10", "some60", "some300" };
 	int	i;
 
-	sph_table_template_named(r, "psi", "Pressure stalls", PSI_TABLE_PREFIX,
-	    "Resource", cols, 4);
+	sph_table_template_named(r, "psi", "Pressure: time tasks waited",
+	    PSI_TABLE_PREFIX, "Resource", cols, 4);
 	for (i = 0; i < 3; i++)
 		sph_table_cellf(r, PSI_TABLE_PREFIX, row, scol[i], "%.2f %%",
 		    p->some[i]);

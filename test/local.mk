@@ -68,3 +68,8 @@ TESTS += test/config-test
 # reports, memory; as root also strict modes, --user and --socket-group.
 TESTS += test/abuse.test
 EXTRA_DIST += test/abuse.test test/abuse.py
+
+# Interop tests (issue 12): every bundled module under the real Scope app
+# and probe; skipped without the Scope harness (see test/interop.py).
+TESTS += test/interop.test
+EXTRA_DIST += test/interop.test test/interop.py

@@ -54,3 +54,5 @@ TESTS += test/unit-file-test.sh test/k8s-manifest-test.sh
 
 # Out-of-tree example module (built by a test against the installed SDK).
 EXTRA_DIST += contrib/example-module/hello.c contrib/example-module/Makefile
+# Retakes the README's screenshots (docs/images) in the real Scope UI.
+EXTRA_DIST += contrib/screenshots.sh

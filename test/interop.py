@@ -102,8 +102,9 @@ class Run:
         for so in found:
             shutil.copy(so, mods)
         self.modules = [os.path.basename(m)[:-3] for m in found]
-        argv = [os.path.join(self.args.builddir, "scope-plugin-host"),
-                "--foreground", "--no-config", "--module-dir", mods,
+        exe = os.path.join(self.args.builddir, "scope-plugin-host")
+        # argv[0] as installed: Scope shows it as the process's command.
+        argv = ["scope-plugin-host", "--foreground", "--no-config", "--module-dir", mods,
                 "--socket-dir", os.path.join(self.tmp, "sock")]
         # Without hwmon (most VMs, CI) the sensors module has nothing to
         # show: give it the fixture tree so its rendering is checked too.
@@ -112,7 +113,7 @@ class Run:
             argv += ["--param", "sensors.sys_root=" + os.path.join(
                 self.args.srcdir, "test", "fixtures", "sensors", "sys")]
         self.hostlog = open(os.path.join(self.tmp, "host.log"), "w")
-        self.host = subprocess.Popen(argv, stdout=self.hostlog,
+        self.host = subprocess.Popen(argv, executable=exe, stdout=self.hostlog,
                                      stderr=subprocess.STDOUT)
         self.wait(lambda: len(self.sockets()) >= len(self.modules), 20,
                   "sockets of all %d modules" % len(self.modules))
@@ -469,14 +470,16 @@ class Run:
             print("note: no chromium, no screenshots")
             return
         os.makedirs(self.args.shots, exist_ok=True)
-        env = dict(self.env, WINDOW=self.args.window,
-                   SHOT_WAIT=str(self.args.shot_wait))
         hosts = [k for k in self.chosen_nodes() if k[0] == "Host"]
         me = [k for k in self.chosen_nodes() if k[0] == "Process" and
               k[1].endswith(";%d" % self.host.pid)]
-        for name, key in (("host", hosts[:1]), ("process", me[:1])):
+        # The host panel is long; a process panel needs less.
+        for name, key, window in (("host", hosts[:1], self.args.window),
+                                  ("process", me[:1], "1400x900")):
             if not key:
                 continue
+            env = dict(self.env, WINDOW=window,
+                       SHOT_WAIT=str(self.args.shot_wait))
             out = os.path.join(self.args.shots, "scope-%s.png" % name)
             r = subprocess.run([self.app, "shot", out,
                                 API_TOPOLOGY[key[0][0]], key[0][1]],

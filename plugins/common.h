@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "scope-plugin.h"
+#include "kfile.h"
 
 /* Seconds from b to a. */
 static inline double
@@ -41,18 +42,20 @@ struct psi {
 };
 
 /*
- * Read <proc_root>/pressure/<res>.  Returns 0, or -1 when the kernel has
- * no PSI (file missing or disabled): callers then leave the metrics out.
+ * Read <proc_root>/pressure/<res> through kf.  Returns 0, or -1 when the
+ * kernel has no PSI (file missing or disabled): callers then leave the
+ * metrics out.
  */
 static inline int
-psi_read(struct sph_host *host, const char *res, struct psi *p)
+psi_read(struct sph_host *host, struct kfile *kf, const char *res,
+    struct psi *p)
 {
 	char	 buf[1024], rel[64], *line, *next;
 	double	 a[3];
 
 	memset(p, 0, sizeof *p);
 	snprintf(rel, sizeof rel, "pressure/%s", res);
-	if (sph_root_read(host, "proc_root", "/proc", rel, buf,
+	if (kfile_read(host, kf, "proc_root", "/proc", rel, buf,
 	    sizeof buf) == -1) {
 		/* ENOENT: no CONFIG_PSI; EOPNOTSUPP: psi=0 on the cmdline. */
 		if (errno != ENOENT && errno != EOPNOTSUPP)

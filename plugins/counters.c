@@ -24,8 +24,10 @@ ctr_new(struct sph_host *host, ctr_read_fn read)
 	}
 	c->host = host;
 	c->read = read;
-	if (read(host, &c->prev) != 0) {
-		free(c);
+	kfile_init(&c->kf);
+	kfile_init(&c->extra);
+	if (read(c, &c->prev) != 0) {
+		ctr_free(c);
 		return NULL;
 	}
 	sph_now(host, &c->prev.ts);
@@ -35,6 +37,8 @@ ctr_new(struct sph_host *host, ctr_read_fn read)
 void
 ctr_free(struct ctr *c)
 {
+	kfile_close(&c->kf);
+	kfile_close(&c->extra);
 	free(c);
 }
 
@@ -59,7 +63,7 @@ int
 ctr_sample(struct ctr *c)
 {
 	c->cur.n = 0;
-	if (c->read(c->host, &c->cur) != 0)
+	if (c->read(c, &c->cur) != 0)
 		return -1;
 	sph_now(c->host, &c->cur.ts);
 	c->dt = elapsed(&c->cur.ts, &c->prev.ts);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "scope-plugin.h"
+#include "kfile.h"
 
 #define CTR_MAX_ROWS	256
 #define CTR_NVALS	3
@@ -26,15 +27,20 @@ struct ctr_sample {
 	struct timespec	ts;
 };
 
+struct ctr;
+
 /*
  * Fill s->row[] and s->n from the kernel (ctr_add() does the bounds and
- * name checks).  Return 0, or -1 after sph_log()ing why.
+ * name checks), reading through c->kf.  Return 0, or -1 after sph_log()ing
+ * why.
  */
-typedef int (*ctr_read_fn)(struct sph_host *host, struct ctr_sample *s);
+typedef int (*ctr_read_fn)(struct ctr *c, struct ctr_sample *s);
 
 struct ctr {
 	struct sph_host		*host;
 	ctr_read_fn		 read;
+	struct kfile		 kf;	/* the counters' file */
+	struct kfile		 extra;	/* another file of the module's */
 	struct ctr_sample	 prev;
 	struct ctr_sample	 cur;
 	double			 dt;	/* seconds from prev to cur; 0: no rate */

@@ -51,12 +51,13 @@ disk_wanted(struct sph_host *host, const char *name)
 
 /* Rows: read sectors, written sectors, ms with IO in flight. */
 static int
-disk_read(struct sph_host *host, struct ctr_sample *s)
+disk_read(struct ctr *c, struct ctr_sample *s)
 {
+	struct sph_host	*host = c->host;
 	char		 buf[65536], *line, *next, name[64];
 	uint64_t	 v[CTR_NVALS];
 
-	if (sph_root_read(host, "proc_root", "/proc", "diskstats", buf,
+	if (kfile_read(host, &c->kf, "proc_root", "/proc", "diskstats", buf,
 	    sizeof buf) == -1 && errno != EFBIG) {
 		sph_log(host, SPH_LOG_ERR, "diskstats: %s", strerror(errno));
 		return -1;
@@ -129,7 +130,7 @@ disk_collect(void *state, yajl_gen gen)
 		    "Disk IO /s", SPH_FORMAT_FILESIZE, 7.1);
 		sph_metric(r, "disk_io_bytes_per_second", sum, 0, sum);
 	}
-	if (psi_read(c->host, "io", &psi) == 0)
+	if (psi_read(c->host, &c->extra, "io", &psi) == 0)
 		psi_report(r, "io", "IO", &psi, 0);
 	ctr_advance(c);
 	return sph_report_end(r);

@@ -46,6 +46,7 @@ struct mount {
 
 struct fsmod {
 	struct sph_host	*host;
+	struct kfile	 mountinfo;
 	int		 warned;
 };
 
@@ -166,6 +167,7 @@ fs_init(struct sph_host *host, void **state)
 	if ((fm = state_alloc(host, sizeof *fm)) == NULL)
 		return -1;
 	fm->host = host;
+	kfile_init(&fm->mountinfo);
 	*state = fm;
 	return 0;
 }
@@ -218,7 +220,7 @@ fs_collect(void *state, yajl_gen gen)
 		info = "self/mountinfo";
 		base[0] = '\0';
 	}
-	if (sph_root_read(host, "proc_root", "/proc", info, buf,
+	if (kfile_read(host, &fm->mountinfo, "proc_root", "/proc", info, buf,
 	    256 * 1024) == -1 && errno != EFBIG) {
 		sph_log(host, SPH_LOG_ERR, "%s: %s", info, strerror(errno));
 		free(buf);
@@ -282,7 +284,10 @@ fs_collect(void *state, yajl_gen gen)
 static void
 fs_fini(void *state)
 {
-	free(state);
+	struct fsmod	*fm = state;
+
+	kfile_close(&fm->mountinfo);
+	free(fm);
 }
 
 SPH_MODULE(

@@ -20,14 +20,21 @@
 
 #include "common.h"
 
+struct load {
+	struct sph_host	*host;
+	struct kfile	 loadavg;
+	struct kfile	 stat;
+	struct kfile	 psi;
+};
+
 /* CPUs online, from the "cpuN" lines of <proc_root>/stat; 0 if unknown. */
 static int
-load_ncpu(struct sph_host *host)
+load_ncpu(struct load *l)
 {
 	char	 buf[65536], *p;
 	int	 n = 0;
 
-	if (sph_root_read(host, "proc_root", "/proc", "stat", buf,
+	if (kfile_read(l->host, &l->stat, "proc_root", "/proc", "stat", buf,
 	    sizeof buf) == -1 && errno != EFBIG)
 		return 0;
 	for (p = buf; (p = strstr(p, "\ncpu")) != NULL; p += 4)
@@ -39,14 +46,34 @@ load_ncpu(struct sph_host *host)
 static int
 load_init(struct sph_host *host, void **state)
 {
-	*state = host;
+	struct load	*l;
+
+	if ((l = state_alloc(host, sizeof *l)) == NULL)
+		return -1;
+	l->host = host;
+	kfile_init(&l->loadavg);
+	kfile_init(&l->stat);
+	kfile_init(&l->psi);
+	*state = l;
 	return 0;
+}
+
+static void
+load_fini(void *state)
+{
+	struct load	*l = state;
+
+	kfile_close(&l->loadavg);
+	kfile_close(&l->stat);
+	kfile_close(&l->psi);
+	free(l);
 }
 
 static int
 load_collect(void *state, yajl_gen gen)
 {
-	struct sph_host		*host = state;
+	struct load		*l = state;
+	struct sph_host		*host = l->host;
 	struct sph_report	*r;
 	struct psi		 psi;
 	char			 buf[256];
@@ -54,7 +81,7 @@ load_collect(void *state, yajl_gen gen)
 	unsigned long		 running, total;
 	int			 ncpu;
 
-	if (sph_root_read(host, "proc_root", "/proc", "loadavg", buf,
+	if (kfile_read(host, &l->loadavg, "proc_root", "/proc", "loadavg", buf,
 	    sizeof buf) == -1) {
 		sph_log(host, SPH_LOG_ERR, "loadavg: %s", strerror(errno));
 		return -1;
@@ -64,7 +91,7 @@ load_collect(void *state, yajl_gen gen)
 		sph_log(host, SPH_LOG_ERR, "loadavg: cannot parse");
 		return -1;
 	}
-	ncpu = load_ncpu(host);
+	ncpu = load_ncpu(l);
 
 	if ((r = sph_report_begin(host, gen)) == NULL)
 		return -1;
@@ -85,7 +112,7 @@ load_collect(void *state, yajl_gen gen)
 	    SPH_FROM_LATEST, SPH_DATATYPE_TEXT);
 	sph_latestf(r, "loadavg_tasks", "%lu running / %lu total", running,
 	    total);
-	if (psi_read(host, "cpu", &psi) == 0)
+	if (psi_read(host, &l->psi, "cpu", &psi) == 0)
 		psi_report(r, "cpu", "CPU", &psi, 4.2);
 	return sph_report_end(r);
 }
@@ -97,4 +124,5 @@ SPH_MODULE(
 	    "hosts",
 	.init = load_init,
 	.collect = load_collect,
+	.fini = load_fini,
 );

@@ -43,11 +43,34 @@ meminfo_get(const char *buf, const char *name, uint64_t *bytes)
 	return -1;
 }
 
+struct memory {
+	struct sph_host	*host;
+	struct kfile	 meminfo;
+	struct kfile	 psi;
+};
+
 static int
 memory_init(struct sph_host *host, void **state)
 {
-	*state = host;
+	struct memory	*m;
+
+	if ((m = state_alloc(host, sizeof *m)) == NULL)
+		return -1;
+	m->host = host;
+	kfile_init(&m->meminfo);
+	kfile_init(&m->psi);
+	*state = m;
 	return 0;
+}
+
+static void
+memory_fini(void *state)
+{
+	struct memory	*m = state;
+
+	kfile_close(&m->meminfo);
+	kfile_close(&m->psi);
+	free(m);
 }
 
 /* "<a> of <b>" with both sizes for people, into latest key. */
@@ -64,13 +87,14 @@ size_of(struct sph_report *r, const char *key, uint64_t a, uint64_t b)
 static int
 memory_collect(void *state, yajl_gen gen)
 {
-	struct sph_host		*host = state;
+	struct memory		*m = state;
+	struct sph_host		*host = m->host;
 	struct sph_report	*r;
 	struct psi		 psi;
 	char			 buf[16384], b[32];
 	uint64_t		 total, avail, stotal, sfree, cached, buffers;
 
-	if (sph_root_read(host, "proc_root", "/proc", "meminfo", buf,
+	if (kfile_read(host, &m->meminfo, "proc_root", "/proc", "meminfo", buf,
 	    sizeof buf) == -1 && errno != EFBIG) {
 		sph_log(host, SPH_LOG_ERR, "meminfo: %s", strerror(errno));
 		return -1;
@@ -108,7 +132,7 @@ memory_collect(void *state, yajl_gen gen)
 		fmt_bytes(b, sizeof b, (double)cached + (double)buffers, "");
 		sph_latest(r, "memory_cache", b);
 	}
-	if (psi_read(host, "memory", &psi) == 0)
+	if (psi_read(host, &m->psi, "memory", &psi) == 0)
 		psi_report(r, "memory", "Memory", &psi, 5.2);
 	return sph_report_end(r);
 }
@@ -120,4 +144,5 @@ SPH_MODULE(
 	    "cache to hosts",
 	.init = memory_init,
 	.collect = memory_collect,
+	.fini = memory_fini,
 );

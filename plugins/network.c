@@ -24,12 +24,13 @@
 
 /* Rows: received bytes, sent bytes. */
 static int
-network_read(struct sph_host *host, struct ctr_sample *s)
+network_read(struct ctr *c, struct ctr_sample *s)
 {
+	struct sph_host	*host = c->host;
 	char		 buf[65536], *line, *next, *colon, *name;
 	uint64_t	 v[CTR_NVALS] = { 0 };
 
-	if (sph_root_read(host, "proc_root", "/proc", "net/dev", buf,
+	if (kfile_read(host, &c->kf, "proc_root", "/proc", "net/dev", buf,
 	    sizeof buf) == -1 && errno != EFBIG) {
 		sph_log(host, SPH_LOG_ERR, "net/dev: %s", strerror(errno));
 		return -1;

@@ -56,6 +56,7 @@ struct io_seen {
 
 struct procfds {
 	struct sph_host	*host;
+	struct kfile	 stat;		/* <proc_root>/stat, for btime */
 	struct io_seen	*seen;		/* sorted by pid */
 	size_t		 nseen;
 	struct timespec	 seen_ts;
@@ -231,12 +232,12 @@ read_io(struct sph_host *host, struct proc *p)
 
 /* btime of <proc_root>/stat: boot time in seconds since the epoch. */
 static long long
-boot_time(struct sph_host *host)
+boot_time(struct procfds *pf)
 {
 	char		 buf[65536], *p;
 	long long	 bt;
 
-	if (sph_root_read(host, "proc_root", "/proc", "stat", buf,
+	if (kfile_read(pf->host, &pf->stat, "proc_root", "/proc", "stat", buf,
 	    sizeof buf) == -1 && errno != EFBIG)
 		return -1;
 	if ((p = strstr(buf, "\nbtime ")) == NULL ||
@@ -337,6 +338,7 @@ procfds_init(struct sph_host *host, void **state)
 	if ((pf = state_alloc(host, sizeof *pf)) == NULL)
 		return -1;
 	pf->host = host;
+	kfile_init(&pf->stat);
 	if (geteuid() != 0)
 		sph_log(host, SPH_LOG_WARNING, "running as uid %ld: open files "
 		    "and disk IO only of this user's processes (root with "
@@ -471,7 +473,7 @@ procfds_collect(void *state, yajl_gen gen)
 		return -1;
 	}
 	passwd = passwd_load(host);
-	btime = boot_time(host);
+	btime = boot_time(pf);
 	dt = elapsed(sph_report_time(r), &pf->seen_ts);
 	sph_topology(r, "Process");
 	templates(r);
@@ -519,6 +521,7 @@ procfds_fini(void *state)
 {
 	struct procfds	*pf = state;
 
+	kfile_close(&pf->stat);
 	free(pf->seen);
 	free(pf);
 }

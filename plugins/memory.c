@@ -6,8 +6,8 @@
  * not.  From <proc_root>/meminfo, as metadata formatted for people:
  * memory_available "RAM available" ("21.3 GiB of 23.5 GiB":
  * MemAvailable of MemTotal, what can be had without swapping),
- * memory_swap "Swap used" (SwapTotal - SwapFree of SwapTotal, or "none")
- * and memory_cache "Page cache" (Cached + Buffers).  From
+ * memory_swap "Swap used" (SwapTotal - SwapFree of SwapTotal, or "no
+ * swap space") and memory_cache "Page cache" (Cached + Buffers).  From
  * <proc_root>/pressure/memory (when the kernel has PSI): metric
  * memory_pressure "Memory pressure" (some, 10 s) and the "Memory" row of
  * the shared pressure table.  Parameters: proc_root (default /proc).
@@ -120,7 +120,7 @@ memory_collect(void *state, yajl_gen gen)
 		sph_metadata_template(r, "memory_swap", "Swap used", 5.2,
 		    SPH_FROM_LATEST, SPH_DATATYPE_TEXT);
 		if (stotal == 0)
-			sph_latest(r, "memory_swap", "none (no swap)");
+			sph_latest(r, "memory_swap", "no swap space");
 		else
 			size_of(r, "memory_swap",
 			    sfree < stotal ? stotal - sfree : 0, stotal);

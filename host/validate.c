@@ -842,7 +842,8 @@ warn_tables(struct validator *v)
 	const char	*sep, *topo = sph_topodefs[v->topology].key;
 	int		 found;
 
-	qsort(c->v, c->n, sizeof *c->v, mc_cmp);
+	if (c->n > 0)
+		qsort(c->v, c->n, sizeof *c->v, mc_cmp);
 	for (i = 0; i < v->ntables; i++) {
 		const struct mc_table *t = &v->tables[i];
 

@@ -224,6 +224,8 @@ int		 json_number_valid(const char *, size_t);
 /* validate.c: check a report as Scope's probe would. */
 int		 validate_report(const char *, size_t, const char *, int,
 		     char **);
+int		 validate_report_warn(const char *, size_t, const char *, int,
+		     char **, char **);
 
 /* module.c: loading and checking a module (worker side). */
 struct module {

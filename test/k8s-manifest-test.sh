@@ -136,6 +136,7 @@ check("capabilities added only from DAC_READ_SEARCH, SYS_PTRACE",
       add <= {"DAC_READ_SEARCH", "SYS_PTRACE"}, repr(sorted(add)))
 check("DAC_READ_SEARCH added (procfds lists /proc/PID/fd)",
       "DAC_READ_SEARCH" in add)
+check("SYS_PTRACE added (procfds reads /proc/PID/io)", "SYS_PTRACE" in add)
 
 res = c.get("resources") or {}
 check("cpu and memory requests set",

@@ -6,7 +6,9 @@ check_PROGRAMS += test/modrun
 test_modrun_SOURCES = test/modrun.c
 test_modrun_CPPFLAGS = $(HOST_CPPFLAGS)
 test_modrun_LDADD = libhost.la libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
-test_modrun_LDFLAGS = $(EXPORT_YAJL_WRAP)
+# Exports the yajl wrappers, and its statvfs() to the module under test
+# (see modrun.c).
+test_modrun_LDFLAGS = $(EXPORT_YAJL_WRAP) -export-dynamic
 
 # A module that misuses the SDK on request (modrun must refuse it).
 check_LTLIBRARIES += test/modules/misuse.la
@@ -20,13 +22,16 @@ test_modules_misuse_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
 # .test file's comment).
 EXTRA_DIST += test/golden-run.sh test/jsoncmp.py test/golden \
 	test/fixtures/iowait test/fixtures/load test/fixtures/memory \
-	test/fixtures/network test/fixtures/disk test/fixtures/procfds
+	test/fixtures/network test/fixtures/disk test/fixtures/procfds \
+	test/fixtures/filesystems test/fixtures/sensors
 TESTS += test/golden-iowait.test
 EXTRA_DIST += test/golden-iowait.test
 TESTS += test/golden-load.test test/golden-memory.test test/golden-network.test \
-	test/golden-disk.test test/golden-procfds.test
+	test/golden-disk.test test/golden-procfds.test \
+	test/golden-filesystems.test test/golden-sensors.test
 EXTRA_DIST += test/golden-load.test test/golden-memory.test \
-	test/golden-network.test test/golden-disk.test test/golden-procfds.test
+	test/golden-network.test test/golden-disk.test test/golden-procfds.test \
+	test/golden-filesystems.test test/golden-sensors.test
 
 # Report SDK unit tests, including every misuse the SDK detects.
 check_PROGRAMS += test/sdk-test
@@ -88,3 +93,8 @@ test_lifecycle_test_CPPFLAGS = $(HOST_CPPFLAGS)
 test_lifecycle_test_SOURCES = test/lifecycle-test.c
 test_lifecycle_test_LDADD = libhost.la
 TESTS += test/lifecycle-test
+
+# Interop tests (issue 12): every bundled module under the real Scope app
+# and probe; skipped without the Scope harness (see test/interop.py).
+TESTS += test/interop.test
+EXTRA_DIST += test/interop.test test/interop.py

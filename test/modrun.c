@@ -16,7 +16,14 @@
  * framing or validation error exits 1.  Like the daemon, modrun exports
  * the yajl wrappers (host/yajl-wrap.list), so a module's ignored
  * generator errors are caught here as they are in a worker.
+ *
+ * With MODRUN_STATVFS set to a file, the module's statvfs() answers from
+ * it instead of the kernel (see statvfs() below), so that a test of a
+ * module that measures filesystems does not depend on the disks of the
+ * machine it runs on.
  */
+
+#include <sys/statvfs.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -42,6 +49,65 @@ struct run {
 	size_t		 ntimes;
 	size_t		 cur;			/* current sample */
 };
+
+/*
+ * statvfs() for the module under test.  modrun is linked with
+ * -export-dynamic, so this definition comes before libc's when the
+ * module's reference is bound.  Lines of $MODRUN_STATVFS:
+ *	<frsize> <blocks> <bfree> <bavail> <files> <ffree> <path suffix>
+ * The suffix (the rest of the line, spaces included) must match the end
+ * of the path, trailing slashes dropped, at a "/" boundary.  A path with
+ * no line fails with ENOENT.  Without the variable, libc's statvfs().
+ */
+int
+statvfs(const char *path, struct statvfs *sv)
+{
+	int		(*real)(const char *, struct statvfs *);
+	const char	*file = getenv("MODRUN_STATVFS");
+	char		 line[4096], want[4096];
+	unsigned long long v[6];
+	size_t		 plen, slen;
+	int		 off;
+	FILE		*f;
+
+	if (file == NULL) {
+		*(void **)&real = dlsym(RTLD_NEXT, "statvfs");
+		if (real == NULL) {
+			errno = ENOSYS;
+			return -1;
+		}
+		return real(path, sv);
+	}
+	snprintf(want, sizeof want, "%s", path);
+	for (plen = strlen(want); plen > 1 && want[plen - 1] == '/'; plen--)
+		want[plen - 1] = '\0';
+	if ((f = fopen(file, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%llu %llu %llu %llu %llu %llu %n", &v[0],
+		    &v[1], &v[2], &v[3], &v[4], &v[5], &off) != 6)
+			continue;
+		slen = strlen(line + off);
+		if (slen == 0 || slen > plen || strcmp(want + plen - slen,
+		    line + off) != 0 || (slen < plen &&
+		    want[plen - slen - 1] != '/'))
+			continue;
+		fclose(f);
+		memset(sv, 0, sizeof *sv);
+		sv->f_bsize = sv->f_frsize = v[0];
+		sv->f_blocks = v[1];
+		sv->f_bfree = v[2];
+		sv->f_bavail = v[3];
+		sv->f_files = v[4];
+		sv->f_ffree = sv->f_favail = v[5];
+		sv->f_namemax = 255;
+		return 0;
+	}
+	fclose(f);
+	errno = ENOENT;
+	return -1;
+}
 
 static void
 run_log(void *ctx, int level, const char *line)

@@ -55,7 +55,7 @@ EXTRA_DIST += test/sdk-install.test
 
 # Configuration file parser (unit tests).
 check_PROGRAMS += test/config-test
-test_config_test_SOURCES = test/config-test.c
+test_config_test_SOURCES = test/config-test.c test/unit.h
 test_config_test_LDADD = libhost.la
 TESTS += test/config-test
 
@@ -63,3 +63,11 @@ TESTS += test/config-test
 # reports, memory; as root also strict modes, --user and --socket-group.
 TESTS += test/abuse.test
 EXTRA_DIST += test/abuse.test test/abuse.py
+
+# The supervisor <-> worker channel and the settings table (unit tests).
+check_PROGRAMS += test/channel-test test/options-test
+test_channel_test_SOURCES = test/channel-test.c test/unit.h
+test_channel_test_LDADD = libhost.la
+test_options_test_SOURCES = test/options-test.c test/unit.h
+test_options_test_LDADD = libhost.la
+TESTS += test/channel-test test/options-test

@@ -1,0 +1,32 @@
+/*
+ * unit.h - the verdict lines of the unit tests: "ok   name" or
+ * "FAIL name: why", then a count; the exit status says if any failed.
+ */
+#ifndef UNIT_H
+#define UNIT_H
+
+#include <stdio.h>
+
+static unsigned	unit_passed, unit_failed;
+
+static void
+result(const char *name, int ok, const char *why)
+{
+	if (ok) {
+		unit_passed++;
+		printf("ok   %s\n", name);
+	} else {
+		unit_failed++;
+		printf("FAIL %s: %s\n", name, why);
+	}
+}
+
+/* Prints the count; main() returns this. */
+static int
+unit_summary(void)
+{
+	printf("%u passed, %u failed\n", unit_passed, unit_failed);
+	return unit_failed > 0 ? 1 : 0;
+}
+
+#endif /* UNIT_H */

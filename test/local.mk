@@ -47,7 +47,8 @@ test_control_test_LDADD = libhost.la
 TESTS += test/validate-test test/control-test
 # libFuzzer targets are built by test/fuzz/run.sh (clang), not by automake.
 EXTRA_DIST += test/fuzz/run.sh test/fuzz/fuzz-validate.c \
-	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c test/fuzz-corpus
+	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c \
+	test/fuzz/fuzz-channel.c test/fuzz-corpus
 
 # The installed SDK builds the out-of-tree example module.
 TESTS += test/sdk-install.test

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -258,9 +259,37 @@ channel_refuse(int fd, const char *reason)
 }
 
 /*
+ * channel_send() on a non-blocking descriptor whose peer is reading: when
+ * the socket buffer is full (a few dozen parameters), wait for room, but
+ * not more than CHANNEL_SEND_WAIT_MS in all (ETIMEDOUT).
+ */
+#define CHANNEL_SEND_WAIT_MS 1000
+static int
+send_wait(int fd, enum msg_type type, const void *payload, size_t len,
+    uint64_t until)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLOUT };
+	uint64_t	now;
+
+	for (;;) {
+		if (channel_send(fd, type, payload, len, -1) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if ((now = now_ms()) >= until) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&pfd, 1, (int)(until - now)) == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+/*
  * Sends module id its settings: one MSG_PARAM per parameter that applies
  * to it (its own value, else the value for every module), then ms as
- * MSG_MODULE.  Returns 0, or -1 with *cause.
+ * MSG_MODULE.  The worker reads them as they come.  Returns 0, or -1
+ * with *cause.
  */
 int
 channel_send_module(int fd, const struct options *o, const char *id,
@@ -269,6 +298,7 @@ channel_send_module(int fd, const struct options *o, const char *id,
 	struct msg_param	 p;
 	const char		*s, *dot, *eq, *value;
 	size_t			 i, j, idlen = strlen(id), klen;
+	uint64_t		 until = now_ms() + CHANNEL_SEND_WAIT_MS;
 	int			 dup;
 
 	for (i = 0; i < o->nparams; i++) {
@@ -304,15 +334,18 @@ channel_send_module(int fd, const struct options *o, const char *id,
 			    p.key, PARAM_VALUE_MAX);
 			return -1;
 		}
-		if (channel_send(fd, MSG_PARAM, &p, sizeof p, -1) != 0) {
-			xasprintf(cause, "channel: param %s: %s", p.key,
-			    strerror(errno));
-			return -1;
-		}
+		if (send_wait(fd, MSG_PARAM, &p, sizeof p, until) != 0)
+			goto fail;
 	}
-	if (channel_send(fd, MSG_MODULE, ms, sizeof *ms, -1) != 0) {
-		xasprintf(cause, "channel: settings: %s", strerror(errno));
-		return -1;
-	}
+	if (send_wait(fd, MSG_MODULE, ms, sizeof *ms, until) != 0)
+		goto fail;
 	return 0;
+
+fail:
+	if (errno == ETIMEDOUT)
+		xasprintf(cause, "channel: the worker did not read its settings "
+		    "within %d ms", CHANNEL_SEND_WAIT_MS);
+	else
+		xasprintf(cause, "channel: settings: %s", strerror(errno));
+	return -1;
 }

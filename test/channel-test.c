@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -213,6 +214,66 @@ test_oversized(void)
 	close(sp[1]);
 }
 
+/*
+ * More parameters than the socket buffer holds: sent while the worker
+ * reads them, an error (not a hang) when nobody reads.
+ */
+static void
+test_many_params(void)
+{
+	struct module_settings	 ms;
+	struct options		 o;
+	struct msg		 m;
+	char			*cause = NULL;
+	int			 sp[2], i, n, status;
+	pid_t			 pid;
+
+	options_defaults(&o);
+	o.nparams = 100;
+	o.params = xcalloc(o.nparams + 1, sizeof *o.params);
+	for (i = 0; i < 100; i++)
+		xasprintf(&o.params[i], "m.k%d=%04000d", i, i);
+	options_module(&o, "m", 0, &ms);
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) != 0 ||
+	    set_nonblock(sp[0]) != 0) {
+		perror("socketpair");
+		exit(2);
+	}
+	if ((pid = fork()) == -1) {
+		perror("fork");
+		exit(2);
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		for (n = 0; channel_recv(sp[1], &m) == 1 &&
+		    m.hdr.type == MSG_PARAM; n++)
+			;
+		_exit(n == 100 && m.hdr.type == MSG_MODULE ? 0 : 1);
+	}
+	close(sp[1]);
+	i = channel_send_module(sp[0], &o, "m", &ms, &cause);
+	close(sp[0]);
+	while (waitpid(pid, &status, 0) == -1)
+		;
+	result("many-params", i == 0 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, cause != NULL ? cause :
+	    "the reader did not get all 100");
+	free(cause);
+	cause = NULL;
+
+	pair(sp);
+	set_nonblock(sp[0]);
+	i = channel_send_module(sp[0], &o, "m", &ms, &cause);
+	result("many-params-nobody-reads", i == -1 && cause != NULL &&
+	    strstr(cause, "did not read its settings") != NULL,
+	    cause != NULL ? cause : "sent");
+	free(cause);
+	close(sp[0]);
+	close(sp[1]);
+	options_free(&o);
+}
+
 /* Sends raw bytes (and maybe a descriptor) as one packet. */
 static void
 send_raw(int fd, const void *buf, size_t len, int pass_fd)
@@ -336,6 +397,7 @@ main(void)
 {
 	test_round_trips();
 	test_oversized();
+	test_many_params();
 	test_garbled();
 	return unit_summary();
 }

@@ -149,7 +149,7 @@ test_cases(void)
 		    r, status, why != NULL ? why : "-", (int)req.method,
 		    (int)req.route, req.keep_alive, req.content_length,
 		    req.probe_id);
-		report(c->name, ok, ok ? NULL : detail);
+		result(c->name, ok, ok ? NULL : detail);
 	}
 }
 
@@ -168,23 +168,23 @@ test_pipelining(void)
 	int			 status, r;
 
 	r = http_parse_head(p, left, MAX_HEAD, &req, &status, &why);
-	report("pipeline-1", r == HTTP_DONE && req.route == ROUTE_REPORT &&
+	result("pipeline-1", r == HTTP_DONE && req.route == ROUTE_REPORT &&
 	    strcmp(req.probe_id, "a1") == 0 && req.head_len == 45, NULL);
 	p += req.head_len;
 	left -= req.head_len;
 	r = http_parse_head(p, left, MAX_HEAD, &req, &status, &why);
-	report("pipeline-2", r == HTTP_DONE && req.method == HTTP_POST &&
+	result("pipeline-2", r == HTTP_DONE && req.method == HTTP_POST &&
 	    req.content_length == 4 && strncmp(p + req.head_len, "{}{}", 4) == 0,
 	    NULL);
 	p += req.head_len + req.content_length;
 	left -= req.head_len + req.content_length;
 	r = http_parse_head(p, left, MAX_HEAD, &req, &status, &why);
-	report("pipeline-3", r == HTTP_DONE && req.keep_alive == 0 &&
+	result("pipeline-3", r == HTTP_DONE && req.keep_alive == 0 &&
 	    req.probe_id[0] == '\0', NULL);
 	p += req.head_len;
 	left -= req.head_len;
 	r = http_parse_head(p, left, MAX_HEAD, &req, &status, &why);
-	report("pipeline-partial-tail", r == HTTP_INCOMPLETE && left == 8, NULL);
+	result("pipeline-partial-tail", r == HTTP_INCOMPLETE && left == 8, NULL);
 }
 
 /* The head limit, the path and query bounds. */
@@ -198,7 +198,7 @@ test_limits(void)
 	int			 status = 0, r;
 
 	if ((buf = malloc(2 * MAX_HEAD)) == NULL) {
-		report("limits-malloc", 0, "out of memory");
+		result("limits-malloc", 0, "out of memory");
 		return;
 	}
 	/* A head that never ends within the limit: 431, not INCOMPLETE. */
@@ -206,14 +206,14 @@ test_limits(void)
 	while (n < MAX_HEAD + 10)
 		n += (size_t)snprintf(buf + n, 2 * MAX_HEAD - n, "X-Pad: x\r\n");
 	r = http_parse_head(buf, n, MAX_HEAD, &req, &status, &why);
-	report("head-over-limit", r == HTTP_ERROR && status == 431, NULL);
+	result("head-over-limit", r == HTTP_ERROR && status == 431, NULL);
 	/* Just below the limit it is still waiting for more. */
 	r = http_parse_head(buf, MAX_HEAD - 1, MAX_HEAD, &req, &status, &why);
-	report("head-under-limit", r == HTTP_INCOMPLETE, NULL);
+	result("head-under-limit", r == HTTP_INCOMPLETE, NULL);
 	/* A complete head past the limit is refused too. */
 	memcpy(buf + n, "\r\n", 2);
 	r = http_parse_head(buf, n + 2, MAX_HEAD, &req, &status, &why);
-	report("complete-head-over-limit", r == HTTP_ERROR && status == 431,
+	result("complete-head-over-limit", r == HTTP_ERROR && status == 431,
 	    NULL);
 
 	/* A long path is kept truncated and NUL-terminated, not overrun. */
@@ -223,7 +223,7 @@ test_limits(void)
 	n += (size_t)snprintf(buf + n, 2 * MAX_HEAD - n,
 	    "?probe_id=%0600d HTTP/1.1\r\n\r\n", 7);
 	r = http_parse_head(buf, n, MAX_HEAD, &req, &status, &why);
-	report("long-path-and-probe-id", r == HTTP_DONE &&
+	result("long-path-and-probe-id", r == HTTP_DONE &&
 	    req.route == ROUTE_OTHER &&
 	    strlen(req.path) == HTTP_PATH_MAX - 1 &&
 	    strlen(req.probe_id) == HTTP_QUERY_MAX - 1, NULL);
@@ -269,7 +269,7 @@ test_dechunk(void)
 	for (i = 0; i < sizeof dcases / sizeof dcases[0]; i++) {
 		c = &dcases[i];
 		if ((out = evbuffer_new()) == NULL) {
-			report(c->name, 0, "evbuffer_new failed");
+			result(c->name, 0, "evbuffer_new failed");
 			continue;
 		}
 		consumed = 0;
@@ -286,7 +286,7 @@ test_dechunk(void)
 			    consumed == (c->consumed ? c->consumed :
 			    strlen(c->in));
 		}
-		report(c->name, ok, ok ? NULL : "wrong verdict");
+		result(c->name, ok, ok ? NULL : "wrong verdict");
 		evbuffer_free(out);
 	}
 }
@@ -300,24 +300,24 @@ test_respond(void)
 	size_t		 len;
 
 	if ((out = evbuffer_new()) == NULL || (body = evbuffer_new()) == NULL) {
-		report("respond", 0, "evbuffer_new failed");
+		result("respond", 0, "evbuffer_new failed");
 		return;
 	}
 	evbuffer_add(body, "{}", 2);
 	http_respond(out, 200, "application/json", body, 1, 0, NULL);
 	len = evbuffer_get_length(out);
 	if ((s = malloc(len + 1)) == NULL) {
-		report("respond", 0, "out of memory");
+		result("respond", 0, "out of memory");
 		return;
 	}
 	memcpy(s, evbuffer_pullup(out, -1), len);
 	s[len] = '\0';
-	report("respond-status-line", strncmp(s, "HTTP/1.1 200 OK\r\n", 17) == 0,
+	result("respond-status-line", strncmp(s, "HTTP/1.1 200 OK\r\n", 17) == 0,
 	    s);
-	report("respond-length", strstr(s, "Content-Length: 2\r\n") != NULL, s);
-	report("respond-body-last", len > 6 &&
+	result("respond-length", strstr(s, "Content-Length: 2\r\n") != NULL, s);
+	result("respond-body-last", len > 6 &&
 	    strcmp(s + len - 6, "\r\n\r\n{}") == 0, s);
-	report("reason-404", strcmp(http_reason(404), "Not Found") == 0, NULL);
+	result("reason-404", strcmp(http_reason(404), "Not Found") == 0, NULL);
 	free(s);
 	evbuffer_free(body);
 	evbuffer_free(out);
@@ -331,5 +331,5 @@ main(void)
 	test_limits();
 	test_dechunk();
 	test_respond();
-	return unit_done();
+	return unit_summary();
 }

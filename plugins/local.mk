@@ -32,3 +32,12 @@ module_LTLIBRARIES += plugins/procfds.la
 plugins_procfds_la_SOURCES = plugins/procfds.c plugins/common.h
 plugins_procfds_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_procfds_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
+
+# No-code plugins: exec runs a program, prometheus scrapes an exporter.
+# fields.c and strmap.c are shared by both (linked into each).
+module_LTLIBRARIES += plugins/exec.la
+plugins_exec_la_SOURCES = plugins/exec.c plugins/exec-run.c \
+	plugins/exec-run.h plugins/fields.c plugins/fields.h \
+	plugins/strmap.c plugins/strmap.h
+plugins_exec_la_LDFLAGS = $(MODULE_FLAGS)
+plugins_exec_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm

@@ -21,6 +21,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -312,6 +313,49 @@ run_reap_leftovers(struct runner *rner, int wait)
 	}
 }
 
+/*
+ * Kills every process, other than ours, that holds the pipe fd is an end
+ * of: what is left of a command that put itself outside its process
+ * group (setsid) and kept its output open.  Found through /proc.
+ */
+static void
+kill_pipe_holders(int fd)
+{
+	char		 want[64], path[64], link[64];
+	struct stat	 st;
+	struct dirent	*p, *f;
+	DIR		*proc, *fds;
+	pid_t		 pid, self = getpid();
+	ssize_t		 n;
+
+	if (fstat(fd, &st) != 0 || (proc = opendir("/proc")) == NULL)
+		return;
+	snprintf(want, sizeof want, "pipe:[%llu]", (unsigned long long)st.st_ino);
+	while ((p = readdir(proc)) != NULL) {
+		if ((pid = (pid_t)atoi(p->d_name)) <= 0 || pid == self)
+			continue;
+		snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+		if ((fds = opendir(path)) == NULL)
+			continue;
+		while ((f = readdir(fds)) != NULL) {
+			if (f->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof path, "/proc/%d/fd/%.16s",
+			    (int)pid, f->d_name);
+			n = readlink(path, link, sizeof link - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (strcmp(link, want) == 0) {
+				(void)kill(pid, SIGKILL);
+				break;
+			}
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+}
+
 static int
 set_nonblock(int fd)
 {
@@ -457,7 +501,8 @@ run_command(struct runner *rner, char *const argv[], char *const envp[],
 		goto done;
 	}
 	if (n == (ssize_t)sizeof e) {
-		fail(res, "%s: cannot run: %s", argv[0], strerror(e));
+		fail(res, "%s: %s", argv[0], e == ENOENT ?
+		    "command not found" : strerror(e));
 		goto done;
 	}
 
@@ -516,6 +561,11 @@ done:
 		kill_and_reap(&rn, 100);
 	if (!rn.reaped && rner->nleftover < RUN_LEFTOVERS_MAX)
 		rner->leftover[rner->nleftover++] = rn.pid;
+	/* Still open once the group is dead: someone left the group. */
+	if (rn.out.fd != -1 && rn.reaped)
+		kill_pipe_holders(rn.out.fd);
+	if (rn.err.fd != -1 && rn.reaped)
+		kill_pipe_holders(rn.err.fd);
 	if (rn.out.fd != -1)
 		close(rn.out.fd);
 	if (rn.err.fd != -1)

@@ -237,6 +237,25 @@ text_ok(const char *s)
 	return n < FIELDS_TEXT_MAX && text_printable(s, n);
 }
 
+/* target_parse(), and a container must be named by its full id. */
+static int
+node_parse(const char *s, struct target *t, char *err, size_t errlen)
+{
+	size_t	n;
+
+	if (target_parse(s, t, err, errlen) != 0)
+		return -1;
+	if (t->kind == TARGET_CONTAINER) {
+		n = strspn(t->arg, "0123456789abcdef");
+		if (n != 64 || t->arg[n] != '\0') {
+			snprintf(err, errlen, "container id must be 64 lower-case "
+			    "hex digits (docker ps --no-trunc)");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Selects the target's topology and node. */
 static int
 select_node(struct lines *ls, const struct target *t)
@@ -308,7 +327,7 @@ line_metric(struct lines *ls, char **f, int nf, char *err, size_t errlen)
 		return -1;
 	}
 	memset(&spec, 0, sizeof spec);
-	if (target_parse(f[1], &t, err, errlen) != 0)
+	if (node_parse(f[1], &t, err, errlen) != 0)
 		return -1;
 	if (!key_ok(f[2])) {
 		snprintf(err, errlen, "key must be 1 to %d letters, digits, "
@@ -351,7 +370,7 @@ line_info(struct lines *ls, char **f, int nf, char *err, size_t errlen)
 		return -1;
 	}
 	memset(&spec, 0, sizeof spec);
-	if (target_parse(f[1], &t, err, errlen) != 0)
+	if (node_parse(f[1], &t, err, errlen) != 0)
 		return -1;
 	if (!key_ok(f[2])) {
 		snprintf(err, errlen, "key must be 1 to %d letters, digits, "
@@ -441,7 +460,7 @@ line_row(struct lines *ls, char **f, int nf, char *err, size_t errlen)
 		snprintf(err, errlen, "expected: row NODE TABLE ROW VALUE...");
 		return -1;
 	}
-	if (target_parse(f[1], &t, err, errlen) != 0)
+	if (node_parse(f[1], &t, err, errlen) != 0)
 		return -1;
 	if ((tb = strmap_get(&ls->tables, f[2])) == NULL) {
 		snprintf(err, errlen, "table %.64s is not declared (a \"table\" "

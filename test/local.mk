@@ -63,3 +63,7 @@ TESTS += test/config-test
 # reports, memory; as root also strict modes, --user and --socket-group.
 TESTS += test/abuse.test
 EXTRA_DIST += test/abuse.test test/abuse.py
+
+# The exec and prometheus modules (issue 15), end to end through the host.
+TESTS += test/exec.test
+EXTRA_DIST += test/exec.test test/exec.py

@@ -41,3 +41,10 @@ plugins_exec_la_SOURCES = plugins/exec.c plugins/exec-run.c \
 	plugins/strmap.c plugins/strmap.h
 plugins_exec_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_exec_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
+
+module_LTLIBRARIES += plugins/prometheus.la
+plugins_prometheus_la_SOURCES = plugins/prometheus.c plugins/prom-parse.c \
+	plugins/prom-parse.h plugins/prom-http.c plugins/prom-http.h \
+	plugins/fields.c plugins/fields.h plugins/strmap.c plugins/strmap.h
+plugins_prometheus_la_LDFLAGS = $(MODULE_FLAGS)
+plugins_prometheus_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm

@@ -67,3 +67,11 @@ EXTRA_DIST += test/abuse.test test/abuse.py
 # The exec and prometheus modules (issue 15), end to end through the host.
 TESTS += test/exec.test
 EXTRA_DIST += test/exec.test test/exec.py
+# The Prometheus text parser (unit tests; also fuzzed, test/fuzz/fuzz-prom.c).
+check_PROGRAMS += test/prom-parse-test
+test_prom_parse_test_SOURCES = test/prom-parse-test.c plugins/prom-parse.c \
+	plugins/strmap.c
+test_prom_parse_test_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins
+test_prom_parse_test_LDADD = -lm
+TESTS += test/prom-parse-test
+EXTRA_DIST += test/fuzz/fuzz-prom.c test/fuzz/prom.dict

@@ -73,28 +73,6 @@ exec_errline(void *arg, const char *line)
 	sph_log(ex->host, SPH_LOG_WARNING, "stderr: %s", line);
 }
 
-static unsigned
-param_uint(struct sph_host *host, const char *key, unsigned def,
-    unsigned min, unsigned max)
-{
-	const char	*v = sph_param(host, key);
-	char		*end;
-	unsigned long	 u;
-
-	if (v == NULL)
-		return def;
-	errno = 0;
-	u = strtoul(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || u < min ||
-	    u > max) {
-		sph_log(host, SPH_LOG_WARNING, "param %s: expected a number "
-		    "from %u to %u, got \"%s\"; using %u", key, min, max, v,
-		    def);
-		return def;
-	}
-	return (unsigned)u;
-}
-
 /* "NAME=value" into a new string. */
 static char *
 env_entry(const char *name, const char *value)

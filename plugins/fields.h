@@ -58,6 +58,13 @@ int	spec_option(struct series_spec *spec, const char *opt, char *err,
 void	spec_range(const struct series_spec *spec, double value, double *min,
 	    double *max);
 
+/*
+ * The module parameter key as a number from min to max, or def when it is
+ * unset or invalid (then with a warning naming it).
+ */
+unsigned param_uint(struct sph_host *host, const char *key, unsigned def,
+	    unsigned min, unsigned max);
+
 /* Parse a finite number, the whole string.  0 or -1. */
 int	parse_finite(const char *s, double *out);
 

@@ -96,28 +96,6 @@ mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static unsigned
-param_uint(struct sph_host *host, const char *key, unsigned def,
-    unsigned min, unsigned max)
-{
-	const char	*v = sph_param(host, key);
-	char		*end;
-	unsigned long	 u;
-
-	if (v == NULL)
-		return def;
-	errno = 0;
-	u = strtoul(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || u < min ||
-	    u > max) {
-		sph_log(host, SPH_LOG_WARNING, "param %s: expected a number "
-		    "from %u to %u, got \"%s\"; using %u", key, min, max, v,
-		    def);
-		return def;
-	}
-	return (unsigned)u;
-}
-
 /*
  * The 64-hex container id in a label value: the value itself, or after
  * "docker://" (and other runtimes' "<name>://"), or the last component of

@@ -313,6 +313,32 @@ def poll_neighbour(h, stop, result):
         time.sleep(0.05)
 
 
+class NeighbourWatch:
+    """Polls the load module of h in a thread while the block runs; on
+    exit checks that every poll succeeded and none took long."""
+
+    def __init__(self, h, name):
+        self.h, self.name = h, name
+        self.stop = threading.Event()
+        self.res = {"failed": 0, "polls": 0, "slowest": 0.0, "last": None}
+
+    def __enter__(self):
+        self.t = threading.Thread(target=poll_neighbour, args=(self.h, self.stop, self.res))
+        self.t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.t.join()
+        if exc[0] is not None:
+            return False
+        r = self.res
+        it.check(r["failed"] == 0 and r["polls"] > 0, "%s: neighbour failed %d of %d polls (%s)"
+                 % (self.name, r["failed"], r["polls"], r["last"]))
+        it.check(r["slowest"] < 2.0, "%s: neighbour took %.2fs" % (self.name, r["slowest"]))
+        return False
+
+
 @test
 def hostile_scripts_fail_cleanly_and_leave_nothing():
     s = Scripts()
@@ -320,30 +346,22 @@ def hostile_scripts_fail_cleanly_and_leave_nothing():
         path = s.write(name + ".sh", body) if body is not None else os.path.join(s.dir, "no-such-program")
         h = exec_host(s, path, ["--param", "exec.timeout=400"],
                       more_modules=[it.plugin("load")]).start(wait_for=["load"])
-        stop = threading.Event()
-        res = {"failed": 0, "polls": 0, "slowest": 0.0, "last": None}
-        t = threading.Thread(target=poll_neighbour, args=(h, stop, res))
-        t.start()
         try:
-            wait_error(h, reason)
-            # Three more polls: each one runs the script again.
-            for _ in range(3):
-                t0 = time.monotonic()
-                st, _, body = it.get(h.sock("exec"), timeout=10)
-                it.check(st == 500, "%s: status %d" % (name, st))
-                it.check(time.monotonic() - t0 < 5, "%s: poll took %.1fs" % (name, time.monotonic() - t0))
-            it.wait_until(lambda: not s.leftovers(), 10, what="%s: no process left" % name)
-            it.check(h.proc.poll() is None, "host died")
-            log = h.logtext()
-            it.check("restart" not in log, "%s: the worker was restarted:\n%s" % (name, log[-1500:]))
+            with NeighbourWatch(h, name):
+                wait_error(h, reason)
+                # Three more polls: each one runs the script again.
+                for _ in range(3):
+                    t0 = time.monotonic()
+                    st, _, body = it.get(h.sock("exec"), timeout=10)
+                    it.check(st == 500, "%s: status %d" % (name, st))
+                    it.check(time.monotonic() - t0 < 5, "%s: poll took %.1fs" % (name, time.monotonic() - t0))
+                it.wait_until(lambda: not s.leftovers(), 10, what="%s: no process left" % name)
+                it.check(h.proc.poll() is None, "host died")
+                log = h.logtext()
+                it.check("restart" not in log, "%s: the worker was restarted:\n%s" % (name, log[-1500:]))
         finally:
-            stop.set()
-            t.join()
             h.stop()
             h.cleanup()
-        it.check(res["failed"] == 0 and res["polls"] > 0,
-                 "%s: neighbour failed %d of %d polls (%s)" % (name, res["failed"], res["polls"], res["last"]))
-        it.check(res["slowest"] < 2.0, "%s: neighbour took %.2fs" % (name, res["slowest"]))
         it.check(not s.leftovers(), "%s: processes left after the host stopped: %r" % (name, s.leftovers()))
     s.cleanup()
 

@@ -65,8 +65,9 @@ TESTS += test/abuse.test
 EXTRA_DIST += test/abuse.test test/abuse.py
 
 # The exec and prometheus modules (issue 15), end to end through the host.
-TESTS += test/exec.test
-EXTRA_DIST += test/exec.test test/exec.py
+TESTS += test/exec.test test/prometheus.test
+EXTRA_DIST += test/exec.test test/exec.py test/prometheus.test \
+	test/prometheus.py
 # The Prometheus text parser (unit tests; also fuzzed, test/fuzz/fuzz-prom.c).
 check_PROGRAMS += test/prom-parse-test
 test_prom_parse_test_SOURCES = test/prom-parse-test.c plugins/prom-parse.c \

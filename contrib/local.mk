@@ -54,3 +54,9 @@ TESTS += test/unit-file-test.sh test/k8s-manifest-test.sh
 
 # Out-of-tree example module (built by a test against the installed SDK).
 EXTRA_DIST += contrib/example-module/hello.c contrib/example-module/Makefile
+
+# Examples for the exec and prometheus modules (scope-plugin-exec(8),
+# scope-plugin-prometheus(8)); test/exec.py runs log-errors.sh.
+examplesdir = $(docdir)/examples
+dist_examples_SCRIPTS = contrib/exec/log-errors.sh contrib/exec/clock-offset.sh
+dist_examples_DATA = contrib/prometheus/node-exporter.conf

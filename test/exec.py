@@ -424,6 +424,45 @@ def two_hosts_each_with_exec_at_once():
         s.cleanup()
 
 
+SYSLOG = """\
+Dec  1 10:00:01 web1 sshd[1234]: error: Failed password for root from 10.0.0.7 port 2222 ssh2
+Dec  1 10:00:02 web1 sshd[1234]: error: Failed password for admin from 10.0.0.7 port 2223 ssh2
+Dec  1 10:00:03 web1 kernel: [ 12.3] EXT4-fs error (device sda1): reading directory lblock 0
+Dec  1 10:00:04 web1 systemd[1]: Started Daily apt download activities.
+2026-12-01T10:00:07.123456+00:00 web1 nginx[55]: connect() failed (111: Connection refused)
+Dec  1 10:00:08 web1 app[9]: \xc3\xa9chec "quoted" \x01 byte
+"""
+
+
+@test
+def contrib_log_errors_example():
+    s = Scripts()
+    log = os.path.join(s.dir, "syslog")
+    with open(log, "wb") as f:
+        f.write(SYSLOG.encode("latin-1"))
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "contrib", "exec", "log-errors.sh")
+    h = exec_host(s, "sh " + os.path.abspath(src), ["--param", "exec.log=" + log,
+                                                    "--param", "exec.pattern=error|fail|chec"],
+                  env="log pattern").start(wait_for=["exec"])
+    try:
+        doc = report(h)
+        n = host_node(doc)
+        it.check(n["metrics"]["exec.errors"]["samples"][0]["value"] == 5, "error count %r" % n["metrics"])
+        rows = {}
+        for k, v in n["latest"].items():
+            if k.startswith("exec.by_program."):
+                row, col = k[len("exec.by_program."):].split("___")
+                rows.setdefault(row, {})[col] = v["value"]
+        it.check(set(rows) == {"sshd", "kernel", "nginx", "app"}, "rows %r" % rows)
+        it.check(rows["sshd"]["c0"] == "sshd" and rows["sshd"]["c1"] == "2", "sshd row %r" % rows["sshd"])
+        it.check(rows["nginx"]["c2"].startswith("connect() failed"), "nginx message %r" % rows["nginx"])
+        it.check(doc["Host"]["table_templates"]["exec.by_program"]["label"] == "Log errors by program", "table")
+    finally:
+        h.stop()
+        h.cleanup()
+        s.cleanup()
+
+
 @test
 def refused_without_a_command():
     h = it.Host([it.plugin("exec")]).start()

@@ -60,3 +60,5 @@ EXTRA_DIST += contrib/example-module/hello.c contrib/example-module/Makefile
 examplesdir = $(docdir)/examples
 dist_examples_SCRIPTS = contrib/exec/log-errors.sh contrib/exec/clock-offset.sh
 dist_examples_DATA = contrib/prometheus/node-exporter.conf
+# Screenshots in the README.
+EXTRA_DIST += docs/images/exec-log-errors.png docs/images/prometheus-node-exporter.png

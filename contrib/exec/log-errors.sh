@@ -48,13 +48,13 @@ tolower($0) ~ lpat {
 	msg = substr($0, index($0, " " tok " ") + length(tok) + 2)
 	gsub(/[\\"]/, "", msg)
 	gsub(/[^[:print:]\t]/, "?", msg)
-	if (length(msg) > 120)
-		msg = substr(msg, 1, 117) "..."
+	if (length(msg) > 60)
+		msg = substr(msg, 1, 57) "..."
 	count[prog]++
 	last[prog] = msg
 }
 END {
-	printf "metric host errors %d label=\"Log errors\" format=integer priority=4\n", total
+	printf "metric host errors %d label=\"Log errors\" format=integer priority=3\n", total
 	print "table by_program \"Log errors by program\" Program Errors \"Latest error\""
 	n = 0
 	for (p in count) {

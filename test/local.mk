@@ -65,9 +65,10 @@ TESTS += test/abuse.test
 EXTRA_DIST += test/abuse.test test/abuse.py
 
 # The exec and prometheus modules (issue 15), end to end through the host.
-TESTS += test/exec.test test/prometheus.test
+# With the real Scope (SKIP without it): the values in the details panel.
+TESTS += test/exec.test test/prometheus.test test/interop-noconfig.test
 EXTRA_DIST += test/exec.test test/exec.py test/prometheus.test \
-	test/prometheus.py
+	test/prometheus.py test/interop-noconfig.test test/interop-noconfig.py
 # The Prometheus text parser (unit tests; also fuzzed, test/fuzz/fuzz-prom.c).
 check_PROGRAMS += test/prom-parse-test
 test_prom_parse_test_SOURCES = test/prom-parse-test.c plugins/prom-parse.c \

@@ -10,10 +10,10 @@
 # }
 set -eu
 
-# chronyc -c: CSV; field 2 the reference name, 4 the stratum, 5 the
-# offset of the system clock in seconds (positive: fast).
+# chronyc -c tracking: CSV; field 2 the reference name, 3 its stratum,
+# 5 the system time's offset from NTP time in seconds, as chronyc reports it.
 out=$(chronyc -c tracking) || { echo "chronyc tracking failed" >&2; exit 1; }
 echo "$out" | awk -F, '{
 	printf "metric host clock_offset_ms %.3f label=\"Clock offset (ms)\" priority=4\n", $5 * 1000
-	printf "info host ntp_source \"%s (stratum %d)\" label=\"NTP source\"\n", $2, $4
+	printf "info host ntp_source \"%s (stratum %d)\" label=\"NTP source\"\n", $2, $3
 }'

@@ -359,6 +359,8 @@ def hostile_scripts_fail_cleanly_and_leave_nothing():
                 it.check(h.proc.poll() is None, "host died")
                 log = h.logtext()
                 it.check("restart" not in log, "%s: the worker was restarted:\n%s" % (name, log[-1500:]))
+        except Exception as e:
+            raise AssertionError("%s: %r; host log:\n%s" % (name, e, h.logtext()[-3000:])) from e
         finally:
             h.stop()
             h.cleanup()

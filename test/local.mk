@@ -77,3 +77,8 @@ test_prom_parse_test_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins
 test_prom_parse_test_LDADD = -lm
 TESTS += test/prom-parse-test
 EXTRA_DIST += test/fuzz/fuzz-prom.c test/fuzz/prom.dict
+# The modules' hash map (unit test against a plain array).
+check_PROGRAMS += test/strmap-test
+test_strmap_test_SOURCES = test/strmap-test.c plugins/strmap.c
+test_strmap_test_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins
+TESTS += test/strmap-test

@@ -148,7 +148,15 @@ child(const char *path, char *const argv[], char *const envp[], int out,
 	if ((fd = open("/dev/null", O_RDONLY)) == -1 ||
 	    dup2(fd, 0) == -1 || dup2(out, 1) == -1 || dup2(err, 2) == -1)
 		goto fail;
-	/* Nothing of the worker's (its socket, its channel) leaks in. */
+	/*
+	 * Nothing of the worker's (its socket, its channel) leaks in:
+	 * close_range() where the kernel has it (5.9), else one by one.
+	 */
+#ifdef SYS_close_range
+	if ((report == 3 || syscall(SYS_close_range, 3, report - 1, 0) == 0) &&
+	    syscall(SYS_close_range, report + 1, ~0U, 0) == 0)
+		maxfd = 0;
+#endif
 	for (fd = 3; fd < maxfd; fd++)
 		if (fd != report)
 			(void)close(fd);

@@ -109,3 +109,22 @@ test_options_test_SOURCES = test/options-test.c test/unit.h
 test_options_test_CPPFLAGS = $(HOST_CPPFLAGS)
 test_options_test_LDADD = libhost.la
 TESTS += test/channel-test test/options-test
+
+# The exec and prometheus modules (issue 15), end to end through the host.
+# With the real Scope (SKIP without it): the values in the details panel.
+TESTS += test/exec.test test/prometheus.test test/interop-noconfig.test
+EXTRA_DIST += test/exec.test test/exec.py test/prometheus.test \
+	test/prometheus.py test/interop-noconfig.test test/interop-noconfig.py
+# The Prometheus text parser (unit tests; also fuzzed, test/fuzz/fuzz-prom.c).
+check_PROGRAMS += test/prom-parse-test
+test_prom_parse_test_SOURCES = test/prom-parse-test.c plugins/prom-parse.c \
+	plugins/strmap.c
+test_prom_parse_test_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins
+test_prom_parse_test_LDADD = -lm
+TESTS += test/prom-parse-test
+EXTRA_DIST += test/fuzz/fuzz-prom.c test/fuzz/prom.dict
+# The modules' hash map (unit test against a plain array).
+check_PROGRAMS += test/strmap-test
+test_strmap_test_SOURCES = test/strmap-test.c plugins/strmap.c
+test_strmap_test_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins
+TESTS += test/strmap-test

@@ -3,7 +3,7 @@
 #
 #   test/fuzz/run.sh [-t SECONDS] [-j JOBS] [-b] [TARGET ...]
 #
-# TARGET is validate, control, http or channel (default: all whose sources
+# TARGET is validate, control, http, channel or prom (default: all whose sources
 # exist).
 # -t  seconds per target (default 30; -max_total_time)
 # -j  parallel libFuzzer jobs/workers per target (default 1)
@@ -52,19 +52,20 @@ sources() {
 	control) echo host/control.c ;;
 	http) echo host/http.c ;;
 	channel) echo host/channel.c ;;
+	prom) echo plugins/prom-parse.c plugins/strmap.c ;;
 	*) echo "run.sh: unknown target $1" >&2; exit 2 ;;
 	esac
 }
 
 if [ $# -eq 0 ]; then
-	for t in validate control http channel; do
-		[ -f "$(sources $t)" ] && set -- "$@" $t
+	for t in validate control http channel prom; do
+		[ -f "$(sources $t | cut -d' ' -f1)" ] && set -- "$@" $t
 	done
 fi
 
 CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE \
 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
--Iinclude -Ilib -Ihost"
+-Iinclude -Ilib -Ihost -Iplugins"
 LIBS="$(pkg-config --libs yajl 2>/dev/null || echo -lyajl) \
 $(pkg-config --libs libevent_core 2>/dev/null || echo -levent_core) -lm"
 
@@ -72,7 +73,7 @@ mkdir -p "$OUT"
 status=0
 for t in "$@"; do
 	src=$(sources "$t")
-	if [ ! -f "$src" ]; then
+	if [ ! -f "${src%% *}" ]; then
 		echo "run.sh: $t: $src does not exist yet, skipped" >&2
 		continue
 	fi

@@ -32,3 +32,8 @@ module_LTLIBRARIES += plugins/procfds.la
 plugins_procfds_la_SOURCES = plugins/procfds.c plugins/common.h
 plugins_procfds_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_procfds_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
+
+module_LTLIBRARIES += plugins/containers.la
+plugins_containers_la_SOURCES = plugins/containers.c
+plugins_containers_la_LDFLAGS = $(MODULE_FLAGS)
+plugins_containers_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)

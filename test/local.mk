@@ -63,3 +63,15 @@ TESTS += test/config-test
 # reports, memory; as root also strict modes, --user and --socket-group.
 TESTS += test/abuse.test
 EXTRA_DIST += test/abuse.test test/abuse.py
+
+# The containers module over cgroup fixture trees, one test per layout;
+# each runs two collects, the second over a copy its edit() changed.
+CONTAINERS_GOLDEN = test/golden-containers-v2-docker-systemd.test \
+	test/golden-containers-v2-docker-cgroupfs.test \
+	test/golden-containers-v2-kubepods.test \
+	test/golden-containers-v2-kubepods-cgroupfs.test \
+	test/golden-containers-v2-podman.test \
+	test/golden-containers-v1-hybrid.test
+TESTS += $(CONTAINERS_GOLDEN)
+EXTRA_DIST += $(CONTAINERS_GOLDEN) test/containers-golden.sh \
+	test/fixtures/containers

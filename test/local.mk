@@ -75,3 +75,6 @@ CONTAINERS_GOLDEN = test/golden-containers-v2-docker-systemd.test \
 TESTS += $(CONTAINERS_GOLDEN)
 EXTRA_DIST += $(CONTAINERS_GOLDEN) test/containers-golden.sh \
 	test/fixtures/containers
+# ... and on the kernel's own cgroups: throttling and an OOM kill (root).
+TESTS += test/containers-kernel.test
+EXTRA_DIST += test/containers-kernel.test test/containers-kernel.py

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""The containers module on the real kernel's cgroups.
+
+Usage: containers-kernel.py --builddir DIR [--cgroup-root /sys/fs/cgroup]
+
+As root, with writable cgroups (v2, or v1 cpu and memory controllers),
+creates two cgroups named like Docker's systemd-driver scopes under a
+private slice, and serves the containers module with scope-plugin-host:
+ - a busy loop under a CPU quota of 10 % of a core: the module must
+   report "0.1 cores" and a throttled share well above zero;
+ - a process allocating 64 MiB under a 32 MiB memory limit: it is
+   OOM-killed, and the module must count the kill.
+Every process and cgroup is removed afterwards, also on failure.  Exits
+77 (skip) with the reason when this is not possible here.
+"""
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+MIB = 1 << 20
+
+
+def skip(why):
+    print("SKIP: %s" % why)
+    sys.exit(SKIP)
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def get_report(sock, timeout=5.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock)
+        s.sendall(b"GET /report?api_version=1&probe_id=kernel HTTP/1.1\r\n"
+                  b"Host: plugin\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1]
+    if status != b"200":
+        raise RuntimeError("report: %s" % head.split(b"\r\n")[0].decode())
+    return json.loads(body)
+
+
+class Cgroups:
+    """The test's cgroups in every hierarchy that needs them."""
+
+    def __init__(self, root):
+        self.root = root
+        self.made = []          # directories, removed in reverse order
+        self.enabled = []       # (subtree_control file, controller)
+        self.v2 = os.path.exists(os.path.join(root, "cgroup.controllers"))
+        if self.v2:
+            self.hier = {"cpu": root, "memory": root}
+        else:
+            cpu = next((os.path.join(root, n) for n in
+                        ("cpu", "cpu,cpuacct", "cpuacct,cpu")
+                        if os.path.exists(os.path.join(root, n, "cpu.cfs_quota_us"))),
+                       None)
+            mem = os.path.join(root, "memory")
+            if cpu is None or not os.path.exists(
+                    os.path.join(mem, "memory.limit_in_bytes")):
+                skip("no cgroup v2 and no v1 cpu and memory controllers "
+                     "under %s" % root)
+            self.hier = {"cpu": cpu, "memory": mem}
+
+    def enable(self, d, ctls):
+        """v2: let d's children use the controllers ctls."""
+        ctl = os.path.join(d, "cgroup.subtree_control")
+        with open(ctl) as f:
+            have = f.read().split()
+        for c in ctls:
+            if c in have:
+                continue
+            try:
+                write(ctl, "+%s" % c)
+            except OSError as e:
+                skip("cannot enable the %s controller in %s: %s"
+                     % (c, ctl, e.strerror))
+            self.enabled.append((ctl, c))
+
+    def mkdir(self, rel, kinds):
+        for k in kinds:
+            d = os.path.join(self.hier[k], rel)
+            if d in self.made:
+                continue
+            try:
+                os.mkdir(d)
+            except OSError as e:
+                skip("cannot create cgroup %s: %s" % (d, e.strerror))
+            self.made.append(d)
+
+    def path(self, kind, rel, name):
+        return os.path.join(self.hier[kind], rel, name)
+
+    def join(self, kind, rel, pid):
+        write(self.path(kind, rel, "cgroup.procs"), "%d\n" % pid)
+
+    def cleanup(self):
+        for d in reversed(self.made):
+            for _ in range(50):       # a cgroup empties a moment after its
+                try:                  # last process is reaped
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                print("warning: could not remove %s" % d)
+        for ctl, c in reversed(self.enabled):
+            try:
+                write(ctl, "-%s" % c)
+            except OSError:
+                pass                  # another cgroup uses it meanwhile
+
+
+def node(report, cid):
+    return report.get("Container", {}).get("nodes", {}).get(
+        "%s;<container>" % cid)
+
+
+def latest(n, key):
+    v = (n or {}).get("latest", {}).get(key)
+    return v["value"] if v else None
+
+
+def metric(n, key):
+    m = (n or {}).get("metrics", {}).get(key)
+    return m["samples"][-1]["value"] if m else None
+
+
+def wait_for(what, pred, timeout):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = pred()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError("timed out waiting for %s" % what)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--builddir", default=".")
+    ap.add_argument("--cgroup-root", default="/sys/fs/cgroup")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        skip("needs root to create cgroups")
+    if not os.path.isdir(args.cgroup_root):
+        skip("no cgroup filesystem at %s" % args.cgroup_root)
+    so = os.path.join(args.builddir, "plugins", ".libs", "containers.so")
+    host = os.path.join(args.builddir, "scope-plugin-host")
+    if not os.path.exists(so) or not os.path.exists(host):
+        print("FAIL: %s or %s not built" % (so, host))
+        return 99
+
+    cg = Cgroups(args.cgroup_root)
+    procs = []
+    tmp = tempfile.mkdtemp(prefix="sph-containers-kernel.")
+    hostproc = None
+    busy_id, oom_id = secrets.token_hex(32), secrets.token_hex(32)
+    slice_ = "sph-test-%d.slice" % os.getpid()
+    busy = "%s/docker-%s.scope" % (slice_, busy_id)
+    oom = "%s/docker-%s.scope" % (slice_, oom_id)
+    try:
+        if cg.v2:
+            cg.enable(cg.root, ["cpu", "memory"])
+        cg.mkdir(slice_, ["cpu", "memory"])
+        if cg.v2:
+            cg.enable(os.path.join(cg.root, slice_), ["cpu", "memory"])
+        # Like a runtime: each container in every hierarchy.
+        cg.mkdir(busy, ["cpu", "memory"])
+        cg.mkdir(oom, ["cpu", "memory"])
+        if cg.v2:
+            write(cg.path("cpu", busy, "cpu.max"), "10000 100000\n")
+            write(cg.path("memory", oom, "memory.max"), "%d\n" % (32 * MIB))
+            swap = cg.path("memory", oom, "memory.swap.max")
+            if os.path.exists(swap):
+                write(swap, "0\n")
+        else:
+            write(cg.path("cpu", busy, "cpu.cfs_period_us"), "100000\n")
+            write(cg.path("cpu", busy, "cpu.cfs_quota_us"), "10000\n")
+            write(cg.path("memory", oom, "memory.limit_in_bytes"),
+                  "%d\n" % (32 * MIB))
+            memsw = cg.path("memory", oom, "memory.memsw.limit_in_bytes")
+            if os.path.exists(memsw):
+                write(memsw, "%d\n" % (32 * MIB))
+
+        # Serve the module on the real cgroup root and /proc.
+        mods, socks = os.path.join(tmp, "mods"), os.path.join(tmp, "socks")
+        os.mkdir(mods)
+        shutil.copy(so, mods)
+        log = open(os.path.join(tmp, "host.log"), "w")
+        hostproc = subprocess.Popen(
+            [host, "--foreground", "--no-config", "--no-strict-modes",
+             "--module-dir", mods, "--socket-dir", socks, "--settle", "0",
+             "--param", "containers.cgroup_root=%s" % args.cgroup_root],
+            stdout=log, stderr=subprocess.STDOUT)
+        sock = os.path.join(socks, "containers", "containers.sock")
+        wait_for("the containers socket", lambda: os.path.exists(sock), 20)
+
+        p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        procs.append(p)
+        cg.join("cpu", busy, p.pid)
+        get_report(sock)        # the first collect: counters, no rates
+
+        def throttled():
+            n = node(get_report(sock), busy_id)
+            v = metric(n, "containers_cpu_throttled")
+            return n if v is not None and v > 50 else None
+        n = wait_for("throttling above 50 %", throttled, 30)
+        assert latest(n, "containers_cpu_limit") == "0.1 cores", n
+        print("ok: busy loop under 10 %% of a core: throttled %.1f %% of "
+              "periods, CPU limit %s, throttled time %s"
+              % (metric(n, "containers_cpu_throttled"),
+                 latest(n, "containers_cpu_limit"),
+                 latest(n, "containers_throttled_time")))
+
+        a = subprocess.Popen(
+            [sys.executable, "-c", "import sys\nsys.stdin.readline()\n"
+             "b = b'x' * (64 << 20)\nprint('not killed')"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        procs.append(a)
+        cg.join("memory", oom, a.pid)
+        out, _ = a.communicate(b"go\n", timeout=60)
+        if a.returncode != -signal.SIGKILL:
+            raise AssertionError("the allocating process was not OOM-killed "
+                                 "(exit %s, %r)" % (a.returncode, out))
+
+        def oom_counted():
+            n = node(get_report(sock), oom_id)
+            v = latest(n, "containers_oom_kills")
+            return n if v is not None and int(v) >= 1 else None
+        n = wait_for("the OOM kill to be counted", oom_counted, 20)
+        assert latest(n, "containers_memory_limit") == "32 MiB", n
+        print("ok: 64 MiB allocated under a 32 MiB limit: OOM kills %s, "
+              "memory limit %s" % (latest(n, "containers_oom_kills"),
+                                   latest(n, "containers_memory_limit")))
+        return 0
+    except AssertionError as e:
+        print("FAIL: %s" % e)
+        if hostproc is not None:
+            log.flush()
+            with open(os.path.join(tmp, "host.log")) as f:
+                sys.stdout.write(f.read()[-3000:])
+        return 1
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        if hostproc is not None:
+            hostproc.terminate()
+            try:
+                hostproc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                hostproc.kill()
+                hostproc.wait()
+        cg.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

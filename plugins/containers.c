@@ -580,9 +580,9 @@ fail:
 	return -1;
 }
 
-/* An unsigned decimal at s; 0 or -1. */
+/* An unsigned decimal at s, ended by a space, newline or NUL; 0 or -1. */
 static int
-parse_u64(const char *s, uint64_t *v, const char **end)
+parse_u64(const char *s, uint64_t *v)
 {
 	char	*e;
 
@@ -590,11 +590,16 @@ parse_u64(const char *s, uint64_t *v, const char **end)
 		return -1;
 	errno = 0;
 	*v = strtoull(s, &e, 10);
-	if (errno != 0)
+	if (errno != 0 || (*e != '\0' && *e != '\n' && *e != ' '))
 		return -1;
-	if (end != NULL)
-		*end = e;
 	return 0;
+}
+
+/* a + b, saturated: counters summed over devices never wrap. */
+static uint64_t
+add_sat(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
 }
 
 /* The value of "key N" on a line of buf; 0 or -1. */
@@ -607,7 +612,7 @@ key_u64(const char *buf, const char *key, uint64_t *v)
 	for (p = buf; p != NULL && *p != '\0';
 	    p = (p = strchr(p, '\n')) != NULL ? p + 1 : NULL)
 		if (strncmp(p, key, n) == 0 && p[n] == ' ')
-			return parse_u64(p + n + 1, v, NULL);
+			return parse_u64(p + n + 1, v);
 	return -1;
 }
 
@@ -624,7 +629,7 @@ read_u64_or_max(struct state *st, int dfd, const char *rel, enum file f,
 		*v = 0;
 		return 0;
 	}
-	return parse_u64(buf, v, NULL);
+	return parse_u64(buf, v);
 }
 
 /* "some avg10=X ..." of a pressure file into *pct; 0 or -1. */
@@ -643,7 +648,7 @@ read_psi(struct state *st, int dfd, const char *rel, enum file f, double *pct)
 static void
 read_cpu(struct state *st, int v2, int dfd, const char *rel, struct vals *v)
 {
-	char		 buf[1024];
+	char		 buf[1024], *p;
 	uint64_t	 quota, period, t;
 
 	if (v2) {
@@ -651,21 +656,22 @@ read_cpu(struct state *st, int v2, int dfd, const char *rel, struct vals *v)
 			if (strncmp(buf, "max ", 4) == 0) {
 				v->cores = 0;
 				v->have |= V_CPU_LIMIT;
-			} else if (sscanf(buf, "%" SCNu64 " %" SCNu64, &quota,
-			    &period) == 2 && period > 0) {
+			} else if (parse_u64(buf, &quota) == 0 &&
+			    (p = strchr(buf, ' ')) != NULL &&
+			    parse_u64(p + 1, &period) == 0 && period > 0) {
 				v->cores = (double)quota / (double)period;
 				v->have |= V_CPU_LIMIT;
 			}
 		}
 	} else {
 		if (read_file(st, dfd, rel, F_CFS_QUOTA, buf, sizeof buf) != -1) {
-			if (strncmp(buf, "-1", 2) == 0) {
+			if (strcmp(buf, "-1\n") == 0) {
 				v->cores = 0;
 				v->have |= V_CPU_LIMIT;
-			} else if (parse_u64(buf, &quota, NULL) == 0 &&
+			} else if (parse_u64(buf, &quota) == 0 &&
 			    read_file(st, dfd, rel, F_CFS_PERIOD, buf,
 			    sizeof buf) != -1 &&
-			    parse_u64(buf, &period, NULL) == 0 && period > 0) {
+			    parse_u64(buf, &period) == 0 && period > 0) {
 				v->cores = (double)quota / (double)period;
 				v->have |= V_CPU_LIMIT;
 			}
@@ -739,19 +745,19 @@ read_io(struct state *st, int v2, int dfd, const char *rel, struct vals *v)
 		if (v2) {
 			/* MAJ:MIN rbytes=N wbytes=N rios=N ... */
 			if ((p = strstr(line, " rbytes=")) != NULL &&
-			    parse_u64(p + 8, &n, NULL) == 0)
-				r += n;
+			    parse_u64(p + 8, &n) == 0)
+				r = add_sat(r, n);
 			if ((p = strstr(line, " wbytes=")) != NULL &&
-			    parse_u64(p + 8, &n, NULL) == 0)
-				w += n;
+			    parse_u64(p + 8, &n) == 0)
+				w = add_sat(w, n);
 		} else if ((p = strchr(line, ' ')) != NULL) {
 			/* MAJ:MIN Read|Write|Sync|Async|Discard|Total N */
 			if (strncmp(p, " Read ", 6) == 0 &&
-			    parse_u64(p + 6, &n, NULL) == 0)
-				r += n, any = 1;
+			    parse_u64(p + 6, &n) == 0)
+				r = add_sat(r, n), any = 1;
 			else if (strncmp(p, " Write ", 7) == 0 &&
-			    parse_u64(p + 7, &n, NULL) == 0)
-				w += n, any = 1;
+			    parse_u64(p + 7, &n) == 0)
+				w = add_sat(w, n), any = 1;
 			else if (strncmp(line, "Total ", 6) == 0)
 				any = 1;
 		}

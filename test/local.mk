@@ -78,3 +78,6 @@ EXTRA_DIST += $(CONTAINERS_GOLDEN) test/containers-golden.sh \
 # ... and on the kernel's own cgroups: throttling and an OOM kill (root).
 TESTS += test/containers-kernel.test
 EXTRA_DIST += test/containers-kernel.test test/containers-kernel.py
+# ... and on hostile trees: garbage, bad ids, symlink loops, 10 000 cgroups.
+TESTS += test/containers-bad.test
+EXTRA_DIST += test/containers-bad.test test/containers-bad.py

@@ -15,13 +15,13 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
-B = "modrun: "
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from containers_host import Host, latest  # noqa: E402
+
 FAILS = []
 
 
@@ -151,11 +151,6 @@ def test_garbage(builddir, tmp):
           "the unreadable cpu.stat is logged once in 3 collects: %s" % logs)
 
 
-def latest(n, key):
-    v = n.get("latest", {}).get(key)
-    return v["value"] if v else None
-
-
 def test_empty_and_missing(builddir, tmp):
     root = os.path.join(tmp, "empty")
     w(root + "/cgroup.controllers", "")
@@ -200,23 +195,6 @@ def test_mountinfo(builddir, tmp):
              r.stderr.strip()[-200:]))
 
 
-def get(sock):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(sock)
-    s.sendall(b"GET /report?api_version=1 HTTP/1.1\r\nHost: p\r\n"
-              b"Connection: close\r\n\r\n")
-    data = b""
-    while True:
-        c = s.recv(1 << 20)
-        if not c:
-            break
-        data += c
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return head.split(b"\r\n")[0].decode(), body
-
-
 def test_many(builddir, tmp):
     """10 000 container cgroups: capped, valid, within the deadline."""
     root = os.path.join(tmp, "many")
@@ -228,41 +206,18 @@ def test_many(builddir, tmp):
             f.write("50000 100000\n")
         with open(d + "/memory.max", "w") as f:
             f.write("max\n")
-    mods, socks = os.path.join(tmp, "mods"), os.path.join(tmp, "socks")
-    os.mkdir(mods)
-    shutil.copy(os.path.join(builddir, "plugins", ".libs", "containers.so"),
-                mods)
-    log = open(os.path.join(tmp, "host.log"), "w")
-    host = subprocess.Popen(
-        [os.path.join(builddir, "scope-plugin-host"), "--foreground",
-         "--no-config", "--no-strict-modes", "--settle", "0",
-         "--module-dir", mods, "--socket-dir", socks,
-         "--param", "containers.cgroup_root=%s" % root,
-         "--param", "containers.proc_root=%s/no-proc" % root],
-        stdout=log, stderr=subprocess.STDOUT)
+    host = Host(builddir, tmp, {"cgroup_root": root,
+                                "proc_root": root + "/no-proc"})
     try:
-        sock = os.path.join(socks, "containers", "containers.sock")
-        end = time.monotonic() + 30
-        while not os.path.exists(sock) and time.monotonic() < end:
-            time.sleep(0.1)
         for i in range(2):
-            status, body = get(sock)
-            doc = json.loads(body) if status.endswith(" 200 OK") else {}
-            n = len(containers(doc))
+            status, doc = host.get()
+            n = len(containers(doc or {}))
             check(n == 1000, "10 000 cgroups, poll %d: %s, %d containers "
                   "(max_cgroups 1000), inside the host's deadline"
                   % (i + 1, status, n))
     finally:
-        host.terminate()
-        try:
-            host.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            host.kill()
-            host.wait()
-        log.close()
-    with open(os.path.join(tmp, "host.log")) as f:
-        text = f.read()
-    check(text.count("reporting the first 1000") == 1,
+        host.stop()
+    check(host.logtext().count("reporting the first 1000") == 1,
           "the cap is logged once")
 
 

@@ -14,16 +14,17 @@ Every process and cgroup is removed afterwards, also on failure.  Exits
 77 (skip) with the reason when this is not possible here.
 """
 import argparse
-import json
 import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from containers_host import Host, latest, metric, wait_for  # noqa: E402
 
 SKIP = 77
 MIB = 1 << 20
@@ -37,28 +38,6 @@ def skip(why):
 def write(path, text):
     with open(path, "w") as f:
         f.write(text)
-
-
-def get_report(sock, timeout=5.0):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(sock)
-        s.sendall(b"GET /report?api_version=1&probe_id=kernel HTTP/1.1\r\n"
-                  b"Host: plugin\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    status = head.split(b" ", 2)[1]
-    if status != b"200":
-        raise RuntimeError("report: %s" % head.split(b"\r\n")[0].decode())
-    return json.loads(body)
 
 
 class Cgroups:
@@ -139,27 +118,6 @@ def node(report, cid):
         "%s;<container>" % cid)
 
 
-def latest(n, key):
-    v = (n or {}).get("latest", {}).get(key)
-    return v["value"] if v else None
-
-
-def metric(n, key):
-    m = (n or {}).get("metrics", {}).get(key)
-    return m["samples"][-1]["value"] if m else None
-
-
-def wait_for(what, pred, timeout):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        last = pred()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for %s" % what)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--builddir", default=".")
@@ -208,25 +166,16 @@ def main():
                 write(memsw, "%d\n" % (32 * MIB))
 
         # Serve the module on the real cgroup root and /proc.
-        mods, socks = os.path.join(tmp, "mods"), os.path.join(tmp, "socks")
-        os.mkdir(mods)
-        shutil.copy(so, mods)
-        log = open(os.path.join(tmp, "host.log"), "w")
-        hostproc = subprocess.Popen(
-            [host, "--foreground", "--no-config", "--no-strict-modes",
-             "--module-dir", mods, "--socket-dir", socks, "--settle", "0",
-             "--param", "containers.cgroup_root=%s" % args.cgroup_root],
-            stdout=log, stderr=subprocess.STDOUT)
-        sock = os.path.join(socks, "containers", "containers.sock")
-        wait_for("the containers socket", lambda: os.path.exists(sock), 20)
+        hostproc = Host(args.builddir, tmp,
+                        {"cgroup_root": args.cgroup_root})
 
         p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
         procs.append(p)
         cg.join("cpu", busy, p.pid)
-        get_report(sock)        # the first collect: counters, no rates
+        hostproc.report()       # the first collect: counters, no rates
 
         def throttled():
-            n = node(get_report(sock), busy_id)
+            n = node(hostproc.report(), busy_id)
             v = metric(n, "containers_cpu_throttled")
             return n if v is not None and v > 50 else None
         n = wait_for("throttling above 50 %", throttled, 30)
@@ -249,7 +198,7 @@ def main():
                                  "(exit %s, %r)" % (a.returncode, out))
 
         def oom_counted():
-            n = node(get_report(sock), oom_id)
+            n = node(hostproc.report(), oom_id)
             v = latest(n, "containers_oom_kills")
             return n if v is not None and int(v) >= 1 else None
         n = wait_for("the OOM kill to be counted", oom_counted, 20)
@@ -261,9 +210,7 @@ def main():
     except AssertionError as e:
         print("FAIL: %s" % e)
         if hostproc is not None:
-            log.flush()
-            with open(os.path.join(tmp, "host.log")) as f:
-                sys.stdout.write(f.read()[-3000:])
+            sys.stdout.write(hostproc.logtext()[-3000:])
         return 1
     finally:
         for p in procs:
@@ -271,12 +218,7 @@ def main():
                 p.kill()
             p.wait()
         if hostproc is not None:
-            hostproc.terminate()
-            try:
-                hostproc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                hostproc.kill()
-                hostproc.wait()
+            hostproc.stop()
         cg.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
 

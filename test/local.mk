@@ -81,3 +81,7 @@ EXTRA_DIST += test/containers-kernel.test test/containers-kernel.py
 # ... and on hostile trees: garbage, bad ids, symlink loops, 10 000 cgroups.
 TESTS += test/containers-bad.test
 EXTRA_DIST += test/containers-bad.test test/containers-bad.py
+# ... and under the real Scope app and probe (skips without the harness).
+TESTS += test/containers-interop.test
+EXTRA_DIST += test/containers-interop.test test/containers-interop.py \
+	test/containers_host.py

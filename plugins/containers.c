@@ -277,8 +277,9 @@ walk_add(struct walk *w, enum kind kind, const char *id, const char *pod,
 	}
 	e = &w->v[w->n++];
 	memset(e, 0, sizeof *e);
-	snprintf(e->id, sizeof e->id, "%s", id);
-	snprintf(e->pod, sizeof e->pod, "%s", pod != NULL ? pod : "");
+	memcpy(e->id, id, strlen(id) + 1);	/* checked by the caller */
+	if (pod != NULL)
+		memcpy(e->pod, pod, UID_LEN + 1);
 	e->kind = (unsigned char)kind;
 	e->rel = w->plen;
 	if (rlen > 0) {
@@ -538,28 +539,63 @@ layout_open(struct state *st, struct layout *L)
 /* ---- reading values ----------------------------------------------------- */
 
 /*
- * Read file f of the cgroup at dfd (path rel) into buf, NUL-terminated;
- * a longer file is cut at len - 1 bytes.  Returns the length, or -1: the
- * file is absent (controller off, cgroup gone: silent) or unreadable
- * (logged once per file name).
+ * Where a cgroup's files are opened from: its own directory (prefix
+ * NULL), or a hierarchy's directory with prefix its path there, which
+ * saves opening and closing the cgroup's directory where only a few files
+ * are read (v1: a handful per hierarchy).  rel names it in messages.
+ */
+struct at {
+	int		 fd;
+	const char	*prefix;
+	const char	*rel;
+};
+
+/*
+ * Read file f of the cgroup at `at` into buf, NUL-terminated; a longer
+ * file is cut at len - 1 bytes.  Returns the length, or -1: the file is
+ * absent (controller off, cgroup gone: silent) or unreadable (logged once
+ * per file name).
  */
 static ssize_t
-read_file(struct state *st, int dfd, const char *rel, enum file f,
-    char *buf, size_t len)
+read_file(struct state *st, const struct at *at, enum file f, char *buf,
+    size_t len)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
-	int	 fd, err;
+	char		 path[4096 + 64];
+	const char	*name = file_names[f];
+	size_t		 off = 0, want, plen, flen;
+	ssize_t		 n;
+	int		 fd, err;
 
-	if (dfd < 0)
+	if (at->fd < 0)
 		return -1;
-	if ((fd = openat(dfd, file_names[f], O_RDONLY | O_CLOEXEC)) == -1)
+	if (at->prefix != NULL) {
+		plen = strlen(at->prefix);
+		flen = strlen(name);
+		if (plen + 1 + flen + 1 > sizeof path) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(path, at->prefix, plen);
+		path[plen] = '/';
+		memcpy(path + plen + 1, name, flen + 1);
+		name = path;
+	}
+	if ((fd = openat(at->fd, name, O_RDONLY | O_CLOEXEC)) == -1)
 		goto fail;
-	/* Pseudo files come in one read; loop for anything else. */
-	do
-		n = read(fd, buf + off, len - 1 - off);
-	while ((n > 0 && (off += (size_t)n) < len - 1) ||
-	    (n == -1 && errno == EINTR));
+	for (;;) {
+		want = len - 1 - off;
+		if ((n = read(fd, buf + off, want)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+		/*
+		 * cgroup files come whole in one read, so a short read is
+		 * the end: no second read per file just to see EOF.
+		 */
+		if ((size_t)n < want || off == len - 1)
+			break;
+	}
 	if (n == -1) {
 		err = errno;
 		close(fd);
@@ -574,7 +610,7 @@ fail:
 	if (errno != ENOENT && errno != ENODEV && errno != ESTALE &&
 	    errno != EOPNOTSUPP && !(st->logged & (1u << f))) {
 		sph_log(st->host, SPH_LOG_WARNING, "cannot read %s/%s: %s "
-		    "(logged once)", rel, file_names[f], strerror(errno));
+		    "(logged once)", at->rel, file_names[f], strerror(errno));
 		st->logged |= 1u << f;
 	}
 	return -1;
@@ -618,12 +654,12 @@ key_u64(const char *buf, const char *key, uint64_t *v)
 
 /* A file holding one number, or "max" (*v = 0); 0 or -1. */
 static int
-read_u64_or_max(struct state *st, int dfd, const char *rel, enum file f,
+read_u64_or_max(struct state *st, const struct at *at, enum file f,
     uint64_t *v)
 {
 	char	buf[64];
 
-	if (read_file(st, dfd, rel, f, buf, sizeof buf) == -1)
+	if (read_file(st, at, f, buf, sizeof buf) == -1)
 		return -1;
 	if (strncmp(buf, "max", 3) == 0 && (buf[3] == '\n' || buf[3] == '\0')) {
 		*v = 0;
@@ -634,25 +670,27 @@ read_u64_or_max(struct state *st, int dfd, const char *rel, enum file f,
 
 /* "some avg10=X ..." of a pressure file into *pct; 0 or -1. */
 static int
-read_psi(struct state *st, int dfd, const char *rel, enum file f, double *pct)
+read_psi(struct state *st, const struct at *at, enum file f, double *pct)
 {
-	char	buf[256];
+	char	buf[256], *end;
 
-	if (read_file(st, dfd, rel, f, buf, sizeof buf) == -1 ||
-	    sscanf(buf, "some avg10=%lf", pct) != 1 ||
-	    !(*pct >= 0 && *pct <= 100))
+	if (read_file(st, at, f, buf, sizeof buf) == -1 ||
+	    strncmp(buf, "some avg10=", 11) != 0)
 		return -1;
-	return 0;
+	*pct = strtod(buf + 11, &end);
+	/* A percentage; this also drops nan and inf. */
+	return end != buf + 11 && *end == ' ' && *pct >= 0 && *pct <= 100 ?
+	    0 : -1;
 }
 
 static void
-read_cpu(struct state *st, int v2, int dfd, const char *rel, struct vals *v)
+read_cpu(struct state *st, int v2, const struct at *at, struct vals *v)
 {
 	char		 buf[1024], *p;
 	uint64_t	 quota, period, t;
 
 	if (v2) {
-		if (read_file(st, dfd, rel, F_CPU_MAX, buf, sizeof buf) != -1) {
+		if (read_file(st, at, F_CPU_MAX, buf, sizeof buf) != -1) {
 			if (strncmp(buf, "max ", 4) == 0) {
 				v->cores = 0;
 				v->have |= V_CPU_LIMIT;
@@ -664,12 +702,12 @@ read_cpu(struct state *st, int v2, int dfd, const char *rel, struct vals *v)
 			}
 		}
 	} else {
-		if (read_file(st, dfd, rel, F_CFS_QUOTA, buf, sizeof buf) != -1) {
+		if (read_file(st, at, F_CFS_QUOTA, buf, sizeof buf) != -1) {
 			if (strcmp(buf, "-1\n") == 0) {
 				v->cores = 0;
 				v->have |= V_CPU_LIMIT;
 			} else if (parse_u64(buf, &quota) == 0 &&
-			    read_file(st, dfd, rel, F_CFS_PERIOD, buf,
+			    read_file(st, at, F_CFS_PERIOD, buf,
 			    sizeof buf) != -1 &&
 			    parse_u64(buf, &period) == 0 && period > 0) {
 				v->cores = (double)quota / (double)period;
@@ -679,7 +717,7 @@ read_cpu(struct state *st, int v2, int dfd, const char *rel, struct vals *v)
 	}
 	/* Throttling means something only under a limit. */
 	if (!(v->have & V_CPU_LIMIT) || v->cores == 0 ||
-	    read_file(st, dfd, rel, F_CPU_STAT, buf, sizeof buf) == -1)
+	    read_file(st, at, F_CPU_STAT, buf, sizeof buf) == -1)
 		return;
 	if (key_u64(buf, "nr_periods", &v->periods) == 0 &&
 	    key_u64(buf, "nr_throttled", &v->throttled) == 0) {
@@ -694,28 +732,27 @@ read_cpu(struct state *st, int v2, int dfd, const char *rel, struct vals *v)
 }
 
 static void
-read_memory(struct state *st, int v2, int dfd, const char *rel,
-    struct vals *v)
+read_memory(struct state *st, int v2, const struct at *at, struct vals *v)
 {
 	char		 buf[16384];
 	uint64_t	 limit, used, inactive;
 
-	if (read_u64_or_max(st, dfd, rel, v2 ? F_MEMORY_MAX : F_MEMORY_LIMIT_V1,
+	if (read_u64_or_max(st, at, v2 ? F_MEMORY_MAX : F_MEMORY_LIMIT_V1,
 	    &limit) == 0) {
 		v->mem_limit = limit >= NO_LIMIT ? 0 : limit;
 		v->have |= V_MEM_LIMIT;
 	}
-	if (read_file(st, dfd, rel, v2 ? F_MEMORY_EVENTS : F_OOM_CONTROL_V1,
+	if (read_file(st, at, v2 ? F_MEMORY_EVENTS : F_OOM_CONTROL_V1,
 	    buf, sizeof buf) != -1 &&
 	    key_u64(buf, "oom_kill", &v->oom_kills) == 0)
 		v->have |= V_OOM;
 	if (!(v->have & V_MEM_LIMIT) || v->mem_limit == 0)
 		return;
 	/* The working set, as the kubelet counts it: usage - inactive file. */
-	if (read_u64_or_max(st, dfd, rel, v2 ? F_MEMORY_CURRENT :
+	if (read_u64_or_max(st, at, v2 ? F_MEMORY_CURRENT :
 	    F_MEMORY_USAGE_V1, &used) != 0)
 		return;
-	if (read_file(st, dfd, rel, F_MEMORY_STAT, buf, sizeof buf) != -1 &&
+	if (read_file(st, at, F_MEMORY_STAT, buf, sizeof buf) != -1 &&
 	    key_u64(buf, v2 ? "inactive_file" : "total_inactive_file",
 	    &inactive) == 0)
 		used = inactive < used ? used - inactive : 0;
@@ -724,7 +761,7 @@ read_memory(struct state *st, int v2, int dfd, const char *rel,
 }
 
 static void
-read_io(struct state *st, int v2, int dfd, const char *rel, struct vals *v)
+read_io(struct state *st, int v2, const struct at *at, struct vals *v)
 {
 	char		 buf[16384], *line, *next, *p;
 	uint64_t	 n, r = 0, w = 0;
@@ -732,11 +769,11 @@ read_io(struct state *st, int v2, int dfd, const char *rel, struct vals *v)
 
 	/* v2: an empty io.stat is a cgroup that did no IO yet. */
 	if ((any = v2)) {
-		if (read_file(st, dfd, rel, F_IO_STAT, buf, sizeof buf) == -1)
+		if (read_file(st, at, F_IO_STAT, buf, sizeof buf) == -1)
 			return;
-	} else if (read_file(st, dfd, rel, F_BLKIO_RECURSIVE, buf,
+	} else if (read_file(st, at, F_BLKIO_RECURSIVE, buf,
 	    sizeof buf) == -1 &&
-	    read_file(st, dfd, rel, F_BLKIO, buf, sizeof buf) == -1)
+	    read_file(st, at, F_BLKIO, buf, sizeof buf) == -1)
 		return;
 	for (line = buf; line != NULL && *line != '\0'; line = next) {
 		if ((next = strchr(line, '\n')) == NULL)
@@ -771,54 +808,45 @@ read_io(struct state *st, int v2, int dfd, const char *rel, struct vals *v)
 
 /*
  * Read the values of the cgroup at rel in every hierarchy.  Returns -1
- * when it exists in none of them (gone since the walk).
+ * when none could be read (gone since the walk).
  */
 static int
 read_vals(struct state *st, const struct layout *L, const char *rel,
     struct vals *v)
 {
-	int	fd[H_MAX], h, k, found = 0;
+	struct at	at[H_MAX];
+	int		h, dfd = -1;
 
 	memset(v, 0, sizeof *v);
-	for (h = 0; h < H_MAX; h++) {
-		fd[h] = -1;
-		if (L->fd[h] < 0)
-			continue;
-		for (k = 0; k < h; k++)
-			if (L->fd[k] == L->fd[h])
-				break;
-		if (k < h)
-			fd[h] = fd[k];
-		else if ((fd[h] = openat(L->fd[h], rel, O_RDONLY |
-		    O_DIRECTORY | O_CLOEXEC)) != -1)
-			found = 1;
-	}
-	if (!found)
-		return -1;
-	read_cpu(st, L->v2, fd[H_CPU], rel, v);
-	read_memory(st, L->v2, fd[H_MEMORY], rel, v);
-	read_io(st, L->v2, fd[H_IO], rel, v);
-	if (read_u64_or_max(st, fd[H_PIDS], rel, F_PIDS_CURRENT,
-	    &v->pids) == 0)
+	if (L->v2) {
+		/* A dozen files from one directory: open it once. */
+		if ((dfd = openat(L->fd[H_CPU], rel, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1)
+			return -1;
+		for (h = 0; h < H_MAX; h++)
+			at[h] = (struct at){ dfd, NULL, rel };
+	} else
+		for (h = 0; h < H_MAX; h++)
+			at[h] = (struct at){ L->fd[h], rel, rel };
+	read_cpu(st, L->v2, &at[H_CPU], v);
+	read_memory(st, L->v2, &at[H_MEMORY], v);
+	read_io(st, L->v2, &at[H_IO], v);
+	if (read_u64_or_max(st, &at[H_PIDS], F_PIDS_CURRENT, &v->pids) == 0) {
 		v->have |= V_PIDS;
-	if (read_u64_or_max(st, fd[H_PIDS], rel, F_PIDS_MAX,
-	    &v->pids_max) == 0)
-		v->have |= V_PIDS_MAX;
-	if (read_psi(st, fd[H_PSI], rel, F_CPU_PRESSURE, &v->psi_cpu) == 0)
-		v->have |= V_PSI_CPU;
-	if (read_psi(st, fd[H_PSI], rel, F_MEMORY_PRESSURE,
-	    &v->psi_memory) == 0)
-		v->have |= V_PSI_MEMORY;
-	if (read_psi(st, fd[H_PSI], rel, F_IO_PRESSURE, &v->psi_io) == 0)
-		v->have |= V_PSI_IO;
-	for (h = 0; h < H_MAX; h++) {
-		for (k = 0; k < h; k++)
-			if (fd[k] == fd[h])
-				break;
-		if (fd[h] != -1 && k == h)
-			close(fd[h]);
+		if (read_u64_or_max(st, &at[H_PIDS], F_PIDS_MAX,
+		    &v->pids_max) == 0)
+			v->have |= V_PIDS_MAX;
 	}
-	return 0;
+	if (read_psi(st, &at[H_PSI], F_CPU_PRESSURE, &v->psi_cpu) == 0)
+		v->have |= V_PSI_CPU;
+	if (read_psi(st, &at[H_PSI], F_MEMORY_PRESSURE, &v->psi_memory) == 0)
+		v->have |= V_PSI_MEMORY;
+	if (read_psi(st, &at[H_PSI], F_IO_PRESSURE, &v->psi_io) == 0)
+		v->have |= V_PSI_IO;
+	if (dfd != -1)
+		close(dfd);
+	/* v1: nothing at all is a cgroup gone since the walk. */
+	return L->v2 || v->have != 0 ? 0 : -1;
 }
 
 /* ---- formatting for people ---------------------------------------------- */

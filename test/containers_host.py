@@ -94,3 +94,95 @@ def latest(node, key):
 def metric(node, key):
     m = (node or {}).get("metrics", {}).get(key)
     return m["samples"][-1]["value"] if m else None
+
+
+class Skip(Exception):
+    """This machine cannot do what the caller needs (a reason to skip)."""
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+class Cgroups:
+    """Cgroups made for a test, in every hierarchy that needs them, and
+    removed again by cleanup().  Kinds: cpu, memory, blkio, pids, unified
+    (v1 only: the hybrid layout's v2 part); under v2 all are the root."""
+
+    V1 = {"cpu": ("cpu", "cpu,cpuacct", "cpuacct,cpu"), "memory": ("memory",),
+          "blkio": ("blkio",), "pids": ("pids",), "unified": ("unified",)}
+
+    def __init__(self, root, need):
+        self.root = root
+        self.made = []          # directories, removed in reverse order
+        self.enabled = []       # (subtree_control file, controller)
+        self.v2 = os.path.exists(os.path.join(root, "cgroup.controllers"))
+        self.hier = {}
+        for kind, names in self.V1.items():
+            if self.v2:
+                self.hier[kind] = root
+                continue
+            for n in names:
+                d = os.path.join(root, n)
+                if os.path.exists(os.path.join(d, "cgroup.procs")):
+                    self.hier[kind] = d
+                    break
+        missing = [k for k in need if k not in self.hier]
+        if missing:
+            raise Skip("no cgroup v2 and no v1 %s under %s"
+                       % (" and ".join(missing), root))
+
+    def enable(self, d, ctls):
+        """v2: let d's children use the controllers ctls."""
+        ctl = os.path.join(d, "cgroup.subtree_control")
+        with open(ctl) as f:
+            have = f.read().split()
+        for c in ctls:
+            if c in have:
+                continue
+            try:
+                write(ctl, "+%s" % c)
+            except OSError as e:
+                raise Skip("cannot enable the %s controller in %s: %s"
+                           % (c, ctl, e.strerror))
+            self.enabled.append((ctl, c))
+
+    def mkdir(self, rel, kinds):
+        for k in kinds:
+            if k not in self.hier:
+                continue
+            d = os.path.join(self.hier[k], rel)
+            if d in self.made:
+                continue
+            try:
+                os.mkdir(d)
+            except OSError as e:
+                raise Skip("cannot create cgroup %s: %s" % (d, e.strerror))
+            self.made.append(d)
+
+    def path(self, kind, rel, name):
+        return os.path.join(self.hier[kind], rel, name)
+
+    def join(self, kinds, rel, pid):
+        for k in kinds:
+            if k in self.hier and (not self.v2 or k == kinds[0]):
+                write(self.path(k, rel, "cgroup.procs"), "%d\n" % pid)
+
+    def cleanup(self):
+        for d in reversed(self.made):
+            for _ in range(50):       # a cgroup empties a moment after its
+                try:                  # last process is reaped
+                    os.rmdir(d)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                print("warning: could not remove %s" % d)
+        for ctl, c in reversed(self.enabled):
+            try:
+                write(ctl, "-%s" % c)
+            except OSError:
+                pass                  # another cgroup uses it meanwhile

@@ -85,3 +85,5 @@ EXTRA_DIST += test/containers-bad.test test/containers-bad.py
 TESTS += test/containers-interop.test
 EXTRA_DIST += test/containers-interop.test test/containers-interop.py \
 	test/containers_host.py
+# Retakes docs/images/containers-details.png (by hand: root, Scope, chromium).
+EXTRA_DIST += test/containers-shot.py

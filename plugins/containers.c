@@ -939,14 +939,35 @@ static const struct tmpl {
 	{ "containers_pids", "PIDs", -1, SPH_DATATYPE_TEXT, 6.8 },
 };
 
-static void
-templates(struct sph_report *r)
+/*
+ * The metric key of id on a pod: "containers_pod_...".  Scope shows a pod
+ * with a single container with that container's metrics merged in
+ * (PropagateSingleMetrics); under the same keys the pod's own samples and
+ * the container's would mix in one sparkline.  With keys of their own the
+ * pod shows its own values only, since Scope renders a node's metrics
+ * through its topology's templates.
+ */
+static const char *
+metric_key(char *buf, size_t len, int pod, const char *id)
 {
+	static const char	prefix[] = "containers_";
+
+	if (!pod)
+		return id;
+	snprintf(buf, len, "containers_pod_%s", id + sizeof prefix - 1);
+	return buf;
+}
+
+static void
+templates(struct sph_report *r, int pod)
+{
+	char	key[64];
 	size_t	i;
 
 	for (i = 0; i < sizeof tmpls / sizeof tmpls[0]; i++) {
 		if (tmpls[i].format >= 0)
-			sph_metric_template(r, tmpls[i].id, tmpls[i].label,
+			sph_metric_template(r, metric_key(key, sizeof key, pod,
+			    tmpls[i].id), tmpls[i].label,
 			    (enum sph_format)tmpls[i].format,
 			    tmpls[i].priority);
 		else
@@ -971,9 +992,10 @@ static void
 report_node(struct sph_report *r, struct entry *e, const struct entry *prev,
     double dt, const struct vals *v)
 {
-	char		buf[128], num[64];
+	char		buf[128], num[64], key[64];
 	uint64_t	dp, dth;
 	double		pct;
+	int		pod = e->kind == K_POD;
 
 	if (v->have & V_CPU_LIMIT) {
 		if (v->cores == 0)
@@ -1000,7 +1022,8 @@ report_node(struct sph_report *r, struct entry *e, const struct entry *prev,
 				pct = dp == 0 ? 0 : 100;
 			else
 				pct = 100.0 * (double)dth / (double)dp;
-			sph_metric(r, "containers_cpu_throttled", pct, 0, 100);
+			sph_metric(r, metric_key(key, sizeof key, pod,
+			    "containers_cpu_throttled"), pct, 0, 100);
 		}
 	}
 	if (v->have & V_MEM_LIMIT) {
@@ -1013,7 +1036,8 @@ report_node(struct sph_report *r, struct entry *e, const struct entry *prev,
 	}
 	if ((v->have & V_MEM_USED) && v->mem_limit > 0) {
 		pct = 100.0 * (double)v->mem_used / (double)v->mem_limit;
-		sph_metric(r, "containers_memory_limit_used", pct, 0,
+		sph_metric(r, metric_key(key, sizeof key, pod,
+		    "containers_memory_limit_used"), pct, 0,
 		    pct > 100 ? pct : 100);
 	}
 	if (v->have & V_OOM)
@@ -1045,9 +1069,11 @@ report_node(struct sph_report *r, struct entry *e, const struct entry *prev,
 			    " (no limit)", v->pids);
 	}
 	if (v->have & V_PSI_CPU)
-		sph_metric(r, "containers_cpu_pressure", v->psi_cpu, 0, 100);
+		sph_metric(r, metric_key(key, sizeof key, pod,
+		    "containers_cpu_pressure"), v->psi_cpu, 0, 100);
 	if (v->have & V_PSI_MEMORY)
-		sph_metric(r, "containers_memory_pressure", v->psi_memory, 0,
+		sph_metric(r, metric_key(key, sizeof key, pod,
+		    "containers_memory_pressure"), v->psi_memory, 0,
 		    100);
 }
 
@@ -1152,7 +1178,7 @@ containers_collect(void *state, yajl_gen gen)
 		    (strcmp(topo, "Pod") == 0)) {
 			topo = e->kind == K_POD ? "Pod" : "Container";
 			sph_topology(r, topo);
-			templates(r);
+			templates(r, e->kind == K_POD);
 		}
 		if (e->kind == K_POD) {
 			snprintf(id, sizeof id, "%s;<pod>", e->id);

@@ -48,6 +48,15 @@ WANT = {
                      "PIDs": "20 (no limit)", "IO pressure": "2.5 %"},
         "metrics": {"Memory of limit": 50, "CPU pressure": 5},
     },
+    # One container (3*64, CPU pressure 40 under a 0.2-core limit): Scope
+    # merges a lone container's metrics into its pod; the pod must still
+    # show its own (no limit, so no throttling; pressure 0).
+    ("pods", "66666666-7777-8888-9999-aaaaaaaaaaaa;<pod>"): {
+        "metadata": {"CPU limit": "none", "PIDs": "5 (no limit)",
+                     "IO read": "0 B/s"},
+        "metrics": {"CPU pressure": 0, "Memory pressure": 0},
+        "absent": ["CPU throttled"],
+    },
     ("containers", "3" * 64 + ";<container>"): {
         "metadata": {"CPU limit": "0.2 cores", "Memory limit": "none",
                      "Throttled for": "9 s"},
@@ -152,6 +161,9 @@ def main():
             for k, v in want["metrics"].items():
                 check(mt.get(k) == v, "%s %s: metric %s = %r (UI: %r)"
                       % (topo, nid[:12], k, v, mt.get(k)))
+            for k in want.get("absent", []):
+                check(k not in mt and k not in md, "%s %s: no %s"
+                      % (topo, nid[:12], k))
         rc, out, _ = scope("details", "containers", "1" * 64 + ";<container>")
         parents = {p["id"] for p in json.loads(out)["node"].get("parents")
                    or []} if rc == 0 else set()

@@ -18,10 +18,11 @@
  *	    hex digits, so crio-conmon-… and libpod-conmon-… never match
  *	pods: kubepods[-burstable|-besteffort]-pod<uid with _>.slice, and
  *	    pod<uid> under kubepods[/burstable|/besteffort]
- * The same relative path is then opened in each hierarchy (openat from
- * the hierarchy's directory fd) and only the files behind reported
- * values are read.  At most max_cgroups (default 1000) nodes are
- * reported, containers before pods, lowest ids first.
+ * Each cgroup's files are then opened relative to a directory fd (v2:
+ * the cgroup's own, opened once; v1: each hierarchy's, with the cgroup's
+ * path) and only the files behind reported values are read.  At most
+ * max_cgroups (default 1000) nodes are reported, containers before pods,
+ * lowest ids first.  Pods' metrics have keys of their own (metric_key()).
  *
  * Rates (throttled periods, IO bytes) need the counters of the previous
  * collect: a cgroup seen for the first time gets none, never a made-up 0.

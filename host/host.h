@@ -1,15 +1,17 @@
 /*
  * host.h - private declarations of scope-plugin-host, grouped by file.
  *
- * Process model (DESIGN.md): the supervisor never loads module code.  It
- * owns the socket directory, every listening socket and all state; each
- * module runs in a worker, a fresh exec of this binary in worker mode,
- * which dlopens the module and serves HTTP on the inherited socket.
+ * Process model (docs/ARCHITECTURE.md): the supervisor never loads module
+ * code.  It owns the socket directory, every listening socket and all
+ * state; each module runs in a worker, a fresh exec of this binary in
+ * worker mode, which dlopens the module and serves HTTP on the inherited
+ * socket.
  */
 #ifndef HOST_H
 #define HOST_H
 
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 
 #include <stdarg.h>
@@ -24,9 +26,21 @@
 
 #include "scope-plugin.h"
 
+/* glibc's sys/queue.h lacks the _SAFE variants. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST((head));				\
+	    (var) && ((tvar) = TAILQ_NEXT((var), field), 1);		\
+	    (var) = (tvar))
+#endif
+
 #define HOST_NAME "scope-plugin-host"
 
-/* Fixed by Scope: the probe rejects longer or other ids (PROTOCOL.md 1). */
+/*
+ * The host's limit on a plugin id's length; the probe's id pattern
+ * (docs/ARCHITECTURE.md, "What Scope's probe expects" 1) fixes only the
+ * characters.
+ */
 #define PLUGIN_ID_MAX 64
 
 /* Worker exit code for a permanent refusal (sysexits' EX_CONFIG). */
@@ -112,10 +126,8 @@ uint64_t	 now_ms(void);
 uint64_t	 now_ns(void);
 int		 valid_plugin_id(const char *);
 int		 set_nonblock(int);
-int		 set_cloexec(int, int);
 void		 json_escape(struct evbuffer *, const char *, size_t);
 int		 parse_uint(const char *, unsigned, unsigned, unsigned *);
-int		 utf8_valid(const unsigned char *, size_t);
 
 /* http.c: HTTP/1.1 request parsing and response framing, no I/O. */
 enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_OTHER };
@@ -177,19 +189,36 @@ void		 server_reply_error(struct server_conn *,
 void		 server_limits_default(struct http_limits *);
 void		 server_limits_configure(unsigned, unsigned, unsigned);
 
-/* report.c: framing a module's collect() into a complete report. */
+/*
+ * frame.c: one collect() framed into one complete report (the module's
+ * members, the host's Plugins entry, the closing brace), or into nothing.
+ * Used by the worker, test/modrun and test/bench/modcat alike.
+ */
 struct module;
 struct reporter;
 struct worker_stats;
+/* A framer for mod; stats (may be NULL) gets the collect timings. */
 struct reporter	*reporter_new(const struct module *, struct worker_stats *);
 void		 reporter_free(struct reporter *);
+/* Runs collect() once and appends the report to out: 0, or -1 with
+ * *cause set and out as it was. */
 int		 reporter_build(struct reporter *, struct evbuffer *, char **);
+/* How long the last collect() took, in microseconds. */
 uint64_t	 reporter_last_us(const struct reporter *);
-void		 reporter_gen_fault(yajl_gen, const char *, int);
-const char	*reporter_status_string(int);
 
-/* yajl-wrap.c: the yajl_gen_* entry points modules bind to. */
+/*
+ * yajl-wrap.c: the yajl_gen_* entry points modules bind to.  Each records
+ * the first failure on a watched generator; the framer asks for it after
+ * collect() (the wrapper never calls back into its users).
+ */
 void		 yajl_wrap_init(void);
+void		 yajl_wrap_watch(yajl_gen);
+void		 yajl_wrap_unwatch(yajl_gen);
+/* Forgets the recorded fault, before the next collect(). */
+void		 yajl_wrap_clear(yajl_gen);
+/* The function that failed first (status in *status), or NULL. */
+const char	*yajl_wrap_fault(yajl_gen, int *);
+const char	*yajl_wrap_strstatus(int);
 int		 json_number_valid(const char *, size_t);
 
 /* validate.c: check a report as Scope's probe would. */
@@ -200,7 +229,6 @@ int		 validate_report(const char *, size_t, const char *, int,
 struct module {
 	char			*path;
 	void			*handle;	/* dlopen */
-	const struct sph_module	*desc;
 	char			 id[PLUGIN_ID_MAX + 1];
 	const char		*label;
 	const char		*description;
@@ -214,6 +242,7 @@ struct module {
 };
 int		 module_load(const char *, struct module *, char **);
 int		 module_check_descriptor(const struct sph_module *, char **);
+void		 module_fill(struct module *, const struct sph_module *);
 int		 module_init(struct module *, struct sph_host *, char **);
 void		 module_unload(struct module *);
 
@@ -297,13 +326,124 @@ int		 notify_init(void);
 void		 notify_send(const char *);
 void		 notify_close(void);
 
-/* status.c */
-int		 status_listen(const char *, char **);
-void		 status_serve(int, struct evbuffer *);
+/*
+ * The supervisor: supervisor.c (event loop, signals, shutdown),
+ * lifecycle.c (one module's states), reconcile.c (the module directory),
+ * health.c (deadlines, memory), fallback.c (answers while a module is
+ * down) and status.c (the operator's view).  docs/ARCHITECTURE.md draws
+ * the module states and the transitions between them.
+ */
+
+/* lifecycle.c: a module's worker, from start to exit, and its states. */
+enum mstate {
+	M_WAITING,	/* new entry: found in the directory, no worker yet */
+	M_STARTING,	/* worker forked, not READY yet */
+	M_RUNNING,	/* worker serving */
+	M_BACKOFF,	/* crashed or could not start; restart timer armed */
+	M_FAILED,	/* crashed too often; waits for a new file or SIGHUP */
+	M_REFUSED,	/* refused this file version (ABI, id, init, ...) */
+	M_STOPPING,	/* SIGTERM sent; see after */
+	M_NSTATES
+};
+/* What to do once a stopping worker has exited. */
+enum after_stop { AFTER_RESTART, AFTER_REMOVE };
+
+struct supervisor;
+struct modent {
+	struct supervisor	*sv;
+	char			*name;		/* file name in the module dir */
+	char			*path;
+	struct stat		 st;		/* version being run */
+	enum mstate		 state;		/* set by mod_set_state() only */
+	enum after_stop		 after;		/* M_STOPPING: then what */
+	int			 present;	/* seen by the last scan */
+
+	char			 id[PLUGIN_ID_MAX + 1];
+	unsigned		 deadline_ms;
+	unsigned		 memory_limit_mb;	/* 0: none */
+	struct plugsock		*sock;
+
+	pid_t			 pid;
+	int			 chan;
+	struct event		*chan_ev;
+	struct worker_stats	*stats;
+	struct event		*timer;		/* backoff, start timeout, grace */
+	uint64_t		 spawned_ms;
+	uint64_t		 ready_ms;
+	uint64_t		 retry_at_ms;	/* M_BACKOFF: when */
+
+	unsigned		 failures;	/* in a row */
+	unsigned		 restarts;	/* total */
+	uint64_t		 backoff_ms;
+	char			*reason;	/* last error, for logs and replies */
+	char			*kill_reason;	/* why we killed it, if we did */
+	int			 refused_dup;	/* id taken: retry when it frees */
+
+	TAILQ_ENTRY(modent)	 entry;
+};
+TAILQ_HEAD(modlist, modent);
+
+const char	*mod_state_name(enum mstate);
+int		 mod_transition_allowed(enum mstate, enum mstate);
+int		 mod_set_state(struct modent *, enum mstate, const char *);
+const char	*mod_name(const struct modent *);
+struct modent	*mod_find_pid(struct supervisor *, pid_t);
+struct modent	*mod_find_id(struct supervisor *, const char *,
+		     const struct modent *);
+struct modent	*mod_new(struct supervisor *, const struct modfile *);
+void		 mod_free(struct supervisor *, struct modent *);
+void		 mod_spawn(struct supervisor *, struct modent *);
+void		 mod_backoff_reset(struct modent *);
+void		 mod_start_afresh(struct supervisor *, struct modent *);
+void		 mod_stop(struct supervisor *, struct modent *, enum after_stop);
+void		 mod_exited(struct supervisor *, struct modent *, int);
+void		 mod_release_socket(struct modent *);
+
+/* reconcile.c: the module table follows the module directory. */
+void		 reconcile_start(struct supervisor *);
+void		 reconcile_stop(struct supervisor *);
+void		 reconcile(struct supervisor *, int);
+
+/* health.c: collect deadlines and the memory limit. */
+void		 health_start(struct supervisor *);
+void		 health_stop(struct supervisor *);
+
+/* fallback.c: the supervisor's answer on the socket of a module that is down. */
+void		 fallback_on(struct supervisor *, struct modent *);
+void		 fallback_off(struct modent *);
+
+/* status.c: `scope-plugin-host status`, server and client. */
+struct status_server;
+struct status_server *status_start(struct supervisor *, char **);
+void		 status_stop(struct status_server *);
+void		 status_log(struct supervisor *);
 int		 status_main(int, char **);
 
 /* supervisor.c */
+struct supervisor {
+	const struct options	*o;
+	struct event_base	*base;
+	struct modlist		 mods;
+	struct http_limits	 limits;	/* for fallback servers */
+	int			 lockfd;
+	int			 shutting_down;
+	uint64_t		 started_ms;
+	int			 ready_pending;	/* READY=1 owed to systemd */
+	struct event		*sig_ev[5];
+	struct event		*grace_ev;	/* shutdown */
+	/* reconcile.c */
+	int			 watch_fd;
+	struct event		*watch_ev;
+	struct event		*rescan_ev;	/* debounced, one-shot */
+	struct event		*periodic_ev;
+	/* health.c */
+	struct event		*tick_ev;
+	uint64_t		 last_mem_check;
+	/* status.c */
+	struct status_server	*status;
+};
 int		 supervisor_main(const struct options *);
+void		 supervisor_ready_check(struct supervisor *);
 
 /* check.c */
 int		 check_main(const struct options *);

@@ -1,5 +1,6 @@
 /*
- * validate.c - check a report as Scope's probe would (PROTOCOL.md 2, 3, 6).
+ * validate.c - check a report as Scope's probe would (docs/ARCHITECTURE.md,
+ * "What Scope's probe expects" 2 and 3).
  *
  * The report is checked in one pass with yajl's streaming parser and an
  * explicit stack of frames, so nothing recurses on the input's nesting;
@@ -267,7 +268,7 @@ static const struct kind_def kinds[] = {
 #define NTOPOLOGIES SPH_NTOPODEFS
 #define TOP_PLUGINS_BIT NTOPOLOGIES
 
-/* Report fields a plugin must not send (PROTOCOL.md 6, MUST NOT 5). */
+/* Fields of the probe's own report struct that a plugin must not send. */
 static const char *const forbidden_top[] = {
 	"TS", "Window", "Shortcut", "DNS", "Sampling", "ID"
 };
@@ -1161,7 +1162,11 @@ frame_clear(struct frame *f)
 	memset(f, 0, sizeof *f);
 }
 
-/* The probe's checks of the Plugins entry, in its order (PROTOCOL.md 2). */
+/*
+ * The probe's checks of the Plugins entry, in its order: exactly one
+ * entry, its id, then api_version "1", a label and the "reporter"
+ * interface (the first failure is what the probe reports).
+ */
 static int
 check_plugin(struct validator *v, int n)
 {
@@ -1291,7 +1296,8 @@ static const yajl_callbacks validate_callbacks = {
 };
 
 /*
- * Check a report as the probe would, plus PROTOCOL.md's checklist.
+ * Check a report as the probe would, plus the rules in the comment at the
+ * top of this file.
  * expected_id may be NULL to skip the id comparison.  Returns 0, or -1
  * with *cause (allocated, caller frees) naming the first problem.
  */

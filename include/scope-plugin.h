@@ -318,7 +318,8 @@ const char *sph_report_hostname(const struct sph_report *r);
 
 /*
  * Select topology key ("Host", "Container", "ContainerImage", "Process",
- * "Pod", ... exact case, PROTOCOL.md 3) for the calls that follow,
+ * "Pod", ... in exact case, as Scope spells them; scope-plugin-report(3)
+ * lists them) for the calls that follow,
  * creating it on first use.  Fails for any other key (including
  * "Plugins" and "host").
  */

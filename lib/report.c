@@ -1,15 +1,12 @@
 /*
  * report.c - the report SDK: build a Scope report in memory, check it
- * against PROTOCOL.md 3, then write it into the host's yajl generator.
+ * against the shapes the probe accepts (docs/ARCHITECTURE.md, "What
+ * Scope's probe expects" 3), then write it into the host's generator.
  *
  * Everything is buffered until sph_report_end() so that the calls can
  * come in any order (a node's latest after its metrics, templates after
  * nodes) and a misuse found late still leaves the generator untouched.
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -22,6 +19,7 @@
 
 #include "sph-host.h"
 #include "topologies.h"
+#include "utf8.h"
 
 #define SEP "___"	/* multicolumn row/column separator */
 
@@ -135,37 +133,6 @@ grow(void *vp, size_t *cap, size_t n, size_t sz)
 	*v = nv;
 	*cap = ncap;
 	return 0;
-}
-
-/* Strict UTF-8 (no overlongs, surrogates or code points > U+10FFFF). */
-static int
-utf8_valid(const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	unsigned		 c, min;
-	int			 more;
-
-	while (*p != '\0') {
-		c = *p++;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf) {
-			more = 1; c &= 0x1f; min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			more = 2; c &= 0x0f; min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			more = 3; c &= 0x07; min = 0x10000;
-		} else
-			return 0;
-		while (more-- > 0) {
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (*p++ & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-	}
-	return 1;
 }
 
 int
@@ -327,7 +294,7 @@ report_ok(struct sph_report *r, const char *what, const char *s1,
 		return -1;
 	if (r->err != NULL)
 		return -1;
-	if ((s1 != NULL && !utf8_valid(s1)) || (s2 != NULL && !utf8_valid(s2)))
+	if ((s1 != NULL && !sph_utf8_valid(s1)) || (s2 != NULL && !sph_utf8_valid(s2)))
 		return report_fail(r, "%s: string is not valid UTF-8", what);
 	return 0;
 }

@@ -29,10 +29,6 @@
  * A cgroup that vanishes while being read is skipped; a file that cannot
  * be read for another reason drops its value and is logged once.
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <sys/stat.h>
 #include <sys/types.h>
 

@@ -12,10 +12,6 @@
  * counters went back is left out of that report.  Parameters: proc_root
  * (default /proc), sys_root (default /sys).
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <inttypes.h>
 #include <stdlib.h>
 #include <unistd.h>

@@ -15,10 +15,6 @@
  *
  * Parameters: proc_root (default /proc).
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

@@ -9,10 +9,6 @@
  * which some task waited for a CPU, from the "total" stall counter
  * (microseconds) of two samples.  Parameters: proc_root (default /proc).
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <inttypes.h>
 #include <stdlib.h>
 

@@ -7,10 +7,6 @@
  * the kernel has PSI): memory_pressure_some_* and _full_avg10 percentages.
  * Parameters: proc_root (default /proc).
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <inttypes.h>
 #include <stdlib.h>
 

@@ -10,10 +10,6 @@
  * that report; with no time elapsed there is no rate at all.  At most
  * MAX_IFACES interfaces.  Parameters: proc_root (default /proc).
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <inttypes.h>
 #include <stdlib.h>
 

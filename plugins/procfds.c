@@ -12,10 +12,6 @@
  * readable (another user's, without privilege) gets threads only.
  * Parameters: proc_root (default /proc), max_processes.
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <sys/types.h>
 
 #include <dirent.h>

@@ -8,15 +8,16 @@
  * init() sees sample 0 (the first -r, -s, -t and -p of each key),
  * collect number i (from 0) sees sample i, the last one repeating.  The
  * number of collects is -n or else the longest of the -r/-s/-t lists.
- * Each collect is wrapped as the host does ({, the module's members, a
- * Plugins entry, }) and the last one (every one with -a, one per line)
- * is printed.  -c runs the module's control() before collect index and
- * prints its verdict on stderr; -e makes an error verdict fatal.  Any
- * collect or yajl error exits 1.
+ * Each collect is framed by the host's own framer (host/frame.c: {, the
+ * module's members, the Plugins entry, }), checked by the host's own
+ * validator (host/validate.c, as --check does) and the last one (every
+ * one with -a, one per line) is printed.  -c runs the module's control()
+ * before collect index and prints its verdict on stderr; -e makes an
+ * error verdict fatal.  Any collect, framing or validation error exits 1.
+ * Like the daemon, modrun exports the yajl wrappers
+ * (host/yajl-wrap.list), so a module's ignored generator errors are
+ * caught here as they are in a worker.
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,9 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
-
+#include "host.h"
 #include "sph-host.h"
 
 #define MAXLIST 64
@@ -98,125 +97,39 @@ run_now(void *ctx, struct timespec *ts)
 	ts->tv_nsec = 0;
 }
 
+/* One collect, framed and checked as the host does; printed if print is set. */
 static int
-gstr(yajl_gen g, const char *s)
+collect_one(struct reporter *r, const struct module *mod, int print)
 {
-	return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) !=
-	    yajl_gen_status_ok;
-}
+	struct evbuffer	*out;
+	const char	*buf;
+	char		*cause = NULL;
+	size_t		 len;
+	int		 rv = -1;
 
-/* The Plugins entry the host adds (PROTOCOL.md 2). */
-static int
-plugins_entry(yajl_gen g, const struct sph_module *m)
-{
-	int	bad = 0;
-
-	bad |= gstr(g, "Plugins");
-	bad |= yajl_gen_array_open(g) != yajl_gen_status_ok;
-	bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
-	bad |= gstr(g, "id") | gstr(g, m->id);
-	bad |= gstr(g, "label") | gstr(g, m->label);
-	bad |= gstr(g, "description") |
-	    gstr(g, m->description != NULL ? m->description : "");
-	bad |= gstr(g, "interfaces");
-	bad |= yajl_gen_array_open(g) != yajl_gen_status_ok;
-	bad |= gstr(g, "reporter");
-	if (m->control != NULL)
-		bad |= gstr(g, "controller");
-	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
-	bad |= gstr(g, "api_version") | gstr(g, "1");
-	bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
-	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
-	return bad ? -1 : 0;
-}
-
-/*
- * What the host checks too: top-level members are Scope topology keys
- * and exactly one "Plugins" (ours).
- */
-static int
-check_doc(const unsigned char *buf, size_t len)
-{
-	yajl_val	 doc;
-	char		*text, err[256];
-	size_t		 i, nplugins = 0;
-	int		 rv = 0;
-
-	if ((text = malloc(len + 1)) == NULL) {
-		perror("modrun: malloc");
+	if ((out = evbuffer_new()) == NULL) {
+		fprintf(stderr, "modrun: evbuffer_new failed\n");
 		return -1;
 	}
-	memcpy(text, buf, len);
-	text[len] = '\0';
-	doc = yajl_tree_parse(text, err, sizeof err);
-	free(text);
-	if (doc == NULL || !YAJL_IS_OBJECT(doc)) {
-		fprintf(stderr, "modrun: output does not parse: %s\n", err);
-		yajl_tree_free(doc);
-		return -1;
-	}
-	for (i = 0; i < doc->u.object.len; i++) {
-		const char *key = doc->u.object.keys[i];
-
-		if (strcmp(key, "Plugins") == 0)
-			nplugins++;
-		else if (sph_topology_value(key) == NULL) {
-			fprintf(stderr, "modrun: \"%s\" is not a topology\n",
-			    key);
-			rv = -1;
-		}
-	}
-	if (nplugins != 1) {
-		fprintf(stderr, "modrun: %zu Plugins members (module wrote "
-		    "its own?)\n", nplugins);
-		rv = -1;
-	}
-	yajl_tree_free(doc);
-	return rv;
-}
-
-/* One collect into a buffer; print it if print is set. */
-static int
-collect_one(const struct sph_module *m, void *state, int print)
-{
-	yajl_gen		 g;
-	const unsigned char	*buf;
-	size_t			 len;
-	int			 rv = -1;
-
-	if ((g = yajl_gen_alloc(NULL)) == NULL) {
-		fprintf(stderr, "modrun: yajl_gen_alloc failed\n");
-		return -1;
-	}
-	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-	if (yajl_gen_map_open(g) != yajl_gen_status_ok)
-		goto out;
-	if (m->collect(state, g) != 0) {
-		fprintf(stderr, "modrun: collect failed\n");
+	if (reporter_build(r, out, &cause) != 0) {
+		fprintf(stderr, "modrun: %s\n", cause);
 		goto out;
 	}
-	if (plugins_entry(g, m) != 0 ||
-	    yajl_gen_map_close(g) != yajl_gen_status_ok) {
-		fprintf(stderr, "modrun: generator error after collect "
-		    "(unbalanced or module wrote Plugins?)\n");
+	len = evbuffer_get_length(out);
+	buf = (const char *)evbuffer_pullup(out, -1);
+	if (validate_report(buf, len, mod->id, mod->control != NULL,
+	    &cause) != 0) {
+		fprintf(stderr, "modrun: report refused: %s\n", cause);
 		goto out;
 	}
-	/* Balanced iff the document is now complete. */
-	if (yajl_gen_null(g) != yajl_gen_generation_complete) {
-		fprintf(stderr, "modrun: collect left a container open\n");
-		goto out;
-	}
-	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
-		goto out;
-	if (check_doc(buf, len) != 0)
-		goto out;
 	if (print) {
 		fwrite(buf, 1, len, stdout);
 		fputc('\n', stdout);
 	}
 	rv = 0;
 out:
-	yajl_gen_free(g);
+	free(cause);
+	evbuffer_free(out);
 	return rv;
 }
 
@@ -251,16 +164,19 @@ main(int argc, char **argv)
 {
 	struct run		 run;
 	struct sph_host		 host;
+	struct module		 mod;
+	struct reporter		*r;
 	const struct sph_module	*m;
 	struct ctl		 ctls[MAXLIST];
 	struct sph_control	 req;
 	size_t			 nctls = 0, ncollect = 0, i, j;
 	void			*dl, *state = NULL;
-	char			*p, *end, errbuf[512];
+	char			*p, *end, *cause = NULL, errbuf[512];
 	int			 c, all = 0, ctlfatal = 0, rc, rv = 0;
 
 	memset(&run, 0, sizeof run);
 	memset(&host, 0, sizeof host);
+	host.size = sizeof host;
 	host.probe_id = "";
 	while ((c = getopt(argc, argv, "aec:n:p:P:r:s:t:")) != -1) {
 		switch (c) {
@@ -336,10 +252,8 @@ main(int argc, char **argv)
 		    SPH_MODULE_SYMBOL_NAME, argv[optind]);
 		return 1;
 	}
-	if ((m->abi_version >> 16) != SPH_ABI_MAJOR ||
-	    m->size < sizeof *m || m->collect == NULL || m->id == NULL ||
-	    m->label == NULL || !sph_id_valid(m->id)) {
-		fprintf(stderr, "modrun: bad descriptor\n");
+	if (module_check_descriptor(m, &cause) != 0) {
+		fprintf(stderr, "modrun: %s: %s\n", argv[optind], cause);
 		return 1;
 	}
 	host.id = m->id;
@@ -353,6 +267,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "modrun: init failed\n");
 		return 1;
 	}
+	module_fill(&mod, m);
+	mod.state = state;
+	r = reporter_new(&mod, NULL);
 	for (i = 0; i < ncollect; i++) {
 		run.cur = i;
 		for (j = 0; j < nctls; j++) {
@@ -375,11 +292,12 @@ main(int argc, char **argv)
 			if (rc == SPH_CONTROL_ERROR && ctlfatal)
 				return 1;
 		}
-		if (collect_one(m, state, all || i + 1 == ncollect) != 0) {
+		if (collect_one(r, &mod, all || i + 1 == ncollect) != 0) {
 			rv = 1;
 			break;
 		}
 	}
+	reporter_free(r);
 	if (m->fini != NULL)
 		m->fini(state);
 	if (fflush(stdout) != 0) {

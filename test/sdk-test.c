@@ -4,10 +4,6 @@
  * Each misuse must make its call return -1, make sph_report_end() return
  * -1 and leave the generator exactly as it was (no broken JSON).
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +13,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "sph-host.h"
+#include "utf8.h"
 
 static int	failures;
 static int	checks;
@@ -54,7 +51,7 @@ t_log(void *ctx, int level, const char *line)
 }
 
 static struct sph_host	host = {
-	.id = "sdk-test", .log = t_log, .param = t_param, .now = t_now,
+	.size = sizeof(struct sph_host), .id = "sdk-test", .log = t_log, .param = t_param, .now = t_now,
 	.probe_id = "5f2a9c", .ctx = NULL
 };
 
@@ -165,6 +162,24 @@ strs_are(yajl_val v, const char *path, const char *const *want, size_t n)
 		    strcmp(x->u.array.values[i]->u.string, want[i]) != 0)
 			return 0;
 	return 1;
+}
+
+/* The strict UTF-8 check the SDK and the host share (lib/utf8.h). */
+static void
+test_utf8(void)
+{
+	CHECK(sph_utf8_valid(""));
+	CHECK(sph_utf8_valid("plain ASCII"));
+	CHECK(sph_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+	CHECK(sph_utf8_valid("\xf4\x8f\xbf\xbf"));		/* U+10FFFF */
+	CHECK(!sph_utf8_valid("\xc0\x80"));		/* overlong NUL */
+	CHECK(!sph_utf8_valid("\xe0\x80\xaf"));		/* overlong / */
+	CHECK(!sph_utf8_valid("\xf0\x80\x80\xaf"));	/* overlong / */
+	CHECK(!sph_utf8_valid("\xed\xa0\x80"));		/* surrogate */
+	CHECK(!sph_utf8_valid("\xf4\x90\x80\x80"));	/* above U+10FFFF */
+	CHECK(!sph_utf8_valid("\xe2\x82"));		/* truncated */
+	CHECK(!sph_utf8_valid("\x80"));			/* lone continuation */
+	CHECK(!sph_utf8_valid("\xff"));
 }
 
 static void
@@ -585,6 +600,7 @@ test_misuse(void)
 int
 main(void)
 {
+	test_utf8();
 	test_ids();
 	test_time();
 	test_paths();

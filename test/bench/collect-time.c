@@ -12,10 +12,6 @@
  *
  *   RESULT collects=200 median_us=1234 p90_us=1300 max_us=1500 bytes=98765
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>

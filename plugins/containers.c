@@ -399,42 +399,18 @@ has_word(const char *list, const char *word)
 }
 
 /*
- * Names of the v1 hierarchies mounted directly below root, from
- * <proc_root>/self/mountinfo.  Missing or unreadable: names stay "".
+ * Names of the cgroup hierarchies mounted directly below root, from the
+ * mountinfo text in buf (changed): v1 ones by controller, v2 as H_PSI.
  */
 static void
-mountinfo_names(struct state *st, const char *root, char names[H_MAX][256])
+parse_mountinfo(char *buf, const char *root, char names[H_MAX][256])
 {
-	char	 path[4096], *buf = NULL, *nb, *line, *next, *f[6], *sep;
-	size_t	 len = 0, cap = 0, rootlen = strlen(root);
-	ssize_t	 n;
-	int	 fd, i;
 	static const char *const ctl[H_MAX] = { "cpu", "memory", "blkio",
 	    "pids", NULL };
+	char	*line, *next, *f[6], *sep;
+	size_t	 rootlen = strlen(root);
+	int	 i;
 
-	if (sph_root_path(st->host, "proc_root", "/proc", "self/mountinfo",
-	    path, sizeof path) != 0 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return;
-	for (;;) {
-		if (cap - len < 8192) {
-			if (cap >= (4u << 20) ||
-			    (nb = realloc(buf, cap + 65536)) == NULL)
-				break;
-			buf = nb;
-			cap += 65536;
-		}
-		if ((n = read(fd, buf + len, cap - len - 1)) <= 0) {
-			if (n == -1 && errno == EINTR)
-				continue;
-			break;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (buf == NULL)
-		return;
-	buf[len] = '\0';
 	while (rootlen > 1 && root[rootlen - 1] == '/')
 		rootlen--;
 	for (line = buf; line != NULL && *line != '\0'; line = next) {
@@ -464,6 +440,44 @@ mountinfo_names(struct state *st, const char *root, char names[H_MAX][256])
 			if (names[i][0] == '\0' && has_word(sep, ctl[i]))
 				snprintf(names[i], 256, "%s", f[4] + rootlen + 1);
 	}
+}
+
+/*
+ * Names of the hierarchies mounted directly below root, from
+ * <proc_root>/self/mountinfo.  Missing or unreadable: names stay "".
+ */
+static void
+mountinfo_names(struct state *st, const char *root, char names[H_MAX][256])
+{
+	char	 path[4096], *buf = NULL, *nb;
+	size_t	 len = 0, cap = 0;
+	ssize_t	 n;
+	int	 fd;
+
+	if (sph_root_path(st->host, "proc_root", "/proc", "self/mountinfo",
+	    path, sizeof path) != 0 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return;
+	for (;;) {
+		if (cap - len < 8192) {
+			if (cap >= (4u << 20) ||
+			    (nb = realloc(buf, cap + 65536)) == NULL)
+				break;
+			buf = nb;
+			cap += 65536;
+		}
+		if ((n = read(fd, buf + len, cap - len - 1)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	if (buf == NULL)
+		return;
+	buf[len] = '\0';
+	parse_mountinfo(buf, root, names);
 	free(buf);
 }
 
@@ -667,12 +681,11 @@ read_u64_or_max(struct state *st, const struct at *at, enum file f,
 
 /* "some avg10=X ..." of a pressure file into *pct; 0 or -1. */
 static int
-read_psi(struct state *st, const struct at *at, enum file f, double *pct)
+parse_psi(const char *buf, double *pct)
 {
-	char	buf[256], *end;
+	char	*end;
 
-	if (read_file(st, at, f, buf, sizeof buf) == -1 ||
-	    strncmp(buf, "some avg10=", 11) != 0)
+	if (strncmp(buf, "some avg10=", 11) != 0)
 		return -1;
 	*pct = strtod(buf + 11, &end);
 	/* A percentage; this also drops nan and inf. */
@@ -680,24 +693,44 @@ read_psi(struct state *st, const struct at *at, enum file f, double *pct)
 	    0 : -1;
 }
 
+static int
+read_psi(struct state *st, const struct at *at, enum file f, double *pct)
+{
+	char	buf[256];
+
+	if (read_file(st, at, f, buf, sizeof buf) == -1)
+		return -1;
+	return parse_psi(buf, pct);
+}
+
+/* v2 cpu.max "QUOTA PERIOD" or "max PERIOD" into cores (0: none). */
+static int
+parse_cpu_max(const char *buf, double *cores)
+{
+	const char	*p;
+	uint64_t	 quota, period;
+
+	if (strncmp(buf, "max ", 4) == 0) {
+		*cores = 0;
+		return 0;
+	}
+	if (parse_u64(buf, &quota) != 0 || (p = strchr(buf, ' ')) == NULL ||
+	    parse_u64(p + 1, &period) != 0 || period == 0)
+		return -1;
+	*cores = (double)quota / (double)period;
+	return 0;
+}
+
 static void
 read_cpu(struct state *st, int v2, const struct at *at, struct vals *v)
 {
-	char		 buf[1024], *p;
+	char		 buf[1024];
 	uint64_t	 quota, period, t;
 
 	if (v2) {
-		if (read_file(st, at, F_CPU_MAX, buf, sizeof buf) != -1) {
-			if (strncmp(buf, "max ", 4) == 0) {
-				v->cores = 0;
-				v->have |= V_CPU_LIMIT;
-			} else if (parse_u64(buf, &quota) == 0 &&
-			    (p = strchr(buf, ' ')) != NULL &&
-			    parse_u64(p + 1, &period) == 0 && period > 0) {
-				v->cores = (double)quota / (double)period;
-				v->have |= V_CPU_LIMIT;
-			}
-		}
+		if (read_file(st, at, F_CPU_MAX, buf, sizeof buf) != -1 &&
+		    parse_cpu_max(buf, &v->cores) == 0)
+			v->have |= V_CPU_LIMIT;
 	} else {
 		if (read_file(st, at, F_CFS_QUOTA, buf, sizeof buf) != -1) {
 			if (strcmp(buf, "-1\n") == 0) {
@@ -757,21 +790,17 @@ read_memory(struct state *st, int v2, const struct at *at, struct vals *v)
 	v->have |= V_MEM_USED;
 }
 
-static void
-read_io(struct state *st, int v2, const struct at *at, struct vals *v)
+/*
+ * Bytes read and written, summed over the devices of v2 io.stat or a v1
+ * blkio.throttle.io_service_bytes file in buf (changed); 0 or -1.
+ */
+static int
+parse_io(int v2, char *buf, uint64_t *rbytes, uint64_t *wbytes)
 {
-	char		 buf[16384], *line, *next, *p;
+	char		*line, *next, *p;
 	uint64_t	 n, r = 0, w = 0;
-	int		 any;
+	int		 any = v2;	/* v2: empty is no IO yet */
 
-	/* v2: an empty io.stat is a cgroup that did no IO yet. */
-	if ((any = v2)) {
-		if (read_file(st, at, F_IO_STAT, buf, sizeof buf) == -1)
-			return;
-	} else if (read_file(st, at, F_BLKIO_RECURSIVE, buf,
-	    sizeof buf) == -1 &&
-	    read_file(st, at, F_BLKIO, buf, sizeof buf) == -1)
-		return;
 	for (line = buf; line != NULL && *line != '\0'; line = next) {
 		if ((next = strchr(line, '\n')) == NULL)
 			break;		/* cut short: a partial line */
@@ -796,11 +825,27 @@ read_io(struct state *st, int v2, const struct at *at, struct vals *v)
 				any = 1;
 		}
 	}
-	if (any) {
-		v->rbytes = r;
-		v->wbytes = w;
+	if (!any)
+		return -1;
+	*rbytes = r;
+	*wbytes = w;
+	return 0;
+}
+
+static void
+read_io(struct state *st, int v2, const struct at *at, struct vals *v)
+{
+	char	buf[16384];
+
+	if (v2) {
+		if (read_file(st, at, F_IO_STAT, buf, sizeof buf) == -1)
+			return;
+	} else if (read_file(st, at, F_BLKIO_RECURSIVE, buf,
+	    sizeof buf) == -1 &&
+	    read_file(st, at, F_BLKIO, buf, sizeof buf) == -1)
+		return;
+	if (parse_io(v2, buf, &v->rbytes, &v->wbytes) == 0)
 		v->have |= V_IO;
-	}
 }
 
 /*

@@ -64,7 +64,8 @@ test_frame_test_LDFLAGS = $(EXPORT_YAJL_WRAP)
 TESTS += test/http-test test/frame-test
 # libFuzzer targets are built by test/fuzz/run.sh (clang), not by automake.
 EXTRA_DIST += test/fuzz/run.sh test/fuzz/fuzz-validate.c \
-	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c test/fuzz-corpus
+	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c \
+	test/fuzz/fuzz-containers.c test/fuzz-corpus
 
 # The installed SDK builds the out-of-tree example module.
 TESTS += test/sdk-install.test

@@ -497,6 +497,7 @@ layout_open(struct state *st, struct layout *L)
 	};
 	static const int walk_order[] = { H_CPU, H_MEMORY, H_PIDS, H_IO, H_PSI };
 	char	 root[4096], names[H_MAX][256];
+	size_t	 n;
 	int	 rfd, h, i;
 
 	memset(L, 0, sizeof *L);
@@ -504,8 +505,14 @@ layout_open(struct state *st, struct layout *L)
 		L->fd[h] = -1;
 	L->walk = -1;
 	if (sph_root_path(st->host, "cgroup_root", "/sys/fs/cgroup", "", root,
-	    sizeof root) != 0 || (rfd = open(root, O_RDONLY | O_DIRECTORY |
-	    O_CLOEXEC)) == -1) {
+	    sizeof root) != 0) {
+		sph_log(st->host, SPH_LOG_ERR, "cgroup_root: %s",
+		    strerror(errno));
+		return -1;
+	}
+	for (n = strlen(root); n > 1 && root[n - 1] == '/'; n--)
+		root[n - 1] = '\0';	/* as the operator wrote it */
+	if ((rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		sph_log(st->host, SPH_LOG_ERR, "cgroup_root %s: %s", root,
 		    strerror(errno));
 		return -1;

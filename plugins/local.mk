@@ -64,3 +64,8 @@ plugins_prometheus_la_SOURCES = plugins/prometheus.c plugins/prom-parse.c \
 	plugins/fields.c plugins/fields.h plugins/strmap.c plugins/strmap.h
 plugins_prometheus_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_prometheus_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
+
+module_LTLIBRARIES += plugins/containers.la
+plugins_containers_la_SOURCES = plugins/containers.c
+plugins_containers_la_LDFLAGS = $(MODULE_FLAGS)
+plugins_containers_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)

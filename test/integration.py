@@ -842,17 +842,25 @@ def slow_module_warned_and_interval_override_answers_at_once():
         # background thread and every poll is answered from the cache.
         h.args = ["--set", "fx-slow.interval=200"]
         h.start(wait_for=["fx-slow"])
+        # Until its first background collect has finished the worker has
+        # nothing cached (503, "no report yet"): wait for that, not a time.
+        h.wait_serving("fx-slow")
         c = Conn(h.sock("fx-slow"))
-        worst = 0.0
+        took = []
         for _ in range(40):
             t0 = time.monotonic()
             st, _, body = c.request()
-            worst = max(worst, time.monotonic() - t0)
+            took.append(time.monotonic() - t0)
             check(st == 200, "status %d" % st)
             assert_report(body, "fx-slow")
             time.sleep(0.01)
         c.close()
-        check(worst < 0.1, "a cached reply took %.0f ms (collect takes 150 ms)" % (worst * 1000))
+        # The median, not the worst: one poll may lose the CPU to other
+        # work on a busy machine; a reply that waited for the collect
+        # would take 150 ms every time.
+        took.sort()
+        check(took[len(took) // 2] < 0.1, "cached replies took a median %.0f ms "
+              "(collect takes 150 ms)" % (took[len(took) // 2] * 1000))
     finally:
         h.stop()
         h.cleanup()

@@ -47,6 +47,8 @@ EXTRA_DIST += test/modrun-misuse.test
 # Integration tests: the daemon end to end over unix sockets, probe style.
 TESTS += test/integration.test
 EXTRA_DIST += test/integration.test test/integration.py
+TESTS += test/contain.test
+EXTRA_DIST += test/contain.test test/contain.py
 # Parsers: report validation and POST /control bodies (unit tests).
 check_PROGRAMS += test/validate-test test/control-test
 test_validate_test_SOURCES = test/validate-test.c

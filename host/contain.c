@@ -368,6 +368,7 @@ contain_sweep(struct supervisor *sv, int all)
 	unsigned		 killed = 0;
 	pid_t			 self = getpid(), pid;
 	long			 ppid;
+	char			 state;
 
 	if ((d = opendir("/proc")) == NULL) {
 		log_warn("opendir /proc: %s", strerror(errno));
@@ -382,7 +383,8 @@ contain_sweep(struct supervisor *sv, int all)
 		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
 		if (read_file(path, buf, sizeof buf) <= 0 ||
 		    (p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 1, " %*c %ld", &ppid) != 1)
+		    sscanf(p + 1, " %c %ld", &state, &ppid) != 2 ||
+		    state == 'Z')	/* dead: its parent (or we) reaps it */
 			continue;
 		serial = proc_serial(sv, e->d_name);
 		if (serial == 0 && ppid != (long)self)

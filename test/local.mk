@@ -72,7 +72,7 @@ TESTS += test/http-test test/frame-test
 # libFuzzer targets are built by test/fuzz/run.sh (clang), not by automake.
 EXTRA_DIST += test/fuzz/run.sh test/fuzz/fuzz-validate.c \
 	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c \
-	test/fuzz/fuzz-channel.c test/fuzz-corpus
+	test/fuzz/fuzz-channel.c test/fuzz/fuzz-elf.c test/fuzz-corpus
 
 # The installed SDK builds the out-of-tree example module.
 TESTS += test/sdk-install.test

@@ -72,7 +72,7 @@ budget_report(struct output *o, struct outbudget *b, int final)
 	    "of %u lines and %u KiB a second%s", mod_name(o->m),
 	    (unsigned long long)b->dropped_lines, what,
 	    (unsigned long long)b->dropped_bytes, OUTPUT_RATE_LINES,
-	    OUTPUT_RATE_BYTES / 1024, final ? "" : "; still dropping");
+	    OUTPUT_RATE_BYTES / 1024, final ? " (worker exited)" : "");
 	b->dropped_lines = b->dropped_bytes = 0;
 	b->reported_ms = now_ms();
 }

@@ -29,6 +29,9 @@ check_one(const struct options *o, const struct modfile *f, char *id,
 {
 	struct msg	 m;
 	struct module_settings ms;
+	/* Module output to stderr: stdout is the verdicts'. */
+	struct spawn_args a = { .path = f->path, .statsfd = -1,
+	    .cgroup_fd = -1, .io = { STDERR_FILENO, -1, -1 } };
 	uint64_t	 limit = now_ms() + o->start_timeout_ms + o->deadline_ms;
 	char		*cause = NULL;
 	int		 chan, status, verdict = -1, r;
@@ -36,7 +39,7 @@ check_one(const struct options *o, const struct modfile *f, char *id,
 
 	*detail = NULL;
 	id[0] = '\0';
-	if ((pid = spawn_worker(o, f->path, -1, &chan, &cause)) == -1) {
+	if ((pid = spawn_worker(o, &a, &chan, &cause)) == -1) {
 		*detail = cause;
 		return 0;
 	}

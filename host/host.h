@@ -52,6 +52,7 @@
 /* File descriptors a worker is started with. */
 #define WORKER_CHANNEL_FD 3
 #define WORKER_STATS_FD 4
+#define WORKER_LOG_FD 5		/* the worker's log lines, to the supervisor */
 
 /*
  * Operator settings (the table in options.c says which flag and key sets
@@ -75,6 +76,7 @@ struct options {
 	unsigned	 rescan_ms;	/* periodic rescan fallback to inotify */
 	unsigned	 settle_ms;	/* a file must be this old to be loaded */
 	unsigned	 memory_limit_mb; /* worker RSS limit, 0 = none */
+	int		 cgroups;	/* a cgroup per worker when possible */
 	int		 check_mode;
 	const char	*worker;	/* --worker: the module to run */
 	const char	*config_file;	/* --config; NULL: the default file */
@@ -109,6 +111,7 @@ struct worker_settings {
 	int32_t		 log_level;
 	uint32_t	 use_syslog;
 	uint32_t	 check_mode;	/* one collect, verdict, exit */
+	uint32_t	 log_pipe;	/* log lines to WORKER_LOG_FD (spawn.c) */
 };
 
 /* One module's settings, resolved by the supervisor (MSG_MODULE). */
@@ -132,6 +135,9 @@ void		 log_msg(int level, const char *fmt, ...)
 		     __attribute__((format(printf, 2, 3)));
 void		 log_vmsg(int level, const char *fmt, va_list ap)
 		     __attribute__((format(printf, 2, 0)));
+void		 log_pid_msg(int level, pid_t, const char *fmt, ...)
+		     __attribute__((format(printf, 3, 4)));
+void		 log_to_pipe(int);
 noreturn void	 fatal(const char *fmt, ...)
 		     __attribute__((format(printf, 1, 2)));
 #define log_err(...)	log_msg(3, __VA_ARGS__)
@@ -272,6 +278,7 @@ struct module {
 	struct sph_host		*host;
 };
 int		 module_load(const char *, struct module *, char **);
+int		 module_check_elf(int, char **);
 int		 module_check_descriptor(const struct sph_module *, char **);
 void		 module_fill(struct module *, const struct sph_module *);
 int		 module_init(struct module *, struct sph_host *, char **);
@@ -374,8 +381,18 @@ struct worker_stats {
 };
 
 /* spawn.c */
-pid_t		 spawn_worker(const struct options *, const char *, int, int *,
-		     char **);
+struct spawn_args {
+	const char	*path;		/* the module */
+	int		 statsfd;	/* the statistics page, or -1 */
+	int		 cgroup_fd;	/* cgroup.procs to join first, or -1 */
+	const char	*marker;	/* "NAME=VALUE" for its environment */
+	/* The worker's stdout, stderr and log (WORKER_LOG_FD): a
+	 * descriptor of ours to give it, or -1: stdout and stderr as ours,
+	 * log lines to its stderr. */
+	int		 io[3];
+};
+pid_t		 spawn_worker(const struct options *, const struct spawn_args *,
+		     int *, char **);
 
 /* worker.c */
 int		 worker_main(const char *);
@@ -435,6 +452,15 @@ enum mstate {
 /* What to do once a stopping worker has exited. */
 enum after_stop { AFTER_RESTART, AFTER_REMOVE };
 
+/* output.c: a module's output budget (a token bucket), across restarts. */
+enum out_stream { OUT_STDOUT, OUT_STDERR, OUT_LOG, OUT_NSTREAMS };
+struct outbudget {
+	uint64_t	 at_ns;		/* last refill; 0: never used */
+	double		 lines, bytes;	/* tokens */
+	uint64_t	 dropped_lines, dropped_bytes;	/* not reported yet */
+	uint64_t	 reported_ms;
+};
+
 struct supervisor;
 struct modent {
 	struct supervisor	*sv;
@@ -452,6 +478,13 @@ struct modent {
 
 	pid_t			 pid;
 	int			 chan;
+	/* contain.c: the worker's identity, for what it starts */
+	unsigned long long	 serial;
+	char			 marker[64];	/* NAME=VALUE, in its environment */
+	char			*cgroup;	/* its cgroup directory, or NULL */
+	/* output.c */
+	struct output		*output;
+	struct outbudget	 budget[2];	/* stdout+stderr, log */
 	struct event		*chan_ev;
 	struct worker_stats	*stats;
 	struct event		*timer;		/* backoff, start timeout, grace */
@@ -491,6 +524,25 @@ void		 reconcile_start(struct supervisor *);
 void		 reconcile_stop(struct supervisor *);
 void		 reconcile(struct supervisor *, int);
 
+/* contain.c: everything a worker starts dies with it. */
+#define CONTAIN_MARKER "SCOPE_PLUGIN_HOST_WORKER"
+struct cgdead;
+TAILQ_HEAD(cgdeadlist, cgdead);
+void		 contain_start(struct supervisor *);
+void		 contain_prepare(struct supervisor *, struct modent *, int *);
+unsigned	 contain_sweep(struct supervisor *, int);
+void		 contain_worker_exited(struct supervisor *, struct modent *,
+		     pid_t);
+void		 contain_orphans(struct supervisor *);
+void		 contain_finish(struct supervisor *);
+
+/* output.c: module stdout/stderr and worker log lines, logged. */
+struct output;
+int		 output_pipes(int *, int *, char **);
+void		 output_close_fds(int *);
+struct output	*output_new(struct supervisor *, struct modent *, int *);
+void		 output_free(struct output *);
+
 /* health.c: collect deadlines and the memory limit. */
 void		 health_start(struct supervisor *);
 void		 health_stop(struct supervisor *);
@@ -528,6 +580,11 @@ struct supervisor {
 	uint64_t		 last_mem_check;
 	/* status.c */
 	struct status_server	*status;
+	/* contain.c */
+	char			*cg_base;	/* workers' cgroups, or NULL */
+	char			*cg_rel;	/* the same, in the hierarchy */
+	unsigned long long	 worker_serial;
+	struct cgdeadlist	 cgdead;	/* to remove once empty */
 };
 int		 supervisor_main(const struct options *);
 void		 supervisor_ready_check(struct supervisor *);

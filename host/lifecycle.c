@@ -79,6 +79,13 @@ mod_transition_allowed(enum mstate from, enum mstate to)
 int
 mod_set_state(struct modent *m, enum mstate to, const char *why)
 {
+	/* Shutdown is final: nothing starts or waits to start again. */
+	if (m->sv->shutting_down && (to == M_STARTING || to == M_BACKOFF)) {
+		log_err("module %s: illegal state transition %s -> %s during "
+		    "shutdown (%s); refused", mod_name(m),
+		    mod_state_name(m->state), mod_state_name(to), why);
+		return -1;
+	}
 	if (!mod_transition_allowed(m->state, to)) {
 		log_err("module %s: illegal state transition %s -> %s (%s); "
 		    "refused", mod_name(m), mod_state_name(m->state),
@@ -173,6 +180,8 @@ void
 mod_free(struct supervisor *sv, struct modent *m)
 {
 	TAILQ_REMOVE(&sv->mods, m, entry);
+	output_free(m->output);
+	free(m->cgroup);
 	mod_close_channel(m);
 	mod_release_socket(m);
 	if (m->stats != NULL)
@@ -437,13 +446,22 @@ stats_create(int *fdp)
 	return st;
 }
 
+/*
+ * The one way a worker starts.  Never during shutdown: whatever asked
+ * (a timer, a rescan, a stopped worker's restart) is too late.
+ */
 void
 mod_spawn(struct supervisor *sv, struct modent *m)
 {
-	char	*cause = NULL;
-	int	 statsfd = -1, chan;
-	pid_t	 pid;
+	struct spawn_args	 a;
+	char			*cause = NULL;
+	int			 chan, rd[OUT_NSTREAMS];
+	pid_t			 pid;
 
+	if (sv->shutting_down) {
+		log_debug("module %s: not started: shutting down", mod_name(m));
+		return;
+	}
 	if (m->pid > 0) {
 		log_err("module %s: worker %ld still running; not starting another",
 		    mod_name(m), (long)m->pid);
@@ -454,11 +472,28 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 		munmap(m->stats, sizeof *m->stats);
 		m->stats = NULL;
 	}
-	m->stats = stats_create(&statsfd);
-	pid = spawn_worker(sv->o, m->path, statsfd, &chan, &cause);
-	if (statsfd != -1)
-		close(statsfd);
+	memset(&a, 0, sizeof a);
+	a.path = m->path;
+	a.statsfd = -1;
+	m->stats = stats_create(&a.statsfd);
+	contain_prepare(sv, m, &a.cgroup_fd);
+	a.marker = m->marker;
+	if (output_pipes(rd, a.io, &cause) == 0)
+		pid = spawn_worker(sv->o, &a, &chan, &cause);
+	else
+		pid = -1;
+	if (a.statsfd != -1)
+		close(a.statsfd);
+	if (a.cgroup_fd != -1)
+		close(a.cgroup_fd);
+	output_close_fds(a.io);
 	if (pid == -1) {
+		output_close_fds(rd);
+		if (m->cgroup != NULL) {
+			rmdir(m->cgroup);
+			free(m->cgroup);
+			m->cgroup = NULL;
+		}
 		log_err("module %s: %s", m->name, cause);
 		free(cause);
 		mod_set_state(m, M_BACKOFF, "cannot start a worker");
@@ -468,6 +503,7 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 	}
 	m->pid = pid;
 	m->chan = chan;
+	m->output = output_new(sv, m, rd);
 	m->chan_ev = event_new(sv->base, m->chan, EV_READ | EV_PERSIST,
 	    mod_channel_cb, m);
 	if (m->chan_ev == NULL || event_add(m->chan_ev, NULL) != 0)
@@ -584,11 +620,20 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 {
 	pid_t	pid = m->pid;
 
+	/* Its last words first (a crash message), then its fate. */
+	output_free(m->output);
+	m->output = NULL;
 	m->pid = 0;
 	mod_channel_drain(m);
 	mod_close_channel(m);
 	evtimer_del(m->timer);
+	contain_worker_exited(sv, m, pid);
 
+	if (sv->shutting_down) {
+		log_info("module %s: stopped and removed", mod_name(m));
+		mod_free(sv, m);
+		return;
+	}
 	if (m->state == M_STOPPING) {
 		switch (m->after) {
 		case AFTER_REMOVE:

@@ -157,6 +157,12 @@ const struct setting settings_table[] = {
 	  .help = "as root, also load modules that are not owned by root or "
 	  "are group/other writable, or whose directory (or a parent) is "
 	  "(default: refused, logged once)" },
+	{ .name = "cgroups", .flag = "no-cgroups", .type = ST_BOOL,
+	  .where = SET_GLOBAL | SET_FLAG, .def = 1, .flag_value = 0,
+	  .off = O(cgroups), .moff = NO_FIELD, .woff = NO_FIELD,
+	  .help = "do not put each worker, and what its module starts, in "
+	  "a cgroup of its own (default: done where the host can create "
+	  "one, cgroup v2; else process groups and an environment marker)" },
 	{ .name = "allow-symlinks", .type = ST_BOOL,
 	  .where = SET_GLOBAL | SET_FLAG, .flag_value = 1,
 	  .off = O(allow_symlinks), .moff = NO_FIELD, .woff = NO_FIELD,

@@ -44,6 +44,8 @@ reconcile(struct supervisor *sv, int retry_failed)
 	uint64_t	 wall = (uint64_t)time(NULL) * 1000;
 	unsigned	 wait_ms = 0;
 
+	if (sv->shutting_down)
+		return;
 	if (scan_dir(sv->o, &files, &n, &cause) != 0) {
 		/* Keep serving what runs; a later scan may succeed. */
 		log_err("%s", cause);
@@ -207,6 +209,8 @@ periodic_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (sv->shutting_down)
+		return;
 	if (sv->watch_fd == -1)
 		watch_open_dir(sv);
 	check_sockets(sv);

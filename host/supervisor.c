@@ -45,19 +45,27 @@ supervisor_ready_check(struct supervisor *sv)
 	log_debug("ready: %u of %u modules serving", running, total);
 }
 
-/* Reaps every exited worker; during shutdown, ends the loop after the last. */
+/*
+ * Reaps every exited child: workers, and as a subreaper (contain.c) the
+ * orphans of what modules started, whose own leftovers are then swept.
+ * During shutdown, ends the loop after the last worker.
+ */
 static void
 sig_chld(struct supervisor *sv)
 {
 	struct modent	*m;
 	pid_t		 pid;
-	int		 status;
+	int		 status, orphans = 0;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((m = mod_find_pid(sv, pid)) == NULL)
+		if ((m = mod_find_pid(sv, pid)) == NULL) {
+			orphans++;
 			continue;
+		}
 		mod_exited(sv, m, status);
 	}
+	if (orphans > 0)
+		contain_orphans(sv);
 	if (sv->shutting_down) {
 		TAILQ_FOREACH(m, &sv->mods, entry)
 			if (m->pid > 0)
@@ -75,9 +83,11 @@ shutdown_begin(struct supervisor *sv)
 
 	if (sv->shutting_down)
 		return;
+	/* From here on, nothing starts (mod_spawn, mod_set_state). */
 	sv->shutting_down = 1;
 	notify_send("STOPPING=1");
 	log_info("shutting down");
+	evtimer_del(sv->rescan_ev);
 	/* Sockets go first so the probe stops finding us at once. */
 	TAILQ_FOREACH(m, &sv->mods, entry)
 		mod_release_socket(m);
@@ -186,6 +196,7 @@ supervisor_main(const struct options *o)
 	}
 	if ((sv.grace_ev = evtimer_new(sv.base, grace_cb, &sv)) == NULL)
 		fatal("event_new: out of memory");
+	contain_start(&sv);
 	reconcile_start(&sv);
 	health_start(&sv);
 	if ((sv.status = status_start(&sv, &cause)) == NULL) {
@@ -204,6 +215,8 @@ supervisor_main(const struct options *o)
 	/* The workers are gone; entries without one (failed, refused) remain. */
 	while ((m = TAILQ_FIRST(&sv.mods)) != NULL)
 		mod_free(&sv, m);
+	/* And so must everything they started: no descendant outlives us. */
+	contain_finish(&sv);
 	for (i = 0; i < 5; i++)
 		event_free(sv.sig_ev[i]);
 	event_free(sv.grace_ev);

@@ -537,6 +537,8 @@ worker_main(const char *path)
 	w.ws = m.u.worker;
 	check = w.ws.check_mode;
 	log_open(HOST_NAME, w.ws.use_syslog, w.ws.log_level);
+	if (w.ws.log_pipe)
+		log_to_pipe(WORKER_LOG_FD);
 	pthread_mutex_init(&w.module_lock, NULL);
 	pthread_mutex_init(&w.cache_lock, NULL);
 	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;

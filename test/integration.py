@@ -439,7 +439,7 @@ def refused_modules_are_skipped_with_one_log_line():
         for kind, text in REFUSALS.items():
             line = wait_until(lambda: refusal_line(kind), what="refusal of " + kind)
             check(text in line, "%s: %r lacks %r" % (kind, line, text))
-        h.wait_log("module notelf.so: refused: dlopen:")
+        h.wait_log("module notelf.so: refused: not an ELF file")
         h.wait_log("module zz-dup.so: refused: id \"fx-good\" is already served by")
         # One line per refusal, not a storm.
         time.sleep(0.5)
@@ -1168,7 +1168,9 @@ def bundled_modules_served_and_iowait_control_round_trip():
 
 # ---------------------------------------------------------------- runner
 
-def main():
+def run_tests(tests, valgrind_tests):
+    """The command line of this file and of the suites built on it
+    (contain.py): runs tests, or under --valgrind those in valgrind_tests."""
     global BUILDDIR, VALGRIND
     ap = argparse.ArgumentParser()
     ap.add_argument("--builddir", default=".")
@@ -1179,10 +1181,10 @@ def main():
     VALGRIND = a.valgrind
     os.umask(0o022)  # files the tests write must pass strict modes as root
     passed = failed = 0
-    for fn in TESTS:
+    for fn in tests:
         if a.only and a.only not in fn.__name__:
             continue
-        if VALGRIND and fn.__name__ not in VALGRIND_TESTS:
+        if VALGRIND and fn.__name__ not in valgrind_tests:
             continue
         t0 = time.monotonic()
         try:
@@ -1195,6 +1197,10 @@ def main():
             traceback.print_exc(file=sys.stdout)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
+
+
+def main():
+    return run_tests(TESTS, VALGRIND_TESTS)
 
 
 if __name__ == "__main__":

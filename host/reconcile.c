@@ -30,21 +30,81 @@ reconcile_schedule(struct supervisor *sv, unsigned ms)
 		log_err("cannot schedule a rescan");
 }
 
+/* The entry for file name, or for its instance inst if not NULL. */
+static struct modent *
+mod_lookup(struct supervisor *sv, const char *name, const char *inst)
+{
+	struct modent	*m;
+
+	TAILQ_FOREACH(m, &sv->mods, entry)
+		if (strcmp(m->name, name) == 0 && (inst == NULL ?
+		    m->inst == NULL : m->inst != NULL &&
+		    strcmp(m->inst, inst) == 0))
+			return m;
+	return NULL;
+}
+
 /*
- * Reconciles the module table with the directory.  retry_failed (SIGHUP)
- * also restarts failed, refused and backing-off modules at once.
+ * One entry of file f: the file's own module (inst NULL) or one of its
+ * instances.  A new entry starts; a replaced file restarts it; with
+ * retry_failed (SIGHUP) one that gave up starts again.
+ */
+static void
+reconcile_entry(struct supervisor *sv, const struct modfile *f,
+    const char *inst, int settling, int retry_failed)
+{
+	struct modent	*m = mod_lookup(sv, f->name, inst);
+
+	if (m != NULL)
+		m->present = 1;
+	/* A file still being written is left until it settles. */
+	if (settling)
+		return;
+	if (m == NULL) {
+		m = mod_new(sv, f, inst);
+		m->present = 1;
+		mod_spawn(sv, m);
+		return;
+	}
+	if (!scan_same_file(&m->st, &f->st)) {
+		log_info("module %s: %s changed", mod_name(m), m->name);
+		m->st = f->st;
+		if (m->pid > 0) {
+			mod_backoff_reset(m);
+			mod_stop(sv, m, AFTER_RESTART);
+		} else
+			mod_start_afresh(sv, m);
+		return;
+	}
+	/* Never two workers for one module: wait for the old one. */
+	if (m->pid > 0)
+		return;
+	if ((retry_failed && (m->state == M_FAILED ||
+	    m->state == M_REFUSED || m->state == M_BACKOFF)) ||
+	    (m->state == M_REFUSED && m->refused_dup &&
+	    mod_find_id(sv, m->id, m) == NULL) ||
+	    m->state == M_WAITING)
+		mod_start_afresh(sv, m);
+}
+
+/*
+ * Reconciles the module table with the directory and the instances the
+ * configuration defines: one entry per file, and one per instance of it.
+ * retry_failed (SIGHUP) also restarts failed, refused and backing-off
+ * modules at once.
  */
 void
 reconcile(struct supervisor *sv, int retry_failed)
 {
-	struct modfile	*files;
-	struct modent	*m, *next;
-	size_t		 n, i;
-	char		*cause = NULL;
-	uint64_t	 wall = (uint64_t)time(NULL) * 1000;
-	unsigned	 wait_ms = 0;
+	const struct options	*o = sv->o;
+	struct modfile		*files;
+	struct modent		*m, *next;
+	size_t			 n, i, j;
+	char			*cause = NULL;
+	uint64_t		 wall = (uint64_t)time(NULL) * 1000;
+	unsigned		 wait_ms = 0;
 
-	if (scan_dir(sv->o, &files, &n, &cause) != 0) {
+	if (scan_dir(o, &files, &n, &cause) != 0) {
 		/* Keep serving what runs; a later scan may succeed. */
 		log_err("%s", cause);
 		free(cause);
@@ -56,56 +116,41 @@ reconcile(struct supervisor *sv, int retry_failed)
 		struct modfile	*f = &files[i];
 		uint64_t	 mtime = (uint64_t)f->st.st_mtim.tv_sec * 1000 +
 		    (uint64_t)f->st.st_mtim.tv_nsec / 1000000;
+		int		 settling = 0;
 
-		TAILQ_FOREACH(m, &sv->mods, entry)
-			if (strcmp(m->name, f->name) == 0)
-				break;
-		if (m != NULL)
-			m->present = 1;
-		/* A file still being written is left until it settles. */
-		if (mtime + sv->o->settle_ms > wall && mtime <= wall + 1000) {
-			unsigned w = (unsigned)(mtime + sv->o->settle_ms - wall);
+		if (mtime + o->settle_ms > wall && mtime <= wall + 1000) {
+			unsigned w = (unsigned)(mtime + o->settle_ms - wall);
 			if (wait_ms == 0 || w < wait_ms)
 				wait_ms = w;
-			continue;
+			settling = 1;
 		}
-		if (m == NULL) {
-			m = mod_new(sv, f);
-			m->present = 1;
-			mod_spawn(sv, m);
-			continue;
-		}
-		if (!scan_same_file(&m->st, &f->st)) {
-			log_info("module %s: %s changed", mod_name(m), m->name);
-			m->st = f->st;
-			if (m->pid > 0) {
-				mod_backoff_reset(m);
-				mod_stop(sv, m, AFTER_RESTART);
-			} else
-				mod_start_afresh(sv, m);
-			continue;
-		}
-		/* Never two workers for one module: wait for the old one. */
-		if (m->pid > 0)
-			continue;
-		if ((retry_failed && (m->state == M_FAILED ||
-		    m->state == M_REFUSED || m->state == M_BACKOFF)) ||
-		    (m->state == M_REFUSED && m->refused_dup &&
-		    mod_find_id(sv, m->id, m) == NULL) ||
-		    m->state == M_WAITING)
-			mod_start_afresh(sv, m);
+		reconcile_entry(sv, f, NULL, settling, retry_failed);
+		for (j = 0; j < o->nblocks; j++)
+			if (o->blocks[j].file != NULL &&
+			    strcmp(o->blocks[j].file, f->name) == 0)
+				reconcile_entry(sv, f, o->blocks[j].id, settling,
+				    retry_failed);
 	}
 	scan_free(files, n);
 
 	TAILQ_FOREACH_SAFE(m, &sv->mods, entry, next) {
+		const struct module_block *b;
+		int		 dropped;
+
 		if (m->present)
 			continue;
+		/* An instance whose file is still there left the configuration. */
+		dropped = m->inst != NULL && ((b = options_block(o, m->inst)) ==
+		    NULL || b->file == NULL || strcmp(b->file, m->name) != 0);
 		if (m->pid > 0) {
-			log_info("module %s: %s removed; stopping", mod_name(m),
-			    m->name);
+			log_info("module %s: %s; stopping", mod_name(m), dropped ?
+			    "instance no longer in the configuration" :
+			    "file removed");
 			mod_stop(sv, m, AFTER_REMOVE);
 		} else if (m->state != M_STOPPING) {
-			log_info("module %s: %s removed", mod_name(m), m->name);
+			log_info("module %s: %s", mod_name(m), dropped ?
+			    "instance no longer in the configuration" :
+			    "file removed");
 			mod_free(sv, m);
 		}
 	}

@@ -151,7 +151,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 int
-supervisor_main(const struct options *o)
+supervisor_main(struct options *o)
 {
 	static const int	 sigs[5] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1 };
 	struct supervisor	 sv;

@@ -147,6 +147,34 @@ static const struct ecase error_cases[] = {
 	  "t.conf:2: module block inside the block opened on line 1 (blocks do "
 	  "not nest)\n"
 	  "t.conf:1: module block not closed at the end of the file" },
+	/* Module instances (file, label, description). */
+	{ "file-outside-block", "file exec.so\nlabel X\ndescription Y\n",
+	  "t.conf:1: \"file\" is allowed only in a module block\n"
+	  "t.conf:2: \"label\" is allowed only in a module block\n"
+	  "t.conf:3: \"description\" is allowed only in a module block" },
+	{ "file-bad-name", "module a {\nfile ../x.so\n}\nmodule b {\n"
+	  "file exec\n}\nmodule c {\nfile .so\n}\nmodule d {\nfile\n}\n",
+	  "t.conf:2: file: expected the name of a module in the module "
+	  "directory (NAME.so, no \"/\"), got \"../x.so\"\n"
+	  "t.conf:5: file: expected the name of a module in the module "
+	  "directory (NAME.so, no \"/\"), got \"exec\"\n"
+	  "t.conf:8: file: expected the name of a module in the module "
+	  "directory (NAME.so, no \"/\"), got \".so\"\n"
+	  "t.conf:11: \"file\" needs a value" },
+	{ "file-twice", "module a {\nfile x.so\nfile y.so\n}\n",
+	  "t.conf:3: \"file\" given twice in the same module block (first on "
+	  "line 2)" },
+	{ "label-empty-and-bad-utf8", "module a {\nlabel\n}\nmodule b {\n"
+	  "label \xc3\x28\ndescription \xff\n}\n",
+	  "t.conf:2: \"label\" needs a value\n"
+	  "t.conf:5: label: not valid UTF-8\n"
+	  "t.conf:6: description: not valid UTF-8" },
+	{ "instance-bad-id", "module exec_1 {\nfile exec.so\n}\n",
+	  "t.conf:1: invalid module id \"exec_1\" (ASCII letters and digits in "
+	  "runs separated by single dashes, at most 64)" },
+	{ "instance-and-plain-block", "module ntp {\ndeadline 100\n}\n"
+	  "module ntp {\nfile exec.so\n}\n",
+	  "t.conf:4: second block for module \"ntp\" (first on line 1)" },
 	{ "many-errors", "a 1\nb 2\nmodule x {\nc 3\n}\nd 4\n",
 	  "t.conf:1: unknown key \"a\"\nt.conf:2: unknown key \"b\"\n"
 	  "t.conf:4: unknown key \"c\"\nt.conf:6: unknown key \"d\"" },
@@ -257,7 +285,19 @@ test_values(void)
 	    "module c {\n"
 	    "    enabled yes\n"
 	    "    param spaced x\n"
+	    "}\n"
+	    "module ntp {\n"
+	    "    file exec.so\n"
+	    "    label Clock offset\n"
+	    "    description\n"
+	    "    interval 2000\n"
+	    "    param command chronyc tracking\n"
+	    "}\n"
+	    "module d2 {\n"
+	    "    label Relabelled\n"
 	    "}\n";
+	const struct module_block *b;
+	char		*list;
 
 	r = parse(&o, text, sizeof text - 1, &got);
 	result("valid-file", r == 0, got);
@@ -273,7 +313,7 @@ test_values(void)
 	    o.rescan_ms == 100 && o.settle_ms == 60000 &&
 	    o.memory_limit_mb == 0, "a number differs");
 	options_module(&o, "fx-good", 1234, &ms);
-	result("block-settings", o.noverrides == 6 && ms.interval_ms == 0 &&
+	result("block-settings", o.noverrides == 7 && ms.interval_ms == 0 &&
 	    ms.deadline_ms == 5000 && ms.budget_ms == 300 &&
 	    ms.memory_limit_mb == 64 && ms.enabled == 0, "fx-good");
 	options_module(&o, "c", 0, &ms);
@@ -308,6 +348,26 @@ test_values(void)
 	    ms.deadline_ms == 5000, "param and setting mixed up");
 	v = options_lookup(o.params, o.nparams, "B2", "nope");
 	result("param-absent", v == NULL, v);
+
+	b = options_block(&o, "ntp");
+	result("instance-block", o.nblocks == 5 && b != NULL &&
+	    b->file != NULL && strcmp(b->file, "exec.so") == 0 &&
+	    strcmp(b->label, "Clock offset") == 0 &&
+	    b->description != NULL && *b->description == '\0' &&
+	    strcmp(b->where, "t.conf:37") == 0 &&
+	    strcmp(b->file_where, "t.conf:38") == 0, "ntp");
+	options_module(&o, "ntp", 5000, &ms);
+	v = options_lookup(o.params, o.nparams, "ntp", "command");
+	result("instance-settings", ms.interval_ms == 2000 && v != NULL &&
+	    strcmp(v, "chronyc tracking") == 0, "ntp's interval or param");
+	b = options_block(&o, "d2");
+	result("plain-block-label", b != NULL && b->file == NULL &&
+	    strcmp(b->label, "Relabelled") == 0 && b->description == NULL,
+	    "d2");
+	list = options_instances(&o, "exec.so");
+	result("instances-of-file", list != NULL && strcmp(list, "ntp") == 0 &&
+	    options_instances(&o, "good.so") == NULL, list);
+	free(list);
 	options_free(&o);
 }
 
@@ -365,9 +425,14 @@ sent_params(const struct options *o, const char *id, const char *want)
 		exit(2);
 	}
 	options_module(o, id, 0, &ms);
-	if (channel_send_module(sp[0], o, id, &ms, &cause) != 0) {
+	if (channel_send_module(sp[0], o, identity(id), &ms, &cause) != 0) {
 		printf("     %s\n", cause);
 		free(cause);
+		return 0;
+	}
+	if (channel_recv(sp[1], &m) != 1 || m.hdr.type != MSG_IDENTITY ||
+	    strcmp(m.u.identity.id, id) != 0) {
+		printf("     no identity first\n");
 		return 0;
 	}
 	while (channel_recv(sp[1], &m) == 1 && m.hdr.type == MSG_PARAM) {

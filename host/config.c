@@ -577,6 +577,41 @@ config_check_blocks(const struct options *o, char ***errors, size_t *nerrors)
 }
 
 /*
+ * Reads the file of cur again into *out, with cur's command line applied
+ * on top as at start-up (SIGHUP).  Returns 1 when the file was read, 0
+ * when the default file is absent (the defaults and the flags, as at
+ * start-up), or -1 with every error in *errors (*out is then empty).
+ */
+int
+config_reread(const struct options *cur, struct options *out, char ***errors,
+    size_t *nerrors)
+{
+	char	*cause = NULL, *worker = NULL;
+	int	 r;
+
+	options_defaults(out);
+	if ((r = config_load(out, config_path(cur), cur->config_file != NULL,
+	    errors, nerrors)) == -1) {
+		options_free(out);
+		return -1;
+	}
+	if (options_parse(out, cur->argc, cur->argv, &worker, &cause) != 0) {
+		/* Valid at start-up; a user or group may be gone since. */
+		errors_add(errors, nerrors, cause != NULL ? cause :
+		    xstrdup("the command line changed meaning"));
+		options_free(out);
+		return -1;
+	}
+	out->argc = cur->argc;
+	out->argv = cur->argv;
+	if (config_check_blocks(out, errors, nerrors) > 0) {
+		options_free(out);
+		return -1;
+	}
+	return r;
+}
+
+/*
  * Called after a first options_parse() of argv into o: reads the file it
  * names (--config) or the default one, then applies argv again on top, so
  * that flags override the file.  Returns 0, or -1 after printing every

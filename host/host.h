@@ -492,6 +492,8 @@ struct modent {
 	char			*reason;	/* last error, for logs and replies */
 	char			*kill_reason;	/* why we killed it, if we did */
 	int			 refused_dup;	/* id taken: retry when it frees */
+	int			 retry_pending;	/* SIGHUP came before the refused
+						   worker exited: retry then */
 
 	TAILQ_ENTRY(modent)	 entry;
 };
@@ -513,11 +515,13 @@ void		 mod_start_afresh(struct supervisor *, struct modent *);
 void		 mod_stop(struct supervisor *, struct modent *, enum after_stop);
 void		 mod_exited(struct supervisor *, struct modent *, int);
 void		 mod_release_socket(struct modent *);
+void		 mod_reconfigure(struct supervisor *, struct modent *);
 
 /* reconcile.c: the module table follows the module directory. */
 void		 reconcile_start(struct supervisor *);
 void		 reconcile_stop(struct supervisor *);
 void		 reconcile(struct supervisor *, int);
+void		 reconcile_reload(struct supervisor *);
 
 /* health.c: collect deadlines and the memory limit. */
 void		 health_start(struct supervisor *);
@@ -544,6 +548,7 @@ struct supervisor {
 	int			 shutting_down;
 	uint64_t		 started_ms;
 	int			 ready_pending;	/* READY=1 owed to systemd */
+	unsigned		 reload_errors;	/* in the file the last reload refused */
 	struct event		*sig_ev[5];
 	struct event		*grace_ev;	/* shutdown */
 	/* reconcile.c */
@@ -573,6 +578,8 @@ int		 config_load(struct options *, const char *, int, char ***,
 		     size_t *);
 void		 config_free_errors(char **, size_t);
 int		 config_setup(struct options *, int, char **);
+int		 config_reread(const struct options *, struct options *,
+		     char ***, size_t *);
 const char	*config_path(const struct options *);
 
 /*

@@ -440,6 +440,46 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 	fallback_on(sv, m);
 }
 
+/*
+ * After a reload: restarts m's worker if what it would be started with
+ * now (settings, parameters, label, ...) differs from what it was, or
+ * if its id now belongs to an instance.
+ */
+void
+mod_reconfigure(struct supervisor *sv, struct modent *m)
+{
+	const struct module_block	*b;
+	struct msg_identity		 ident;
+	struct module_settings		 ms;
+	char				*text, *cause = NULL;
+	int				 changed;
+
+	if (m->pid <= 0 || m->hello == NULL || m->settings == NULL ||
+	    (m->state != M_STARTING && m->state != M_RUNNING))
+		return;
+	if (m->inst == NULL && (b = options_block(sv->o, m->id)) != NULL &&
+	    b->file != NULL) {
+		log_info("module %s: its id now belongs to the instance of %s "
+		    "defined at %s; stopping it", m->id, b->file, b->where);
+		changed = 1;
+	} else if (mod_resolve(sv->o, m, &ident, &ms, &cause) != 0) {
+		log_err("%s; restarting it", cause);
+		free(cause);
+		changed = 1;
+	} else {
+		text = mod_settings_text(sv->o, &ident, &ms);
+		changed = strcmp(text, m->settings) != 0;
+		free(text);
+		if (changed)
+			log_info("module %s: settings changed; restarting it",
+			    mod_name(m));
+	}
+	if (changed) {
+		mod_backoff_reset(m);
+		mod_stop(sv, m, AFTER_RESTART);
+	}
+}
+
 static void
 mod_ready(struct supervisor *sv, struct modent *m)
 {
@@ -645,6 +685,7 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 		fatal("event_add: worker channel");
 	mod_set_state(m, M_STARTING, "worker started");
 	m->refused_dup = 0;
+	m->retry_pending = 0;
 	free(m->kill_reason);
 	m->kill_reason = NULL;
 	m->spawned_ms = now_ms();
@@ -773,8 +814,11 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 			return;
 		}
 	}
-	if (m->state == M_REFUSED)
+	if (m->state == M_REFUSED) {
+		if (m->retry_pending)
+			mod_start_afresh(sv, m);
 		return;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_REFUSED &&
 	    m->state == M_STARTING) {
 		if (m->reason == NULL)

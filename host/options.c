@@ -430,8 +430,9 @@ options_usage(FILE *f)
 "--no-strict-modes); a module block takes the per-module ones.\n"
 "A module block with a file key serves that module again under the block's\n"
 "id (an instance), with its own params and settings.\n"
-"Signals: SIGHUP rescans and retries failed modules; SIGUSR1 logs every\n"
-"module's state; SIGTERM/SIGINT remove the sockets and exit.\n"
+"Signals: SIGHUP rereads the configuration file, rescans and retries failed\n"
+"modules; SIGUSR1 logs every module's state; SIGTERM/SIGINT remove the\n"
+"sockets and exit.\n"
 "See scope-plugin-host(8), scope-plugin-host.conf(5) and scope-plugin(3).\n",
 	    HTTP_MAX_HEAD / 1024, HTTP_MAX_BODY / 1024);
 }

@@ -543,6 +543,95 @@ test_precedence(void)
 	}
 }
 
+/* Rewrites the file at path with text. */
+static void
+rewrite(const char *path, const char *text)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "w")) == NULL) {
+		perror(path);
+		exit(2);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * A reload (config_reread): the file read again with the same flags on
+ * top; a file with errors leaves nothing behind.
+ */
+static void
+test_reread(void)
+{
+	struct module_settings	 ms;
+	struct options		 o, fresh;
+	char			*path, *dir, **errors = NULL, *mod;
+	size_t			 nerrors = 0;
+	const char		*v;
+	int			 r;
+
+	dir = xstrdup("/tmp/config-test-dir.XXXXXX");
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	xasprintf(&mod, "%s/exec.so", dir);
+	rewrite(mod, "");
+	path = temp_conf("deadline 2000\nmodule a {\n  param p file\n}\n");
+	{
+		char *argv[] = { "sph", "--config", path, "--module-dir", dir,
+		    "--deadline", "400", "--param", "a.q=flag", NULL };
+
+		r = setup(&o, argv);
+		result("reread-setup", r == 0 && o.argc == 9, "setup");
+		rewrite(path, "deadline 3000\nbudget 7\nmodule a {\n"
+		    "  param p file2\n  param q file2\n}\n"
+		    "module b {\n  file exec.so\n  label B\n  interval 5\n}\n");
+		r = config_reread(&o, &fresh, &errors, &nerrors);
+		result("reread-ok", r == 1 && nerrors == 0, errors != NULL ?
+		    errors[0] : "failed");
+		if (r == 1) {
+			v = options_lookup(fresh.params, fresh.nparams, "a", "p");
+			result("reread-file-applies", fresh.budget_ms == 7 &&
+			    v != NULL && strcmp(v, "file2") == 0, "budget, a.p");
+			v = options_lookup(fresh.params, fresh.nparams, "a", "q");
+			result("reread-flags-still-win", fresh.deadline_ms == 400 &&
+			    v != NULL && strcmp(v, "flag") == 0 &&
+			    strcmp(fresh.module_dir, dir) == 0, "deadline, a.q");
+			options_module(&fresh, "b", 0, &ms);
+			result("reread-new-instance", fresh.nblocks == 2 &&
+			    options_block(&fresh, "b") != NULL &&
+			    ms.interval_ms == 5, "b");
+			options_free(&fresh);
+		}
+		config_free_errors(errors, nerrors);
+
+		rewrite(path, "deadline x\nmodule c {\n  file nothere.so\n}\n");
+		r = config_reread(&o, &fresh, &errors, &nerrors);
+		result("reread-parse-errors", r == -1 && nerrors == 1 &&
+		    strstr(errors[0], ":1: deadline: expected a number") != NULL,
+		    nerrors > 0 ? errors[0] : "accepted");
+		config_free_errors(errors, nerrors);
+		rewrite(path, "module c {\n  file nothere.so\n}\n");
+		r = config_reread(&o, &fresh, &errors, &nerrors);
+		result("reread-unknown-file", r == -1 && nerrors == 1 &&
+		    strstr(errors[0], ":2: module c: file nothere.so: no such "
+		    "file in the module directory") != NULL,
+		    nerrors > 0 ? errors[0] : "accepted");
+		config_free_errors(errors, nerrors);
+		result("reread-running-kept", o.deadline_ms == 400 &&
+		    o.nblocks == 1, "the running options changed");
+		options_free(&o);
+	}
+	unlink(path);
+	unlink(mod);
+	rmdir(dir);
+	free(path);
+	free(mod);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -550,5 +639,6 @@ main(void)
 	test_raw_errors();
 	test_values();
 	test_precedence();
+	test_reread();
 	return unit_summary();
 }

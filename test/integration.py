@@ -892,7 +892,8 @@ def systemd_notify_ready_reloading_stopping():
             check(st == 200, "READY before %s was serving" % mid)
         check("STATUS=2 of 3 modules serving" in msg, msg)
         h.signal(signal.SIGHUP)
-        check(rx.recv(4096).decode() == "RELOADING=1", "no RELOADING=1")
+        msg = rx.recv(4096).decode()
+        check(msg.startswith("RELOADING=1\nMONOTONIC_USEC="), "no RELOADING=1: %r" % msg)
         check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1 after reload")
         h.stop()
         check(rx.recv(4096).decode() == "STOPPING=1", "no STOPPING=1")
@@ -1303,6 +1304,144 @@ def instance_id_taken_from_a_plain_module_of_another_file():
         check(m[("interval.so", "fx-interval")]["state"] == "refused", m)
         check(len(children_of(h.proc.pid)) == 2, "workers %r" % children_of(h.proc.pid))
     finally:
+        h.stop()
+        h.cleanup()
+
+
+# ---------------------------------------------------------------- issue 16: reload
+
+def notify_receiver(h):
+    nsock = os.path.join(h.dir, "notify")
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(nsock)
+    rx.settimeout(30 if not VALGRIND else 120)
+    h.env["NOTIFY_SOCKET"] = nsock
+    return rx
+
+
+def reload_and_wait(h, rx):
+    """SIGHUP, then RELOADING=1 and READY=1 (returned) from the notify socket."""
+    h.signal(signal.SIGHUP)
+    msg = rx.recv(4096).decode()
+    check(msg.startswith("RELOADING=1\nMONOTONIC_USEC="), "first after SIGHUP: %r" % msg)
+    msg = rx.recv(4096).decode()
+    check(msg.startswith("READY=1"), "second after SIGHUP: %r" % msg)
+    return msg
+
+
+RELOAD_V1 = ("param mode global\n"
+             "module alpha {\n    file good.so\n    param mode a1\n}\n"
+             "module beta {\n    file good.so\n    param mode b1\n}\n"
+             "module delta {\n    file good.so\n}\n")
+RELOAD_V2 = ("param mode global\n"
+             "module alpha {\n    file good.so\n    param mode a2\n}\n"
+             "module beta {\n    file good.so\n    param mode b2\n}\n"
+             "module gamma {\n    file interval.so\n    label Gamma\n}\n")
+
+
+@test
+def reload_applies_changes_to_the_affected_modules_only():
+    h = Host([fixture("good"), fixture("interval")])
+    rx = notify_receiver(h)
+    conf = write_conf(h, RELOAD_V1)
+    # A flag keeps overriding the file across reloads.
+    h.args = ["--config", conf, "--param", "alpha.mode=flag"]
+    try:
+        h.start()
+        check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1")
+        before = {k: m["pid"] for k, m in status_by_id(h).items()}
+        check(set(before) == {"fx-good", "fx-interval", "alpha", "beta", "delta"}, before)
+        check(fixture_values(h, "alpha")[1] == "flag" and fixture_values(h, "beta")[1] == "b1", "params at start")
+        check(fixture_values(h, "fx-good")[1] == "global", "global param")
+        write_conf(h, RELOAD_V2)
+        msg = reload_and_wait(h, rx)
+        check("not reloaded" not in msg, msg)
+        h.wait_log("reloaded; rescanning")
+        # beta's param changed: it restarted on the new one, and only it.
+        now = status_by_id(h)
+        check(now["beta"]["pid"] != before["beta"] and fixture_values(h, "beta")[1] == "b2", "beta: %r" % now["beta"])
+        h.wait_log("module beta: settings changed; restarting it")
+        for mid in ("alpha", "fx-good", "fx-interval"):
+            check(now[mid]["pid"] == before[mid] and now[mid]["state"] == "running", "%s restarted: %r" % (mid, now))
+        check(fixture_values(h, "alpha")[1] == "flag", "the flag no longer wins after the reload")
+        # gamma is new: served by its own worker, with its label.
+        p, mode, fid = fixture_values(h, "gamma")
+        check(p["label"] == "Gamma" and fid == "gamma" and mode == "global", (p, mode, fid))
+        # delta is gone: worker stopped, socket removed.
+        wait_until(lambda: not os.path.exists(os.path.join(h.sockdir, "delta")), 5, what="delta's socket removed")
+        h.wait_log("module delta: instance no longer in the configuration; stopping")
+        wait_until(lambda: "delta" not in status_by_id(h), 5, what="delta out of the status")
+        wait_until(lambda: not pid_alive(before["delta"]), 5, what="delta's worker gone")
+        check("illegal" not in h.logtext(), h.logtext())
+    finally:
+        rx.close()
+        h.stop()
+        h.cleanup()
+
+
+@test
+def reload_with_errors_keeps_the_running_configuration():
+    h = Host([fixture("good")])
+    rx = notify_receiver(h)
+    conf = write_conf(h, RELOAD_V1)
+    h.args = ["--config", conf]
+    try:
+        h.start()
+        check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1")
+        before = {k: m["pid"] for k, m in status_by_id(h).items()}
+        # A syntax error, and (alone) an instance of a file that is not there.
+        for text, errors in [
+                (RELOAD_V2.replace("param mode b2", "param mode b2\n    deadline soon") + "bogus 1\n",
+                 ['host.conf:9: deadline: expected a number', 'host.conf:15: unknown key "bogus"']),
+                (RELOAD_V1 + "module eps {\n    file nothere.so\n}\n",
+                 ["host.conf:14: module eps: file nothere.so: no such file in the module directory"])]:
+            write_conf(h, text)
+            msg = reload_and_wait(h, rx)
+            check("not reloaded" in msg, "READY=1 without the refusal: %r" % msg)
+            for e in errors:
+                h.wait_log(e)
+            h.wait_log("in %s; not reloaded: the running configuration stays" % conf)
+            now = status_by_id(h)
+            check({k: m["pid"] for k, m in now.items()} == before, "modules touched: %r -> %r" % (before, now))
+            check(fixture_values(h, "beta")[1] == "b1", "beta's param changed")
+            check(not os.path.exists(os.path.join(h.sockdir, "eps")), "eps served")
+        # Fixed: the next reload applies it.
+        write_conf(h, RELOAD_V1.replace("b1", "b3"))
+        msg = reload_and_wait(h, rx)
+        check("not reloaded" not in msg, msg)
+        check(fixture_values(h, "beta")[1] == "b3", "beta's param not applied after a good reload")
+        check(status_by_id(h)["alpha"]["pid"] == before["alpha"], "alpha restarted")
+    finally:
+        rx.close()
+        h.stop()
+        h.cleanup()
+
+
+@test
+def reload_gives_an_id_to_an_instance_and_back():
+    h = Host([fixture("good"), fixture("interval")])
+    rx = notify_receiver(h)
+    conf = write_conf(h, "# nothing yet\n")
+    h.args = ["--config", conf]
+    try:
+        h.start()
+        check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1")
+        check(fixture_values(h, "fx-interval")[0]["label"] == "Fixture fx-interval", "interval.so not serving")
+        # An instance of good.so takes fx-interval from interval.so ...
+        write_conf(h, "module fx-interval {\n    file good.so\n    label Taken\n}\n")
+        reload_and_wait(h, rx)
+        wait_until(lambda: fixture_values(h, "fx-interval")[0]["label"] == "Taken", 10,
+                   what="the instance serving fx-interval")
+        h.wait_log("module interval.so: refused: id \"fx-interval\" belongs to the instance of good.so")
+        # ... and gives it back when it leaves the configuration.
+        write_conf(h, "# nothing again\n")
+        reload_and_wait(h, rx)
+        wait_until(lambda: fixture_values(h, "fx-interval")[0]["label"] == "Fixture fx-interval", 10,
+                   what="interval.so serving fx-interval again")
+        check(fixture_values(h, "fx-interval")[2] == "fx-interval", "fixture_id")
+        check(len(children_of(h.proc.pid)) == 2, "workers %r" % children_of(h.proc.pid))
+    finally:
+        rx.close()
         h.stop()
         h.cleanup()
 

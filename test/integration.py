@@ -1308,6 +1308,36 @@ def instance_id_taken_from_a_plain_module_of_another_file():
         h.cleanup()
 
 
+@test
+def two_instances_of_exec_with_their_own_ids_and_commands():
+    h = Host([plugin("exec")])
+    script = os.path.join(h.dir, "values.sh")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\necho "metric host value $1"\necho "info host who \\"$SCOPE_PLUGIN_ID\\""\n')
+    os.chmod(script, 0o755)
+    h.args = ["--config", write_conf(h, "module ntp {\n    file exec.so\n    label Clock\n    interval 0\n"
+                                        "    param command %s 1\n}\n"
+                                        "module logs {\n    file exec.so\n    interval 0\n"
+                                        "    param command %s 2\n}\n" % (script, script))]
+    h.start(wait_for=["ntp", "logs"])
+    try:
+        for mid, value, label in (("ntp", 1, "Clock"), ("logs", 2, "Exec")):
+            st, _, body = get(h.sock(mid))
+            check(st == 200, "%s: %d %r" % (mid, st, body[:300]))
+            doc = assert_report(body, mid)
+            check(doc["Plugins"][0]["label"] == label, "%s: label %r" % (mid, doc["Plugins"][0]["label"]))
+            node = doc["Host"]["nodes"]["testhost;<host>"]
+            # The module keys its values by the id it is told, and the
+            # script sees that id too: the two never collide.
+            check(node["metrics"][mid + ".value"]["samples"][0]["value"] == value, "%s: %r" % (mid, node["metrics"]))
+            check(node["latest"][mid + ".who"]["value"] == mid, "%s: %r" % (mid, node["latest"]))
+        check(not os.path.exists(os.path.join(h.sockdir, "exec")) or
+              get(h.sock("exec"))[0] != 200, "exec served under its own id without a command")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
 # ---------------------------------------------------------------- issue 16: reload
 
 def notify_receiver(h):

@@ -472,6 +472,7 @@ struct modent {
 
 	char			 id[PLUGIN_ID_MAX + 1];
 	struct msg_hello	*hello;		/* what its worker said, once it did */
+	struct worker_settings	 spawn_ws;	/* what its worker was started with */
 	char			*settings;	/* what we sent it (mod_settings_text) */
 	unsigned		 deadline_ms;
 	unsigned		 memory_limit_mb;	/* 0: none */

@@ -241,22 +241,20 @@ settings_text_param(const char *key, size_t klen, const char *value,
 }
 
 /*
- * Everything a worker is started with under o, as text, so that a
- * reload can tell whether it changed: its global settings, what it
- * serves as, its parameters and its module settings.
+ * Everything a worker is started with, as text, so that a reload can
+ * tell whether it changed: its global settings ws, what it serves as,
+ * its parameters under o and its module settings.
  */
 static char *
-mod_settings_text(const struct options *o, const struct msg_identity *ident,
-    const struct module_settings *ms)
+mod_settings_text(const struct options *o, const struct worker_settings *ws,
+    const struct msg_identity *ident, const struct module_settings *ms)
 {
-	struct worker_settings	 ws;
 	const uint32_t		*u;
 	char			*text, *old;
 	size_t			 i;
 
-	options_worker(o, &ws);
 	xasprintf(&text, "worker %d %u %u\nid %s\nlabel %s\ndescription %s",
-	    ws.log_level, ws.use_syslog, ws.check_mode, ident->id,
+	    ws->log_level, ws->use_syslog, ws->check_mode, ident->id,
 	    ident->label, ident->description);
 	options_each_param(o, ident->id, settings_text_param, &text);
 	/* struct module_settings is uint32_t fields only. */
@@ -429,7 +427,8 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		return;
 	}
 	free(m->settings);
-	m->settings = mod_settings_text(sv->o, &ident, &ms);
+	/* The worker settings went at the spawn, the rest goes now. */
+	m->settings = mod_settings_text(sv->o, &m->spawn_ws, &ident, &ms);
 	if (channel_send_module(m->chan, sv->o, &ident, &ms, &cause) != 0) {
 		log_err("module %s: %s", id, cause);
 		free(cause);
@@ -449,6 +448,7 @@ void
 mod_reconfigure(struct supervisor *sv, struct modent *m)
 {
 	const struct module_block	*b;
+	struct worker_settings		 ws;
 	struct msg_identity		 ident;
 	struct module_settings		 ms;
 	char				*text, *cause = NULL;
@@ -467,7 +467,8 @@ mod_reconfigure(struct supervisor *sv, struct modent *m)
 		free(cause);
 		changed = 1;
 	} else {
-		text = mod_settings_text(sv->o, &ident, &ms);
+		options_worker(sv->o, &ws);
+		text = mod_settings_text(sv->o, &ws, &ident, &ms);
 		changed = strcmp(text, m->settings) != 0;
 		free(text);
 		if (changed)
@@ -661,6 +662,7 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 		m->stats = NULL;
 	}
 	m->stats = stats_create(&statsfd);
+	options_worker(sv->o, &m->spawn_ws);	/* what spawn_worker() sends */
 	/* A new worker: it has said and been told nothing yet. */
 	free(m->hello);
 	free(m->settings);

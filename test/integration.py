@@ -1448,6 +1448,32 @@ def reload_with_errors_keeps_the_running_configuration():
 
 
 @test
+def reload_of_a_global_setting_restarts_only_the_modules_that_inherit_it():
+    h = Host([fixture("good"), fixture("interval")])
+    rx = notify_receiver(h)
+    h.args = ["--config", write_conf(h, "budget 100\nmodule fx-good {\n    budget 50\n}\n")]
+    try:
+        h.start()
+        check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1")
+        before = {k: m["pid"] for k, m in status_by_id(h).items()}
+        write_conf(h, "budget 200\nmodule fx-good {\n    budget 50\n}\n")
+        reload_and_wait(h, rx)
+        now = status_by_id(h)
+        check(now["fx-good"]["pid"] == before["fx-good"], "fx-good has its own budget: restarted")
+        check(now["fx-interval"]["pid"] != before["fx-interval"] and now["fx-interval"]["state"] == "running",
+              "fx-interval inherits the budget: not restarted %r" % now["fx-interval"])
+        # The same file again: nothing restarts.
+        reload_and_wait(h, rx)
+        again = status_by_id(h)
+        check({k: m["pid"] for k, m in again.items()} == {k: m["pid"] for k, m in now.items()},
+              "an unchanged file restarted modules")
+    finally:
+        rx.close()
+        h.stop()
+        h.cleanup()
+
+
+@test
 def reload_gives_an_id_to_an_instance_and_back():
     h = Host([fixture("good"), fixture("interval")])
     rx = notify_receiver(h)

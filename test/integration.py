@@ -1124,6 +1124,11 @@ def status_by_id(h):
     return {m["id"] or m["file"]: m for m in status_doc(h)["modules"]}
 
 
+def worker_pids(h):
+    """The worker pid of each module by id (0: none)."""
+    return {k: m["pid"] for k, m in status_by_id(h).items()}
+
+
 def fixture_values(h, mid):
     """Plugins entry, fixture_mode and fixture_id of a fixture's report on socket mid."""
     st, _, body = get(h.sock(mid))
@@ -1235,7 +1240,7 @@ def replacing_a_file_restarts_every_instance_of_it():
     h.args = ["--config", write_conf(h, INSTANCES_CONF)]
     h.start(wait_for=["fx-good", "alpha", "beta", "fx-interval"])
     try:
-        before = {k: m["pid"] for k, m in status_by_id(h).items()}
+        before = worker_pids(h)
         h.add(fixture("good"), "good.so")
         def restarted():
             now = status_by_id(h)
@@ -1349,6 +1354,14 @@ def notify_receiver(h):
     return rx
 
 
+def start_notified(h, rx):
+    """Starts h, waits for READY=1; returns the workers' pids by module id."""
+    h.start()
+    msg = rx.recv(4096).decode()
+    check(msg.startswith("READY=1"), "first message %r" % msg)
+    return worker_pids(h)
+
+
 def reload_and_wait(h, rx):
     """SIGHUP, then RELOADING=1 and READY=1 (returned) from the notify socket."""
     h.signal(signal.SIGHUP)
@@ -1377,9 +1390,7 @@ def reload_applies_changes_to_the_affected_modules_only():
     # A flag keeps overriding the file across reloads.
     h.args = ["--config", conf, "--param", "alpha.mode=flag"]
     try:
-        h.start()
-        check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1")
-        before = {k: m["pid"] for k, m in status_by_id(h).items()}
+        before = start_notified(h, rx)
         check(set(before) == {"fx-good", "fx-interval", "alpha", "beta", "delta"}, before)
         check(fixture_values(h, "alpha")[1] == "flag" and fixture_values(h, "beta")[1] == "b1", "params at start")
         check(fixture_values(h, "fx-good")[1] == "global", "global param")
@@ -1416,9 +1427,7 @@ def reload_with_errors_keeps_the_running_configuration():
     conf = write_conf(h, RELOAD_V1)
     h.args = ["--config", conf]
     try:
-        h.start()
-        check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1")
-        before = {k: m["pid"] for k, m in status_by_id(h).items()}
+        before = start_notified(h, rx)
         # A syntax error, and (alone) an instance of a file that is not there.
         for text, errors in [
                 (RELOAD_V2.replace("param mode b2", "param mode b2\n    deadline soon") + "bogus 1\n",
@@ -1431,8 +1440,8 @@ def reload_with_errors_keeps_the_running_configuration():
             for e in errors:
                 h.wait_log(e)
             h.wait_log("in %s; not reloaded: the running configuration stays" % conf)
-            now = status_by_id(h)
-            check({k: m["pid"] for k, m in now.items()} == before, "modules touched: %r -> %r" % (before, now))
+            now = worker_pids(h)
+            check(now == before, "modules touched: %r -> %r" % (before, now))
             check(fixture_values(h, "beta")[1] == "b1", "beta's param changed")
             check(not os.path.exists(os.path.join(h.sockdir, "eps")), "eps served")
         # Fixed: the next reload applies it.
@@ -1453,9 +1462,7 @@ def reload_of_a_global_setting_restarts_only_the_modules_that_inherit_it():
     rx = notify_receiver(h)
     h.args = ["--config", write_conf(h, "budget 100\nmodule fx-good {\n    budget 50\n}\n")]
     try:
-        h.start()
-        check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1")
-        before = {k: m["pid"] for k, m in status_by_id(h).items()}
+        before = start_notified(h, rx)
         write_conf(h, "budget 200\nmodule fx-good {\n    budget 50\n}\n")
         reload_and_wait(h, rx)
         now = status_by_id(h)
@@ -1464,9 +1471,7 @@ def reload_of_a_global_setting_restarts_only_the_modules_that_inherit_it():
               "fx-interval inherits the budget: not restarted %r" % now["fx-interval"])
         # The same file again: nothing restarts.
         reload_and_wait(h, rx)
-        again = status_by_id(h)
-        check({k: m["pid"] for k, m in again.items()} == {k: m["pid"] for k, m in now.items()},
-              "an unchanged file restarted modules")
+        check(worker_pids(h) == {k: m["pid"] for k, m in now.items()}, "an unchanged file restarted modules")
     finally:
         rx.close()
         h.stop()
@@ -1480,8 +1485,7 @@ def reload_gives_an_id_to_an_instance_and_back():
     conf = write_conf(h, "# nothing yet\n")
     h.args = ["--config", conf]
     try:
-        h.start()
-        check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1")
+        start_notified(h, rx)
         check(fixture_values(h, "fx-interval")[0]["label"] == "Fixture fx-interval", "interval.so not serving")
         # An instance of good.so takes fx-interval from interval.so ...
         write_conf(h, "module fx-interval {\n    file good.so\n    label Taken\n}\n")

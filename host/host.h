@@ -48,6 +48,9 @@
 
 /* Refusal reason (prefix) of a module with "enabled no": not an error. */
 #define WORKER_DISABLED "disabled by configuration"
+/* Refusal reason (prefix) of an instances-only module under its own id:
+ * not an error either. */
+#define WORKER_INSTANCES_ONLY "served only as instances"
 
 /* File descriptors a worker is started with. */
 #define WORKER_CHANNEL_FD 3
@@ -91,6 +94,12 @@ struct options {
 	size_t		 noverrides;
 	char		**owned;	/* strings the config file allocated */
 	size_t		 nowned;
+	/* The file's module blocks, in file order (config.c). */
+	struct module_block *blocks;
+	size_t		 nblocks;
+	/* The command line, applied again on top of a reloaded file. */
+	int		 argc;
+	char		**argv;
 	/* Hardening (issue 5, docs/SECURITY.md). */
 	unsigned	 max_conns;	/* per socket; the oldest idle is evicted */
 	unsigned	 read_timeout_ms; /* a request, from its first byte */
@@ -270,6 +279,7 @@ struct module {
 	const char		*label;
 	const char		*description;
 	unsigned		 interval_ms;
+	int			 instances_only; /* SPH_MODULE_INSTANCES_ONLY */
 	sph_init_fn		 init;
 	sph_collect_fn		 collect;
 	sph_control_fn		 control;	/* NULL: not a controller */
@@ -301,6 +311,8 @@ void		 control_free(struct control_request *);
  *
  *	s->w	MSG_WORKER	struct worker_settings (right after exec)
  *	w->s	MSG_HELLO	struct msg_hello (module loaded)
+ *	s->w	MSG_IDENTITY	struct msg_identity: the id, label and
+ *				description to serve under (an instance's)
  *	s->w	MSG_PARAM	struct msg_param, one per parameter
  *	s->w	MSG_MODULE	struct module_settings (ends the settings)
  *	s->w	MSG_SOCKET	the listening socket, no payload (not --check)
@@ -317,6 +329,7 @@ enum msg_type {
 	MSG_READY,
 	MSG_CHECK,
 	MSG_REFUSE,
+	MSG_IDENTITY,
 };
 #define MSG_TEXT_MAX 4096	/* reasons, details, descriptions */
 #define MSG_LABEL_MAX 1024
@@ -332,6 +345,12 @@ struct msg_hello {
 	char		 description[MSG_TEXT_MAX];
 	uint32_t	 interval_ms;	/* the module's own; 0: on demand */
 	uint32_t	 controller;	/* 1: it has a control callback */
+	uint32_t	 instances_only; /* 1: SPH_MODULE_INSTANCES_ONLY */
+};
+struct msg_identity {
+	char		 id[PLUGIN_ID_MAX + 1];
+	char		 label[MSG_LABEL_MAX];
+	char		 description[MSG_TEXT_MAX];
 };
 struct msg_param {
 	char		 key[PARAM_KEY_MAX + 1];
@@ -351,6 +370,7 @@ struct msg {
 	union {
 		struct worker_settings	 worker;
 		struct msg_hello	 hello;
+		struct msg_identity	 identity;
 		struct msg_param	 param;
 		struct module_settings	 module;
 		struct msg_check	 check;
@@ -365,8 +385,12 @@ int		 channel_recv(int, struct msg *);
 int		 channel_decode(const void *, size_t, struct msg *);
 int		 channel_text(char *, size_t, const char *);
 int		 channel_refuse(int, const char *);
-int		 channel_send_module(int, const struct options *, const char *,
-		     const struct module_settings *, char **);
+int		 channel_refusal_quiet(const char *);
+int		 channel_identity(const struct options *, const char *,
+		     const struct msg_hello *, struct msg_identity *, char **);
+int		 channel_send_module(int, const struct options *,
+		     const struct msg_identity *, const struct module_settings *,
+		     char **);
 
 /* Counters a worker keeps in a page shared with its supervisor. */
 #define STATS_BUCKETS 24	/* collect time, log2 microseconds */
@@ -465,6 +489,7 @@ struct supervisor;
 struct modent {
 	struct supervisor	*sv;
 	char			*name;		/* file name in the module dir */
+	char			*inst;		/* instance id; NULL: the file's own */
 	char			*path;
 	struct stat		 st;		/* version being run */
 	enum mstate		 state;		/* set by mod_set_state() only */
@@ -472,6 +497,9 @@ struct modent {
 	int			 present;	/* seen by the last scan */
 
 	char			 id[PLUGIN_ID_MAX + 1];
+	struct msg_hello	*hello;		/* what its worker said, once it did */
+	struct worker_settings	 spawn_ws;	/* what its worker was started with */
+	char			*settings;	/* what we sent it (mod_settings_text) */
 	unsigned		 deadline_ms;
 	unsigned		 memory_limit_mb;	/* 0: none */
 	struct plugsock		*sock;
@@ -498,6 +526,8 @@ struct modent {
 	char			*reason;	/* last error, for logs and replies */
 	char			*kill_reason;	/* why we killed it, if we did */
 	int			 refused_dup;	/* id taken: retry when it frees */
+	int			 retry_pending;	/* SIGHUP came before the refused
+						   worker exited: retry then */
 
 	TAILQ_ENTRY(modent)	 entry;
 };
@@ -510,7 +540,8 @@ const char	*mod_name(const struct modent *);
 struct modent	*mod_find_pid(struct supervisor *, pid_t);
 struct modent	*mod_find_id(struct supervisor *, const char *,
 		     const struct modent *);
-struct modent	*mod_new(struct supervisor *, const struct modfile *);
+struct modent	*mod_new(struct supervisor *, const struct modfile *,
+		     const char *);
 void		 mod_free(struct supervisor *, struct modent *);
 void		 mod_spawn(struct supervisor *, struct modent *);
 void		 mod_backoff_reset(struct modent *);
@@ -518,11 +549,13 @@ void		 mod_start_afresh(struct supervisor *, struct modent *);
 void		 mod_stop(struct supervisor *, struct modent *, enum after_stop);
 void		 mod_exited(struct supervisor *, struct modent *, int);
 void		 mod_release_socket(struct modent *);
+void		 mod_reconfigure(struct supervisor *, struct modent *);
 
 /* reconcile.c: the module table follows the module directory. */
 void		 reconcile_start(struct supervisor *);
 void		 reconcile_stop(struct supervisor *);
 void		 reconcile(struct supervisor *, int);
+void		 reconcile_reload(struct supervisor *);
 
 /* contain.c: everything a worker starts dies with it. */
 #define CONTAIN_MARKER "SCOPE_PLUGIN_HOST_WORKER"
@@ -560,7 +593,7 @@ int		 status_main(int, char **);
 
 /* supervisor.c */
 struct supervisor {
-	const struct options	*o;
+	struct options		*o;	/* replaced by a reload (SIGHUP) */
 	struct event_base	*base;
 	struct modlist		 mods;
 	struct http_limits	 limits;	/* for fallback servers */
@@ -568,6 +601,7 @@ struct supervisor {
 	int			 shutting_down;
 	uint64_t		 started_ms;
 	int			 ready_pending;	/* READY=1 owed to systemd */
+	unsigned		 reload_errors;	/* in the file the last reload refused */
 	struct event		*sig_ev[5];
 	struct event		*grace_ev;	/* shutdown */
 	/* reconcile.c */
@@ -586,7 +620,7 @@ struct supervisor {
 	unsigned long long	 worker_serial;
 	struct cgdeadlist	 cgdead;	/* to remove once empty */
 };
-int		 supervisor_main(const struct options *);
+int		 supervisor_main(struct options *);
 void		 supervisor_ready_check(struct supervisor *);
 
 /* check.c */
@@ -602,6 +636,9 @@ int		 config_load(struct options *, const char *, int, char ***,
 		     size_t *);
 void		 config_free_errors(char **, size_t);
 int		 config_setup(struct options *, int, char **);
+int		 config_reread(const struct options *, struct options *,
+		     char ***, size_t *);
+const char	*config_path(const struct options *);
 
 /*
  * options.c: the settings table, one row per flag and configuration key
@@ -646,6 +683,20 @@ struct setting {
 extern const struct setting settings_table[];
 extern const size_t settings_count;
 
+/*
+ * A module block of the configuration file.  With a file it defines an
+ * instance: that module served under the block's id, with the block's
+ * label and description if set.
+ */
+struct module_block {
+	char			 id[PLUGIN_ID_MAX + 1];
+	char			*file;		/* NULL: settings for a module's own id */
+	char			*label;		/* NULL: the descriptor's */
+	char			*description;	/* NULL: the descriptor's */
+	char			*where;		/* "file:line" of the block */
+	char			*file_where;	/* "file:line" of its file key */
+};
+
 /* One --set ID.KEY=VALUE or a key in a module block, parsed. */
 struct module_override {
 	char			 id[PLUGIN_ID_MAX + 1];
@@ -671,5 +722,11 @@ void		 options_worker(const struct options *,
 void		 options_module(const struct options *, const char *, unsigned,
 		     struct module_settings *);
 void		 options_usage(FILE *);
+const struct module_block *options_block(const struct options *,
+		     const char *);
+char		*options_instances(const struct options *, const char *);
+int		 options_each_param(const struct options *, const char *,
+		     int (*)(const char *, size_t, const char *, void *),
+		     void *);
 
 #endif /* HOST_H */

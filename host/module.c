@@ -18,6 +18,9 @@
 #include "sph-host.h"
 #include "utf8.h"
 
+/* Descriptor flags this host knows (scope-plugin.h). */
+#define SPH_MODULE_FLAGS_KNOWN SPH_MODULE_INSTANCES_ONLY
+
 /* The part of the descriptor every 1.x module has. */
 #define DESC_MIN_SIZE offsetof(struct sph_module, reserved)
 
@@ -67,9 +70,9 @@ module_check_descriptor(const struct sph_module *d, char **cause)
 		xasprintf(cause, "no collect callback");
 		return -1;
 	}
-	if (d->flags != 0) {
+	if ((d->flags & ~SPH_MODULE_FLAGS_KNOWN) != 0) {
 		xasprintf(cause, "unknown flags 0x%x (newer than this host?)",
-		    d->flags);
+		    d->flags & ~SPH_MODULE_FLAGS_KNOWN);
 		return -1;
 	}
 	return 0;
@@ -234,6 +237,7 @@ module_fill(struct module *m, const struct sph_module *d)
 	m->label = d->label;
 	m->description = d->description != NULL ? d->description : "";
 	m->interval_ms = d->interval_ms;
+	m->instances_only = (d->flags & SPH_MODULE_INSTANCES_ONLY) != 0;
 	m->init = d->init;
 	m->collect = d->collect;
 	m->control = d->control;

@@ -20,27 +20,31 @@
 
 /*
  * Tells systemd we are ready once every module has been tried: none is
- * still starting or waiting to be started.
+ * still starting, waiting to be started, stopping to be restarted (on a
+ * new file or new settings) or refused but to be retried (SIGHUP).
  */
 void
 supervisor_ready_check(struct supervisor *sv)
 {
 	struct modent	*m;
-	char		 msg[128];
+	char		 msg[192];
 	unsigned	 running = 0, total = 0;
 
 	if (!sv->ready_pending || sv->shutting_down ||
 	    evtimer_pending(sv->rescan_ev, NULL))
 		return;
 	TAILQ_FOREACH(m, &sv->mods, entry) {
-		if (m->state == M_STARTING || m->state == M_WAITING)
+		if (m->state == M_STARTING || m->state == M_WAITING ||
+		    (m->state == M_STOPPING && m->after == AFTER_RESTART) ||
+		    m->retry_pending)
 			return;
 		total++;
 		running += m->state == M_RUNNING;
 	}
 	sv->ready_pending = 0;
-	snprintf(msg, sizeof msg, "READY=1\nSTATUS=%u of %u modules serving",
-	    running, total);
+	snprintf(msg, sizeof msg, "READY=1\nSTATUS=%u of %u modules serving%s",
+	    running, total, sv->reload_errors > 0 ? "; the configuration "
+	    "file has errors, not reloaded (see the log)" : "");
 	notify_send(msg);
 	log_debug("ready: %u of %u modules serving", running, total);
 }
@@ -142,14 +146,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		shutdown_begin(sv);
 		break;
 	case SIGHUP:
-		if (!sv->shutting_down) {
-			log_info("SIGHUP: rescanning %s and retrying failed "
-			    "modules", sv->o->module_dir);
-			notify_send("RELOADING=1");
-			sv->ready_pending = 1;
-			reconcile(sv, 1);
-			supervisor_ready_check(sv);
-		}
+		if (!sv->shutting_down)
+			reconcile_reload(sv);
 		break;
 	case SIGCHLD:
 		sig_chld(sv);
@@ -161,7 +159,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 int
-supervisor_main(const struct options *o)
+supervisor_main(struct options *o)
 {
 	static const int	 sigs[5] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1 };
 	struct supervisor	 sv;

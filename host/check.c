@@ -102,7 +102,7 @@ check_main(const struct options *o)
 	struct modfile	*files;
 	struct seen_id	*seen;
 	size_t		 n, i, j, nseen = 0;
-	unsigned	 ok = 0, bad = 0;
+	unsigned	 ok = 0, bad = 0, unsafe = 0;
 	char		*cause = NULL, *detail, id[PLUGIN_ID_MAX + 1];
 
 	if (scan_dir(o->module_dir, &files, &n, &cause) != 0) {
@@ -112,7 +112,16 @@ check_main(const struct options *o)
 	}
 	seen = xcalloc(n + 1, sizeof *seen);
 	for (i = 0; i < n; i++) {
-		int pass = check_one(o, &files[i], id, sizeof id, &detail);
+		int pass;
+
+		if (files[i].refused != NULL) {
+			printf("%-4s %s: %s\n", "FAIL", files[i].name,
+			    files[i].refused);
+			bad++;
+			unsafe++;
+			continue;
+		}
+		pass = check_one(o, &files[i], id, sizeof id, &detail);
 
 		if (pass == 2) {
 			printf("%-4s %s: %s\n", "skip", files[i].name, detail);
@@ -142,11 +151,11 @@ check_main(const struct options *o)
 		else
 			bad++;
 	}
-	/* Files scan_dir refused as unsafe (logged): a failure too. */
-	if (scan_refused() > 0) {
-		printf("FAIL %u module file%s refused as unsafe to load (see the "
-		    "log above)\n", scan_refused(), scan_refused() == 1 ? "" : "s");
-		bad += scan_refused();
+	/* A module directory refused as unsafe with no module in it. */
+	if (scan_refused() > unsafe) {
+		printf("FAIL module directory %s refused as unsafe to load (see "
+		    "the log above)\n", o->module_dir);
+		bad++;
 	}
 	if (n == 0 && scan_refused() == 0)
 		printf("no modules (*.so) in %s\n", o->module_dir);

@@ -111,6 +111,7 @@ int		 xvasprintf(char **, const char *, va_list)
 uint64_t	 now_ms(void);
 uint64_t	 now_ns(void);
 int		 valid_plugin_id(const char *);
+int		 plugin_id_from_file(const char *, char *);
 int		 set_nonblock(int);
 int		 set_cloexec(int, int);
 void		 json_escape(struct evbuffer *, const char *, size_t);
@@ -148,12 +149,15 @@ int		 http_parse_head(const char *, size_t, size_t,
 		     struct http_request *, int *, const char **);
 int		 http_dechunk(const char *, size_t, size_t, struct evbuffer *,
 		     size_t *, int *, const char **);
+/* Longest reason phrase we send (Scope shows it in the plugin's tooltip). */
+#define HTTP_REASON_MAX 200
 const char	*http_reason(int);
-void		 http_respond(struct evbuffer *, int, const char *,
+size_t		 http_reason_phrase(char *, size_t, const char *);
+void		 http_respond(struct evbuffer *, int, const char *, const char *,
 		     struct evbuffer *, int, int, const char *);
 void		 http_error_body(struct evbuffer *, const char *, const char *);
 void		 http_respond_error(struct evbuffer *, int, const char *,
-		     const char *, int, int, const char *);
+		     const char *, const char *, int, int, const char *);
 
 /* serve.c: an event-driven HTTP server on one listening socket. */
 struct server;
@@ -174,6 +178,9 @@ void		 server_reply(struct server_conn *, const struct http_request *,
 		     int, const char *, struct evbuffer *, const char *);
 void		 server_reply_error(struct server_conn *,
 		     const struct http_request *, int, const char *, const char *);
+void		 server_reply_failure(struct server_conn *,
+		     const struct http_request *, int, const char *, const char *,
+		     const char *);
 void		 server_limits_default(struct http_limits *);
 void		 server_limits_configure(unsigned, unsigned, unsigned);
 
@@ -246,6 +253,7 @@ int		 channel_recv(int, struct msg *);
 
 /* Counters a worker keeps in a page shared with its supervisor. */
 #define STATS_BUCKETS 24	/* collect time, log2 microseconds */
+#define STATS_ERROR_MAX 512	/* last error text, with its NUL */
 struct worker_stats {
 	uint64_t	 collect_start_ns;	/* CLOCK_MONOTONIC; 0: idle */
 	uint64_t	 requests;
@@ -254,7 +262,16 @@ struct worker_stats {
 	uint64_t	 collect_us_last;
 	uint64_t	 collect_us_max;
 	uint64_t	 collect_us_hist[STATS_BUCKETS];
+	/* The worker's last error; see stats.c. */
+	uint64_t	 error_seq;		/* odd while being written */
+	uint64_t	 error_ms;		/* CLOCK_MONOTONIC, 0: none */
+	char		 error[STATS_ERROR_MAX];
 };
+
+/* stats.c: the last error, written by a worker, read by its supervisor. */
+void		 stats_set_error(struct worker_stats *, const char *);
+int		 stats_get_error(const struct worker_stats *, char *, size_t,
+		     uint64_t *);
 
 /* spawn.c */
 pid_t		 spawn_worker(const struct options *, const char *, int, int *,
@@ -283,6 +300,7 @@ struct modfile {
 	char		*name;
 	char		*path;
 	struct stat	 st;
+	char		*refused;	/* unsafe to load: why; else NULL */
 };
 int		 scan_dir(const char *, struct modfile **, size_t *, char **);
 void		 scan_free(struct modfile *, size_t);

@@ -74,8 +74,12 @@ struct modent {
 	unsigned		 restarts;	/* total */
 	uint64_t		 backoff_ms;
 	char			*reason;	/* last error, for logs and replies */
+	uint64_t		 reason_ms;	/* when (CLOCK_MONOTONIC) */
 	char			*kill_reason;	/* why we killed it, if we did */
 	int			 refused_dup;	/* id taken: retry when it frees */
+	int			 unsafe;	/* refused by the scan (file modes) */
+	int			 refused_sock;	/* sock: the refusal's, see below */
+	int			 refused_sock_warned;
 
 	TAILQ_ENTRY(modent)	 entry;
 };
@@ -109,6 +113,7 @@ static void	supervisor_rescan(struct supervisor *, int);
 static void	schedule_rescan(struct supervisor *, unsigned);
 static void	watch_cb(evutil_socket_t, short, void *);
 static void	mod_channel_drain(struct modent *);
+static struct modent *mod_new(struct supervisor *, const struct modfile *);
 
 static void
 set_reason(struct modent *m, const char *fmt, ...)
@@ -117,12 +122,16 @@ set_reason(struct modent *m, const char *fmt, ...)
 static void
 set_reason(struct modent *m, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list	 ap;
+	char	*reason;
 
-	free(m->reason);
+	/* Formatted first: the arguments may point into the old reason. */
 	va_start(ap, fmt);
-	xvasprintf(&m->reason, fmt, ap);
+	xvasprintf(&reason, fmt, ap);
 	va_end(ap);
+	free(m->reason);
+	m->reason = reason;
+	m->reason_ms = now_ms();
 }
 
 /* The name to log a module by: its id once known, else its file. */
@@ -130,6 +139,37 @@ static const char *
 mod_name(const struct modent *m)
 {
 	return m->id[0] != '\0' ? m->id : m->name;
+}
+
+/*
+ * The module's last error: the newer of the supervisor's own (a crash, a
+ * refusal) and the one its worker wrote in the stats page (a failed
+ * collect).  buf holds the latter if it is chosen.
+ */
+static const char *
+mod_last_error(const struct modent *m, char *buf, size_t size)
+{
+	uint64_t	ms;
+
+	if (m->stats != NULL && m->pid > 0 &&
+	    stats_get_error(m->stats, buf, size, &ms) &&
+	    (m->reason == NULL || ms >= m->reason_ms))
+		return buf;
+	return m->reason;
+}
+
+/* A worker that exits takes its page along: keep its last error. */
+static void
+mod_keep_worker_error(struct modent *m)
+{
+	char		buf[STATS_ERROR_MAX];
+	uint64_t	ms;
+
+	if (m->stats != NULL && stats_get_error(m->stats, buf, sizeof buf, &ms) &&
+	    (m->reason == NULL || ms >= m->reason_ms)) {
+		set_reason(m, "%s", buf);
+		m->reason_ms = ms;
+	}
 }
 
 static struct modent *
@@ -143,8 +183,9 @@ mod_find_pid(struct supervisor *sv, pid_t pid)
 	return NULL;
 }
 
+/* The module holding the socket id, refused ones included. */
 static struct modent *
-mod_find_id(struct supervisor *sv, const char *id, const struct modent *skip)
+mod_find_sock(struct supervisor *sv, const char *id, const struct modent *skip)
 {
 	struct modent	*m;
 
@@ -152,6 +193,15 @@ mod_find_id(struct supervisor *sv, const char *id, const struct modent *skip)
 		if (m != skip && m->sock != NULL && strcmp(m->sock->id, id) == 0)
 			return m;
 	return NULL;
+}
+
+/* The module serving (or starting with) id: a refusal's socket gives way. */
+static struct modent *
+mod_find_id(struct supervisor *sv, const char *id, const struct modent *skip)
+{
+	struct modent	*m = mod_find_sock(sv, id, skip);
+
+	return m != NULL && !m->refused_sock ? m : NULL;
 }
 
 static void
@@ -175,32 +225,46 @@ fallback_cb(struct server_conn *c, const struct http_request *req,
     struct evbuffer *body, void *arg)
 {
 	struct modent	*m = arg;
-	char		*msg;
+	char		*msg, *reason;
 	uint64_t	 now = now_ms();
 
 	(void)body;
 	switch (m->state) {
 	case M_BACKOFF:
-		xasprintf(&msg, "module %s is down (%s); restarting in %llu ms",
-		    m->id, m->reason != NULL ? m->reason : "crashed",
+		xasprintf(&reason, "%s; restarting in %llu ms",
+		    m->reason != NULL ? m->reason : "crashed",
 		    (unsigned long long)(m->retry_at_ms > now ?
 		    m->retry_at_ms - now : 0));
+		xasprintf(&msg, "module %s is down: %s", m->id, reason);
 		break;
 	case M_FAILED:
+		xasprintf(&reason, "%s; failed %u times in a row, not restarting "
+		    "until the file changes or SIGHUP", m->reason != NULL ?
+		    m->reason : "crashed", m->failures);
 		xasprintf(&msg, "module %s failed: %s; replace the module file "
 		    "or send SIGHUP to retry", m->id,
 		    m->reason != NULL ? m->reason : "crashed repeatedly");
 		break;
+	case M_REFUSED:
+		xasprintf(&reason, "refused: %s", m->reason != NULL ?
+		    m->reason : "cannot be loaded");
+		xasprintf(&msg, "module file %s refused: %s", m->path,
+		    m->reason != NULL ? m->reason : "cannot be loaded");
+		break;
 	case M_STOPPING:
+		reason = xstrdup("restarting");
 		xasprintf(&msg, "module %s is restarting", m->id);
 		break;
 	default:
+		reason = xstrdup("starting");
 		xasprintf(&msg, "module %s is starting", m->id);
 		break;
 	}
 	/* Close after answering so the client reconnects to the worker. */
-	server_reply_error(c, &(struct http_request){ .method = req->method,
-	    .route = req->route, .keep_alive = 0 }, 503, m->id, msg);
+	server_reply_failure(c, &(struct http_request){ .method = req->method,
+	    .route = req->route, .keep_alive = 0 }, 503,
+	    m->id[0] != '\0' ? m->id : m->sock->id, reason, msg);
+	free(reason);
 	free(msg);
 }
 
@@ -230,6 +294,71 @@ mod_release_socket(struct modent *m)
 		return;
 	plugsock_close(m->sock);
 	m->sock = NULL;
+	m->refused_sock = 0;
+}
+
+/*
+ * A refused module (not one the operator disabled) keeps a socket named
+ * after its file, on which the fallback answers every poll with 503 and
+ * the refusal: Scope lists it red, with why, instead of showing nothing.
+ * It is second to any module serving or starting with that id: it never
+ * takes such an id, gives it up when one wants it (refused_sock_yield) and
+ * gets it when it frees (refused_socks_retry).
+ */
+static void
+refused_sock_open(struct supervisor *sv, struct modent *m)
+{
+	char	id[PLUGIN_ID_MAX + 1], *cause = NULL;
+
+	if (m->state != M_REFUSED || sv->shutting_down || m->reason == NULL ||
+	    strcmp(m->reason, WORKER_DISABLED) == 0 ||
+	    plugin_id_from_file(m->name, id) != 0) {
+		mod_release_socket(m);
+		return;
+	}
+	if (m->sock == NULL || strcmp(m->sock->id, id) != 0) {
+		mod_release_socket(m);
+		if (mod_find_sock(sv, id, m) != NULL)
+			return;
+		if ((m->sock = plugsock_open(sv->o->socket_dir, id, &cause)) ==
+		    NULL) {
+			if (!m->refused_sock_warned)
+				log_warn("module %s: no socket to show its "
+				    "refusal on: %s", m->name, cause);
+			m->refused_sock_warned = 1;
+			free(cause);
+			return;
+		}
+		log_debug("module %s: refusal shown on %s", m->name,
+		    m->sock->path);
+	}
+	m->refused_sock = 1;
+	fallback_on(sv, m);
+}
+
+/* m is about to serve id: a refusal showing on that socket moves out. */
+static void
+refused_sock_yield(struct supervisor *sv, const char *id,
+    const struct modent *m)
+{
+	struct modent	*r = mod_find_sock(sv, id, m);
+
+	if (r != NULL && r->refused_sock) {
+		log_debug("module %s: socket %s goes to %s", r->name, id,
+		    m->name);
+		mod_release_socket(r);
+	}
+}
+
+/* Refused modules whose socket was taken or could not be made try again. */
+static void
+refused_socks_retry(struct supervisor *sv)
+{
+	struct modent	*m;
+
+	TAILQ_FOREACH(m, &sv->mods, entry)
+		if (m->state == M_REFUSED && m->sock == NULL)
+			refused_sock_open(sv, m);
 }
 
 /*
@@ -289,6 +418,16 @@ mod_free(struct supervisor *sv, struct modent *m)
 	free(m);
 }
 
+/* Refused, already logged: the refusal's socket, if any, shows why. */
+static void
+mod_set_refused(struct supervisor *sv, struct modent *m, const char *reason)
+{
+	set_reason(m, "%s", reason);
+	m->state = M_REFUSED;
+	refused_sock_open(sv, m);
+	maybe_ready(sv);
+}
+
 /* Permanent for this file version: only a new file or SIGHUP retries. */
 static void
 mod_refuse(struct supervisor *sv, struct modent *m, const char *reason)
@@ -297,10 +436,33 @@ mod_refuse(struct supervisor *sv, struct modent *m, const char *reason)
 		log_info("module %s: not loaded: %s", m->name, reason);
 	else
 		log_err("module %s: refused: %s", m->name, reason);
-	set_reason(m, "%s", reason);
-	m->state = M_REFUSED;
-	mod_release_socket(m);
-	maybe_ready(sv);
+	mod_set_refused(sv, m, reason);
+}
+
+/*
+ * A file the scan refused as unsafe to load (it logged why, once): no
+ * worker; one still running an older version is stopped first, and the
+ * rescan after it exits refuses the file.
+ */
+static void
+mod_unsafe(struct supervisor *sv, struct modent *m, const struct modfile *f)
+{
+	if (m == NULL) {
+		m = mod_new(sv, f);
+		m->present = 1;
+	}
+	if (m->pid > 0) {
+		if (m->after != AFTER_REMOVE)
+			mod_stop(sv, m, AFTER_NOTHING);
+		return;
+	}
+	if (m->state == M_REFUSED && m->unsafe && m->reason != NULL &&
+	    strcmp(m->reason, f->refused) == 0 && scan_same_file(&m->st, &f->st))
+		return;
+	m->st = f->st;
+	m->unsafe = 1;
+	evtimer_del(m->timer);
+	mod_set_refused(sv, m, f->refused);
 }
 
 /* HELLO: the worker loaded the module and tells us who it is. */
@@ -351,6 +513,8 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 	/* A new version of the module may have a new id. */
 	if (m->sock != NULL && strcmp(m->sock->id, id) != 0)
 		mod_release_socket(m);
+	m->refused_sock = 0;	/* the refusal's socket, if kept, is its own now */
+	refused_sock_yield(sv, id, m);
 	snprintf(m->id, sizeof m->id, "%s", id);
 	free(m->label);
 	m->label = xstrdup(msg->fields[1]);
@@ -574,6 +738,7 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 	m->state = M_STARTING;
 	m->after = AFTER_NOTHING;
 	m->refused_dup = 0;
+	m->refused_sock_warned = 0;
 	free(m->kill_reason);
 	m->kill_reason = NULL;
 	m->spawned_ms = now_ms();
@@ -672,6 +837,7 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 	mod_channel_drain(m);
 	mod_close_channel(m);
 	evtimer_del(m->timer);
+	mod_keep_worker_error(m);
 
 	if (m->state == M_STOPPING) {
 		switch (m->after) {
@@ -687,7 +853,9 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 			mod_spawn(sv, m);
 			return;
 		case AFTER_NOTHING:
+			/* Stopped for its file's sake: look at the file again. */
 			m->state = M_WAITING;
+			schedule_rescan(sv, 10);
 			return;
 		}
 	}
@@ -827,15 +995,20 @@ supervisor_rescan(struct supervisor *sv, int retry_failed)
 				wait_ms = w;
 			continue;
 		}
+		if (f->refused != NULL) {
+			mod_unsafe(sv, m, f);
+			continue;
+		}
 		if (m == NULL) {
 			m = mod_new(sv, f);
 			m->present = 1;
 			mod_spawn(sv, m);
 			continue;
 		}
-		if (!scan_same_file(&m->st, &f->st)) {
+		if (!scan_same_file(&m->st, &f->st) || m->unsafe) {
 			log_info("module %s: %s changed", mod_name(m), m->name);
 			m->st = f->st;
+			m->unsafe = 0;
 			m->failures = 0;
 			m->backoff_ms = 0;
 			if (m->pid > 0)
@@ -872,6 +1045,7 @@ supervisor_rescan(struct supervisor *sv, int retry_failed)
 			mod_free(sv, m);
 		}
 	}
+	refused_socks_retry(sv);
 	if (wait_ms > 0)
 		schedule_rescan(sv, wait_ms + 10);
 }
@@ -1024,6 +1198,7 @@ status_json(struct supervisor *sv, struct evbuffer *b)
 {
 	struct modent	*m;
 	uint64_t	 now = now_ms();
+	char		 err[STATS_ERROR_MAX];
 	int		 first = 1;
 
 	evbuffer_add(b, "{", 1);
@@ -1057,7 +1232,7 @@ status_json(struct supervisor *sv, struct evbuffer *b)
 			    (unsigned long long)st->collects,
 			    stats_quantile_ms(st, 0.5), stats_quantile_ms(st, 0.99),
 			    (double)st->collect_us_max / 1000.0);
-		json_kv_str(b, "last_error", m->reason, 1);
+		json_kv_str(b, "last_error", mod_last_error(m, err, sizeof err), 1);
 		evbuffer_add(b, "}", 1);
 	}
 	evbuffer_add(b, "]}\n", 3);
@@ -1082,17 +1257,18 @@ dump_states(struct supervisor *sv)
 {
 	struct modent	*m;
 	unsigned	 n = 0;
+	char		 buf[STATS_ERROR_MAX];
 
 	TAILQ_FOREACH(m, &sv->mods, entry) {
 		uint64_t req = m->stats != NULL ? m->stats->requests : 0;
 		uint64_t err = m->stats != NULL ? m->stats->errors : 0;
+		const char *last = mod_last_error(m, buf, sizeof buf);
 
 		log_info("status: %s file=%s state=%s pid=%ld restarts=%u "
 		    "requests=%llu errors=%llu%s%s", m->id[0] ? m->id : "-",
 		    m->name, state_names[m->state], (long)m->pid, m->restarts,
 		    (unsigned long long)req, (unsigned long long)err,
-		    m->reason != NULL ? " last_error=" : "",
-		    m->reason != NULL ? m->reason : "");
+		    last != NULL ? " last_error=" : "", last != NULL ? last : "");
 		n++;
 	}
 	log_info("status: %u module%s", n, n == 1 ? "" : "s");

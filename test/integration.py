@@ -421,7 +421,7 @@ del REFUSALS["ctorcrash"]
 
 
 @test
-def refused_modules_are_skipped_with_one_log_line():
+def refused_modules_are_logged_once_and_shown_on_a_socket():
     mods = [fixture(k) for k in REFUSALS] + [fixture("good")]
     h = Host(mods)
     h.add(fixture("dup"), "zz-dup.so")  # scanned after good.so: it loses
@@ -446,9 +446,14 @@ def refused_modules_are_skipped_with_one_log_line():
             if text:
                 n = log.count("module %s.so: refused" % kind)
                 check(n == 1, "%s refused %d times in the log" % (kind, n))
-        # Nothing but the good module has a socket.
+        # Each refused file shows its refusal on a socket named after the
+        # file (test/failures.py covers what it answers).
         entries = sorted(e for e in os.listdir(h.sockdir) if not e.startswith("."))
-        check(entries == ["fx-good"], "unexpected socket dirs %r" % entries)
+        want = sorted(["fx-good", "notelf", "zz-dup"] + list(REFUSALS))
+        check(entries == want, "socket dirs %r, expected %r" % (entries, want))
+        for kind in REFUSALS:
+            st, _, body = get(h.sock(kind))
+            check(st == 503 and REFUSALS[kind] in json.loads(body)["error"], "%s: %d %r" % (kind, st, body))
         st, _, _ = get(h.sock("fx-good"))
         check(st == 200, "good module not served")
     finally:

@@ -238,9 +238,10 @@ fallback_cb(struct server_conn *c, const struct http_request *req,
 		xasprintf(&msg, "module %s is down: %s", m->id, reason);
 		break;
 	case M_FAILED:
-		xasprintf(&reason, "%s; failed %u times in a row, not restarting "
-		    "until the file changes or SIGHUP", m->reason != NULL ?
-		    m->reason : "crashed", m->failures);
+		xasprintf(&reason, "%s; failed %u time%s in a row, not "
+		    "restarting until the file changes or SIGHUP",
+		    m->reason != NULL ? m->reason : "crashed", m->failures,
+		    m->failures == 1 ? "" : "s");
 		xasprintf(&msg, "module %s failed: %s; replace the module file "
 		    "or send SIGHUP to retry", m->id,
 		    m->reason != NULL ? m->reason : "crashed repeatedly");

@@ -567,6 +567,7 @@ worker_main(const char *path, const struct options *opts, int check)
 			/* What the module logged is the reason worth showing. */
 			free(cause);
 			xasprintf(&cause, "init failed: %s", line);
+			free(line);
 		}
 		refuse(cause);
 	}

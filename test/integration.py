@@ -1103,22 +1103,42 @@ def main():
     BUILDDIR = os.path.abspath(a.builddir)
     VALGRIND = a.valgrind
     os.umask(0o022)  # files the tests write must pass strict modes as root
-    passed = failed = 0
-    for fn in TESTS:
-        if a.only and a.only not in fn.__name__:
-            continue
-        if VALGRIND and fn.__name__ not in VALGRIND_TESTS:
+    return run_tests([fn for fn in TESTS if not VALGRIND or fn.__name__ in VALGRIND_TESTS], a.only)
+
+
+def test_main(tests, skip=()):
+    """main() of a test file that reuses Host: --builddir DIR, --only NAME."""
+    global BUILDDIR
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--builddir", default=".")
+    ap.add_argument("--only", default="")
+    a = ap.parse_args()
+    BUILDDIR = os.path.abspath(a.builddir)
+    os.umask(0o022)  # files the tests write must pass strict modes as root
+    return run_tests(tests, a.only, skip)
+
+
+def run_tests(tests, only="", skip=()):
+    """Runs the tests whose name holds only, one ok/FAIL/skip line each
+    (an exception in skip is a skip, its text the reason), then the
+    counts; returns the exit status."""
+    passed = failed = skipped = 0
+    for fn in tests:
+        if only and only not in fn.__name__:
             continue
         t0 = time.monotonic()
         try:
             fn()
             passed += 1
             print("ok   %-60s %.2fs" % (fn.__name__, time.monotonic() - t0), flush=True)
+        except tuple(skip) as e:
+            skipped += 1
+            print("skip %-60s (%s)" % (fn.__name__, e), flush=True)
         except Exception:  # noqa: BLE001 - report and continue
             failed += 1
             print("FAIL %-60s %.2fs" % (fn.__name__, time.monotonic() - t0), flush=True)
             traceback.print_exc(file=sys.stdout)
-    print("%d passed, %d failed" % (passed, failed))
+    print("%d passed, %d failed%s" % (passed, failed, ", %d skipped" % skipped if skipped else ""))
     return 1 if failed else 0
 
 

@@ -63,3 +63,8 @@ TESTS += test/config-test
 # reports, memory; as root also strict modes, --user and --socket-group.
 TESTS += test/abuse.test
 EXTRA_DIST += test/abuse.test test/abuse.py
+
+# Failures on screen (issue 12): reasons in status lines, in status, on
+# refused modules' sockets, and as the real Scope shows them.
+TESTS += test/failures.test
+EXTRA_DIST += test/failures.test test/failures.py

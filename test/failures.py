@@ -1,0 +1,518 @@
+#!/usr/bin/env python3
+"""Failures on screen (issue 12): why a module fails must reach the person
+looking at Scope and at `scope-plugin-host status`.
+
+- every error reply carries the reason in its HTTP status line (Scope's
+  probe copies the status line into the plugin's status, shown in the
+  tooltip): the module's logged error, the host's finding, the
+  supervisor's own (crashed, failed, refused); printable ASCII, no CR/LF,
+  at most 200 bytes; the JSON body keeps the full text;
+- `status` shows the same last error;
+- a refused module keeps a socket named after its file answering 503 with
+  the refusal, which follows the file and never takes a serving module's id;
+- with the real Scope ($SCOPE_HARNESS, else ../shared/scope from the
+  repository root), `plugincheck` and `scope-app status` show the reasons.
+  Those cases are skipped (and counted) when it is absent, as are the
+  root-only strict-modes cases when not root.
+
+Usage: failures.py --builddir DIR [--only SUBSTRING]
+Stdlib only; reuses Host and Conn from integration.py.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import integration as it  # noqa: E402
+from integration import Conn, Host, check, fixture, wait_until  # noqa: E402
+
+HWMON = "cannot read /sys/class/hwmon: permission denied"
+REASON_MAX = 200
+SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Skip(Exception):
+    pass
+
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def poll(path, timeout=5.0):
+    """One probe-style GET /report: (status line, status, headers, body)."""
+    c = Conn(path, timeout)
+    try:
+        c.send_raw(("GET %s HTTP/1.1\r\nHost: plugin\r\nUser-Agent: Go-http-client/1.1\r\n"
+                    "Accept-Encoding: gzip\r\n\r\n" % it.PROBE_QUERY).encode())
+        while b"\r\n" not in c.buf:
+            c._fill()
+        line = c.buf.split(b"\r\n", 1)[0]
+        st, hd, body = c.read_response()
+        return line, st, hd, body
+    finally:
+        c.close()
+
+
+def reason_of(line):
+    """The reason phrase of a status line, checked to be what we promise."""
+    check(all(0x20 <= b < 0x7f for b in line), "non-printable byte in status line %r" % line)
+    m = re.match(rb"HTTP/1\.1 (\d{3}) (.*)$", line)
+    check(m is not None, "bad status line %r" % line)
+    reason = m.group(2).decode("ascii")
+    check(0 < len(reason) <= REASON_MAX, "reason of %d bytes: %r" % (len(reason), reason))
+    check(reason == reason.strip() and "  " not in reason, "untidy reason %r" % reason)
+    return reason
+
+
+def matches(rx, reason, full):
+    """reason is rx's match, or is cut at 200 bytes from the text in full."""
+    if rx.fullmatch(reason):
+        return True
+    return len(reason) == REASON_MAX and reason.endswith("...") and reason[:-3].rstrip() in full
+
+
+def expect(path, status, reason, body_has=None):
+    """Polls path; the status and reason must be as given (reason: exact
+    string, or a compiled regex that must match the whole phrase, or its
+    first 197 bytes and "..." when longer)."""
+    line, st, _, body = poll(path)
+    got = reason_of(line)
+    check(st == status, "%s: status %d (%r), expected %d" % (path, st, line, status))
+    if hasattr(reason, "fullmatch"):
+        check(matches(reason, got, json.loads(body)["error"]), "%s: reason %r does not match %r" % (path, got, reason.pattern))
+    else:
+        check(got == reason, "%s: reason %r, expected %r" % (path, got, reason))
+    err = json.loads(body)
+    if body_has is not None:
+        check(body_has in err["error"], "%s: body %r lacks %r" % (path, err["error"], body_has))
+    return got, err
+
+
+def status_json(h):
+    exe = os.path.join(it.BUILDDIR, "scope-plugin-host")
+    r = subprocess.run([exe, "status", "--json", "--socket-dir", h.sockdir], capture_output=True, text=True,
+                       timeout=20)
+    check(r.returncode == 0, "status exit %d: %s" % (r.returncode, r.stderr))
+    return {m["file"]: m for m in json.loads(r.stdout)["modules"]}
+
+
+def status_table(h):
+    exe = os.path.join(it.BUILDDIR, "scope-plugin-host")
+    r = subprocess.run([exe, "status", "--socket-dir", h.sockdir], capture_output=True, text=True, timeout=20)
+    check(r.returncode == 0, "status exit %d: %s" % (r.returncode, r.stderr))
+    return r.stdout.splitlines()
+
+
+def table_row(lines, name):
+    rows = [l for l in lines if l.split(" ", 1)[0] == name]
+    check(len(rows) == 1, "no one row for %s in:\n%s" % (name, "\n".join(lines)))
+    return rows[0]
+
+
+def socket_dirs(h):
+    return sorted(e for e in os.listdir(h.sockdir) if not e.startswith("."))
+
+
+def gone(path):
+    return not os.path.exists(path)
+
+
+def bring_down(h, mid):
+    """Polls mid's worker into its fault (crash, hang), then waits for the
+    supervisor's 503."""
+    try:
+        poll(h.sock(mid))
+    except (it.HTTPError, OSError):
+        pass  # the worker died under this very poll
+    wait_until(lambda: poll(h.sock(mid))[1] == 503, what=mid + " down")
+
+
+# ---------------------------------------------------------------- worker replies
+
+@test
+def collect_failure_reason_in_status_line_body_and_status():
+    h = Host([fixture("fail"), fixture("nan"), fixture("good")]).start(wait_for=["fx-good"])
+    try:
+        wait_until(lambda: poll(h.sock("fx-fail"))[1] == 500, what="fx-fail worker")
+        # The module's logged error is the reason; the body has it all.
+        for _ in range(3):
+            _, err = expect(h.sock("fx-fail"), 500, HWMON)
+            check(err["error"] == "module fx-fail: %s (collect returned -1)" % HWMON, err)
+            check(err["module"] == "fx-fail", err)
+        # No error logged: the host's finding is the reason.
+        wait_until(lambda: poll(h.sock("fx-nan"))[1] == 500, what="fx-nan worker")
+        expect(h.sock("fx-nan"), 500, "collect: yajl_gen_double: invalid number (NaN, Inf or malformed)")
+        # Other errors name themselves too.
+        c = Conn(h.sock("fx-good"))
+        c.send_raw(b"GET /metrics HTTP/1.1\r\nHost: plugin\r\n\r\n")
+        while b"\r\n" not in c.buf:
+            c._fill()
+        check(c.buf.startswith(b"HTTP/1.1 404 not found: this plugin serves GET /report\r\n"), c.buf[:80])
+        c.close()
+        # status: the same last error, and the error count.
+        mods = status_json(h)
+        check(mods["fail.so"]["last_error"] == "%s (collect returned -1)" % HWMON, mods["fail.so"])
+        check(mods["fail.so"]["errors"] >= 4, mods["fail.so"])
+        check(mods["nan.so"]["last_error"] == "collect: yajl_gen_double: invalid number (NaN, Inf or malformed)",
+              mods["nan.so"])
+        check(mods["good.so"]["last_error"] == "", mods["good.so"])
+        row = table_row(status_table(h), "fx-fail")
+        check(row.endswith(" %s (collect returned -1)" % HWMON), row)
+        check(table_row(status_table(h), "fx-good").endswith(" -"), "good module shows an error")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def reason_phrase_is_printable_ascii_cut_at_200_bytes_body_keeps_all():
+    nasty = ("temp\u00e9rature \u00ab capteur \u00bb\t\tfailed\r\nHTTP/1.1 200 OK\r\n\r\n"
+             + "x" * 300 + " END")
+    # Interval mode: the reply comes from the collector thread's cache.
+    h = Host([fixture("fail")], args=["--param", "fx-fail.msg=" + nasty, "--set", "fx-fail.interval=100"])
+    h.start()
+    try:
+        wait_until(lambda: poll(h.sock("fx-fail"))[1] == 500, what="fx-fail worker")
+        line, st, hd, body = poll(h.sock("fx-fail"))
+        reason = reason_of(line)
+        check(reason.startswith("temp?rature ? capteur ? failed HTTP/1.1 200 OK xxx"), reason)
+        check(len(reason) == REASON_MAX and reason.endswith("x..."), "%d %r" % (len(reason), reason))
+        check(int(hd["content-length"]) == len(body), "framing broken by the reason")
+        err = json.loads(body)["error"]
+        check(err == "module fx-fail: %s (collect returned -1)" % nasty, "body lost text: %r" % err)
+        check(status_json(h)["fail.so"]["last_error"].startswith(nasty), "status lost text")
+    finally:
+        h.stop()
+        h.cleanup()
+    # A module that says nothing: the host's finding.
+    h = Host([fixture("fail")], args=["--param", "fx-fail.msg="])
+    h.start()
+    try:
+        wait_until(lambda: poll(h.sock("fx-fail"))[1] == 500, what="fx-fail worker")
+        _, err = expect(h.sock("fx-fail"), 500, "collect returned -1")
+        check(err["error"] == "module fx-fail: collect returned -1", err)
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+# ---------------------------------------------------------------- supervisor replies
+
+@test
+def crash_and_failed_reasons_from_the_supervisor():
+    # Hung and killed at the deadline; one failure marks it failed.
+    h = Host([fixture("hang")], args=["--param", "fx-hang.at=2", "--deadline", "300", "--max-failures", "1"])
+    h.start(wait_for=["fx-hang"])
+    try:
+        bring_down(h, "fx-hang")
+        expect(h.sock("fx-hang"), 503,
+               re.compile(r"collect hung: killed after \d+ ms \(deadline 300 ms\); failed 1 time in a row, "
+                          r"not restarting until the file changes or SIGHUP"),
+               body_has="module fx-hang failed: collect hung")
+        mods = status_json(h)
+        check(mods["hang.so"]["state"] == "failed" and mods["hang.so"]["last_error"].startswith("collect hung"),
+              mods["hang.so"])
+    finally:
+        h.stop()
+        h.cleanup()
+    h = Host([fixture("crash")], args=["--param", "fx-crash.at=2", "--backoff-min", "20000"])
+    h.start(wait_for=["fx-crash"])
+    try:
+        bring_down(h, "fx-crash")
+        got, err = expect(h.sock("fx-crash"), 503,
+                          re.compile(r"killed by SIGSEGV \(11\); restarting in \d+ ms"),
+                          body_has="module fx-crash is down: killed by SIGSEGV")
+        check(int(got.rsplit(" ", 2)[1]) <= 20000, got)
+        mods = status_json(h)
+        check(mods["crash.so"]["state"] == "restarting" and
+              mods["crash.so"]["last_error"] == "killed by SIGSEGV (11)", mods["crash.so"])
+        row = table_row(status_table(h), "fx-crash")
+        check(row.endswith(" killed by SIGSEGV (11)"), row)
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+# ---------------------------------------------------------------- refused modules
+
+REFUSED = {
+    # file: (socket id, reason after "refused: ")
+    "abi.so": ("abi", re.compile(r"ABI version 2\.0 not supported .*")),
+    "badid.so": ("badid", re.compile(r"id \"[^\"]*\" is not a valid Scope plugin id.*")),
+    "nosym.so": ("nosym", re.compile(r"symbol sph_module_descriptor not found.*")),
+    "initfail.so": ("initfail", re.compile(r"init failed: fixture: init fails on purpose")),
+    "not_an_elf.so": ("not-an-elf", re.compile(r"dlopen: .*/not_an_elf\.so: .*")),
+    "zz-dup.so": ("zz-dup", re.compile(r"id \"fx-good\" is already served by .*/good\.so; ids must be unique.*")),
+}
+
+
+@test
+def refused_modules_answer_every_poll_with_503_and_the_refusal():
+    h = Host([fixture("abi"), fixture("badid"), fixture("nosym"), fixture("initfail"), fixture("good")],
+             args=["--set", "fx-interval.enabled=0"])
+    h.add(fixture("dup"), "zz-dup.so")
+    h.add(fixture("interval"))  # disabled by the operator: no socket
+    with open(os.path.join(h.moddir, "not_an_elf.so"), "w") as f:
+        f.write("this is not an ELF file\n")
+    h.start(wait_for=["fx-good"])
+    try:
+        for name, (sid, rx) in REFUSED.items():
+            wait_until(lambda: os.path.exists(h.sock(sid)), what="socket of " + name)
+            for _ in range(3):
+                line, st, hd, body = poll(h.sock(sid))
+                check(st == 503 and hd.get("connection") == "close", "%s: %r %r" % (name, line, hd))
+                err = json.loads(body)
+                check(err["error"].startswith("module file %s/%s refused: " % (h.moddir, name)), err)
+                full = err["error"].split(" refused: ", 1)[1]
+                check(rx.fullmatch(full), "%s: body %r" % (name, err))
+                reason = reason_of(line)
+                check(reason.startswith("refused: ") and matches(rx, reason[9:], full),
+                      "%s: reason %r" % (name, reason))
+        check(socket_dirs(h) == sorted(["fx-good"] + [s for s, _ in REFUSED.values()]),
+              "socket dirs %r" % socket_dirs(h))
+        check(it.get(h.sock("fx-good"))[0] == 200, "good module not served")
+        mods = status_json(h)
+        for name, (sid, rx) in REFUSED.items():
+            m = mods[name]
+            check(m["state"] == "refused" and rx.fullmatch(m["last_error"]), m)
+            check(m["socket"] == h.sock(sid), m)
+        check(mods["interval.so"]["state"] == "refused" and
+              mods["interval.so"]["last_error"] == "disabled by configuration" and
+              mods["interval.so"]["socket"] == "", mods["interval.so"])
+        lines = status_table(h)
+        check(" refused " in table_row(lines, "abi.so") and "ABI version 2.0" in table_row(lines, "abi.so"), lines)
+        check(table_row(lines, "not_an_elf.so").split()[1] == "refused", lines)
+        # A SIGHUP retries them; they are still refused, the sockets stay.
+        h.signal(signal.SIGHUP)
+        h.wait_log("SIGHUP: rescanning")
+        for name, (sid, rx) in REFUSED.items():
+            wait_until(lambda: poll(h.sock(sid))[1] == 503 and
+                       reason_of(poll(h.sock(sid))[0]).startswith("refused: "), what="%s after SIGHUP" % name)
+    finally:
+        h.stop()
+        h.cleanup()
+    check(not os.path.exists(h.sockdir) or socket_dirs(h) == [], "sockets left after stop")
+
+
+@test
+def refused_socket_follows_the_file():
+    h = Host([fixture("good")], args=["--rescan", "200"])
+    h.add(fixture("abi"))
+    h.start(wait_for=["fx-good"])
+    try:
+        wait_until(lambda: os.path.exists(h.sock("abi")), what="abi's socket")
+        expect(h.sock("abi"), 503, re.compile(r"refused: ABI version 2\.0 .*"))
+        # Fixed (a working module renamed over it): its own id, the refusal's socket goes.
+        h.add(fixture("interval"), "abi.so")
+        h.wait_serving("fx-interval")
+        wait_until(lambda: gone(h.sock("abi")), what="abi's socket removed")
+        # Broken again: the refusal is back, the module's socket goes.
+        h.add(fixture("nosym"), "abi.so")
+        wait_until(lambda: os.path.exists(h.sock("abi")) and gone(h.sock("fx-interval")), what="refused again")
+        expect(h.sock("abi"), 503, re.compile(r"refused: symbol sph_module_descriptor not found.*"))
+        # Removed: no socket.
+        os.unlink(os.path.join(h.moddir, "abi.so"))
+        wait_until(lambda: gone(h.sock("abi")), what="socket removed with the file")
+        check("abi.so" not in status_json(h), "removed file still in status")
+        # Fixed in place under its own name: the socket stays and serves.
+        h.add(fixture("abi"), "fx-slow.so")
+        wait_until(lambda: os.path.exists(h.sock("fx-slow")), what="fx-slow.so refused")
+        expect(h.sock("fx-slow"), 503, re.compile(r"refused: ABI version 2\.0 .*"))
+        h.add(fixture("slow"), "fx-slow.so")
+        h.wait_serving("fx-slow")
+        check(status_json(h)["fx-slow.so"]["state"] == "running", "fixed module not running")
+        check(it.get(h.sock("fx-good"))[0] == 200, "neighbour disturbed")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def refused_socket_never_takes_a_serving_modules_id():
+    # fx-good.so is broken and named like good.so's id: good.so keeps it.
+    h = Host([fixture("good")], args=["--rescan", "200"])
+    h.add(fixture("abi"), "fx-good.so")
+    h.start(wait_for=["fx-good"])
+    try:
+        h.wait_log("module fx-good.so: refused")
+        for _ in range(5):
+            check(it.get(h.sock("fx-good"))[0] == 200, "the refused file took the serving id")
+        m = status_json(h)["fx-good.so"]
+        check(m["state"] == "refused" and m["socket"] == "" and "ABI version" in m["last_error"], m)
+        # The id frees: the refusal shows there.
+        os.unlink(os.path.join(h.moddir, "good.so"))
+        wait_until(lambda: poll(h.sock("fx-good"))[1] == 503, what="refusal on the freed socket")
+        expect(h.sock("fx-good"), 503, re.compile(r"refused: ABI version 2\.0 .*"))
+        # A module wanting the id again gets it from the refusal.
+        h.add(fixture("good"))
+        h.wait_serving("fx-good")
+        for _ in range(5):
+            check(it.get(h.sock("fx-good"))[0] == 200, "refusal came back on a serving id")
+        mods = status_json(h)
+        check(mods["good.so"]["state"] == "running" and mods["fx-good.so"]["socket"] == "", mods)
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+def need_root():
+    if os.geteuid() != 0:
+        raise Skip("needs root (strict modes)")
+
+
+@test
+def unsafe_module_file_and_dir_refusals_on_their_sockets():
+    need_root()
+    h = Host([fixture("good")], args=["--rescan", "200"])
+    h.add(fixture("interval"), "gw.so")
+    os.chmod(os.path.join(h.moddir, "gw.so"), 0o775)
+    h.start(wait_for=["fx-good"])
+    try:
+        wait_until(lambda: os.path.exists(h.sock("gw")), what="gw's socket")
+        expect(h.sock("gw"), 503, re.compile(r"refused: .*/gw\.so is writable by its group \(mode 0775\) "
+                                             r"\(strict modes; --no-strict-modes to allow\)"))
+        check(status_json(h)["gw.so"]["state"] == "refused", "gw.so not listed as refused")
+        # Fixed (chmod): loaded, the refusal's socket goes.
+        os.chmod(os.path.join(h.moddir, "gw.so"), 0o755)
+        h.wait_serving("fx-interval")
+        wait_until(lambda: gone(h.sock("gw")), what="gw's socket removed")
+        # Unsafe again while running: stopped, refused on its file's socket.
+        os.chmod(os.path.join(h.moddir, "gw.so"), 0o757)
+        wait_until(lambda: gone(h.sock("fx-interval")) and os.path.exists(h.sock("gw")), what="gw refused again")
+        expect(h.sock("gw"), 503, re.compile(r"refused: .*/gw\.so is writable by others \(mode 0757\) .*"))
+        os.chmod(os.path.join(h.moddir, "gw.so"), 0o755)
+        h.wait_serving("fx-interval")
+        # The whole directory unsafe: every module refused with its reason.
+        os.chmod(h.moddir, 0o777)
+        wait_until(lambda: os.path.exists(h.sock("good")) and os.path.exists(h.sock("gw")),
+                   what="directory refusal sockets")
+        for sid in ("good", "gw"):
+            expect(h.sock(sid), 503, re.compile(r"refused: .*/modules is writable by others \(mode 0777\)"
+                                                r"; loading no module from it.*"))
+        check(gone(h.sock("fx-good")) and gone(h.sock("fx-interval")), "module served from an unsafe dir")
+        os.chmod(h.moddir, 0o755)
+        h.wait_serving("fx-good")
+        h.wait_serving("fx-interval")
+        wait_until(lambda: gone(h.sock("good")) and gone(h.sock("gw")), what="refusal sockets removed")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+# ---------------------------------------------------------------- the real Scope
+
+def harness():
+    for d in (os.environ.get("SCOPE_HARNESS"), os.path.join(os.path.dirname(SRCDIR), "shared", "scope")):
+        if d and os.path.exists(os.path.join(d, "scope-bin")):
+            return d
+    raise Skip("no Scope harness ($SCOPE_HARNESS or ../shared/scope)")
+
+
+def failing_host():
+    """A host with one module per kind of failure, crashes already done."""
+    h = Host([fixture("good"), fixture("fail"), fixture("nan"), fixture("abi"), fixture("crash")],
+             args=["--param", "fx-crash.at=2", "--max-failures", "1"])
+    h.add(fixture("dup"), "zz-dup.so")
+    with open(os.path.join(h.moddir, "not_an_elf.so"), "w") as f:
+        f.write("this is not an ELF file\n")
+    h.start(wait_for=["fx-good", "fx-crash"])
+    bring_down(h, "fx-crash")
+    for sid in ("abi", "zz-dup", "not-an-elf"):
+        wait_until(lambda: os.path.exists(h.sock(sid)), what="socket " + sid)
+    return h
+
+
+# What Scope must show: the probe's words, then our status line.
+NON200 = "error: plugin returned non-200 status code: "
+SHOWN = {
+    "fx-good": re.compile(r"ok"),
+    "fx-fail": re.compile(re.escape(NON200 + "500 " + HWMON)),
+    "fx-nan": re.compile(re.escape(NON200 + "500 collect: yajl_gen_double: invalid number (NaN, Inf or malformed)")),
+    "abi": re.compile(re.escape(NON200 + "503 refused: ABI version 2.0 not supported") + ".*"),
+    "zz-dup": re.compile(re.escape(NON200 + "503 refused: id \"fx-good\" is already served by ") + ".*"),
+    "not-an-elf": re.compile(re.escape(NON200 + "503 refused: dlopen: ") + ".*not_an_elf\\.so: .*"),
+    "fx-crash": re.compile(re.escape(NON200 + "503 killed by SIGSEGV (11); failed 1 time in a row") + ".*"),
+}
+
+
+def statuses(text):
+    """plugin <id> status=<...> lines (plugincheck and scope-app status)."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"plugin (\S+) status=(.*?)(?: \(round \d+\))?(?: interfaces=\S*)?$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def check_shown(got, where):
+    for pid, rx in SHOWN.items():
+        check(pid in got, "%s: plugin %s not listed: %r" % (where, pid, got))
+        check(rx.fullmatch(got[pid]), "%s: plugin %s shows %r" % (where, pid, got[pid]))
+
+
+@test
+def plugincheck_shows_every_reason():
+    scope = harness()
+    h = failing_host()
+    try:
+        r = subprocess.run([os.path.join(scope, "plugincheck"), "-root", h.sockdir, "-n", "2"],
+                           capture_output=True, text=True, timeout=120)
+        out = r.stdout + r.stderr
+        check("RESULT: FAIL" in out, "plugincheck passed failing modules:\n" + out)
+        check_shown(statuses(out), "plugincheck")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@test
+def scope_app_status_shows_every_reason():
+    scope = harness()
+    h = failing_host()
+    state = tempfile.mkdtemp(prefix="sph-scope-")
+    env = dict(os.environ, PORT=str(free_port()), STATE=state)
+    app = os.path.join(scope, "scope-app")
+    try:
+        r = subprocess.run([app, "start", h.sockdir], capture_output=True, text=True, timeout=120, env=env)
+        check(r.returncode == 0, "scope-app start: %s %s" % (r.stdout, r.stderr))
+        last = {}
+
+        def shown():
+            nonlocal last
+            r = subprocess.run([app, "status"], capture_output=True, text=True, timeout=60, env=env)
+            last = statuses(r.stdout)
+            return all(p in last and rx.fullmatch(last[p]) for p, rx in SHOWN.items())
+        try:
+            wait_until(shown, timeout=60, step=1.0, what="scope-app status showing every reason")
+        except AssertionError:
+            check_shown(last, "scope-app status")
+            raise
+    finally:
+        subprocess.run([app, "stop"], capture_output=True, timeout=60, env=env)
+        shutil.rmtree(state, ignore_errors=True)
+        h.stop()
+        h.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(it.test_main(TESTS, skip=(Skip,)))

@@ -112,6 +112,7 @@ uint64_t	 now_ms(void);
 uint64_t	 now_ns(void);
 int		 valid_plugin_id(const char *);
 int		 plugin_id_from_file(const char *, char *);
+const char	*signal_name(int);
 int		 set_nonblock(int);
 int		 set_cloexec(int, int);
 void		 json_escape(struct evbuffer *, const char *, size_t);
@@ -181,6 +182,7 @@ void		 server_reply_error(struct server_conn *,
 void		 server_reply_failure(struct server_conn *,
 		     const struct http_request *, int, const char *, const char *,
 		     const char *);
+int		 server_conn_quiet_fd(struct server_conn *);
 void		 server_limits_default(struct http_limits *);
 void		 server_limits_configure(unsigned, unsigned, unsigned);
 

@@ -551,3 +551,17 @@ server_reply_failure(struct server_conn *c, const struct http_request *req,
 	if (!keep_alive)
 		c->closing = 1;
 }
+
+/*
+ * The connection's descriptor when nothing waits to be written on it, else
+ * -1: bytes written straight to it (a dying worker's last reply) then
+ * arrive whole and after every earlier reply.
+ */
+int
+server_conn_quiet_fd(struct server_conn *c)
+{
+	if (c->closing ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return -1;
+	return bufferevent_getfd(c->bev);
+}

@@ -764,22 +764,6 @@ mod_stop(struct supervisor *sv, struct modent *m, enum after_stop after)
 	fallback_on(sv, m);
 }
 
-static const char *
-signame(int sig)
-{
-	switch (sig) {
-	case SIGSEGV: return "SIGSEGV";
-	case SIGABRT: return "SIGABRT";
-	case SIGKILL: return "SIGKILL";
-	case SIGTERM: return "SIGTERM";
-	case SIGBUS: return "SIGBUS";
-	case SIGFPE: return "SIGFPE";
-	case SIGILL: return "SIGILL";
-	case SIGINT: return "SIGINT";
-	default: return "signal";
-	}
-}
-
 /* A worker died without being asked to: restart later, or give up. */
 static void
 mod_crashed(struct supervisor *sv, struct modent *m, pid_t pid, int status)
@@ -789,7 +773,7 @@ mod_crashed(struct supervisor *sv, struct modent *m, pid_t pid, int status)
 
 	if (WIFSIGNALED(status))
 		snprintf(how, sizeof how, "killed by %s (%d)",
-		    signame(WTERMSIG(status)), WTERMSIG(status));
+		    signal_name(WTERMSIG(status)), WTERMSIG(status));
 	else
 		snprintf(how, sizeof how, "exited with status %d",
 		    WEXITSTATUS(status));

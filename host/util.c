@@ -1,6 +1,7 @@
 /* util.c - checked allocation, clocks, small validators shared by all files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,6 +151,23 @@ plugin_id_from_file(const char *name, char *id)
 		n--;
 	id[n] = '\0';
 	return n > 0 ? 0 : -1;
+}
+
+/* "SIGSEGV" for the signals a worker dies of; "signal" for others. */
+const char *
+signal_name(int sig)
+{
+	switch (sig) {
+	case SIGSEGV: return "SIGSEGV";
+	case SIGABRT: return "SIGABRT";
+	case SIGKILL: return "SIGKILL";
+	case SIGTERM: return "SIGTERM";
+	case SIGBUS: return "SIGBUS";
+	case SIGFPE: return "SIGFPE";
+	case SIGILL: return "SIGILL";
+	case SIGINT: return "SIGINT";
+	default: return "signal";
+	}
 }
 
 int

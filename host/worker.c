@@ -63,6 +63,90 @@ struct worker {
 	char			 err_line[1024];
 };
 
+/*
+ * Last words.  A module that crashes in collect or control takes its worker
+ * down in the middle of the probe's request, and Scope would show only
+ * "EOF".  While such a call runs for a request, crash_fd is that request's
+ * connection; a handler for the fatal signals writes a 500 naming the
+ * signal to it, prepared beforehand (write() is all a handler may do
+ * safely), and the worker then dies of the signal as it would have.
+ */
+static const int	 crash_signals[] = {
+	SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT
+};
+#define NCRASH_SIGNALS (sizeof crash_signals / sizeof crash_signals[0])
+static char		*crash_replies[NCRASH_SIGNALS];
+static size_t		 crash_lens[NCRASH_SIGNALS];
+static volatile sig_atomic_t crash_fd = -1;
+
+static void
+crash_handler(int sig)
+{
+	int	fd = crash_fd;
+	size_t	i;
+
+	for (i = 0; i < NCRASH_SIGNALS && fd >= 0; i++)
+		if (crash_signals[i] == sig && crash_replies[i] != NULL &&
+		    write(fd, crash_replies[i], crash_lens[i]) < 0)
+			break;
+	/* SA_RESETHAND | SA_NODEFER: this is the default action now. */
+	raise(sig);
+}
+
+/* Prepares the replies and installs the handler (on its own stack). */
+static void
+crash_replies_init(const char *id)
+{
+	static char		 altstack[64 * 1024];
+	struct sigaction	 sa;
+	stack_t			 ss;
+	struct evbuffer		*b;
+	char			*reason, *msg;
+	size_t			 i;
+
+	ss.ss_sp = altstack;
+	ss.ss_size = sizeof altstack;
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) != 0)
+		log_debug("sigaltstack: %s", strerror(errno));
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = crash_handler;
+	sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < NCRASH_SIGNALS; i++) {
+		if ((b = evbuffer_new()) == NULL)
+			fatal("evbuffer_new: out of memory");
+		xasprintf(&reason, "killed by %s (%d); restarting",
+		    signal_name(crash_signals[i]), crash_signals[i]);
+		xasprintf(&msg, "module %s: killed by %s (%d) while answering; "
+		    "the host restarts it", id, signal_name(crash_signals[i]),
+		    crash_signals[i]);
+		http_respond_error(b, 500, reason, id, msg, 0, 0, NULL);
+		crash_lens[i] = evbuffer_get_length(b);
+		crash_replies[i] = xmalloc(crash_lens[i]);
+		evbuffer_remove(b, crash_replies[i], crash_lens[i]);
+		evbuffer_free(b);
+		free(reason);
+		free(msg);
+		if (sigaction(crash_signals[i], &sa, NULL) != 0)
+			log_warn("sigaction %d: %s", crash_signals[i],
+			    strerror(errno));
+	}
+}
+
+/* Module code is about to run for this request: see above. */
+static void
+crash_watch(struct server_conn *c, const struct http_request *req)
+{
+	crash_fd = req->method == HTTP_HEAD ? -1 : server_conn_quiet_fd(c);
+}
+
+static void
+crash_unwatch(void)
+{
+	crash_fd = -1;
+}
+
 static void
 host_log_cb(void *ctx, int level, const char *line)
 {
@@ -291,11 +375,19 @@ serve_report(struct worker *w, struct server_conn *c,
 			server_reply(c, req, 200, "application/json", w->body, NULL);
 			return;
 		}
-	} else if (worker_collect(w, w->body, &cause, &reason) == 0) {
-		server_reply(c, req, 200, "application/json", w->body, NULL);
-		return;
-	} else
+	} else {
+		int	rc;
+
+		crash_watch(c, req);
+		rc = worker_collect(w, w->body, &cause, &reason);
+		crash_unwatch();
+		if (rc == 0) {
+			server_reply(c, req, 200, "application/json", w->body,
+			    NULL);
+			return;
+		}
 		worker_fault(w, "collect", cause);
+	}
 	reply_fault(w, c, req, reason, cause);
 }
 
@@ -322,7 +414,9 @@ serve_control(struct worker *w, struct server_conn *c,
 	errbuf[0] = '\0';
 	pthread_mutex_lock(&w->module_lock);
 	__atomic_store_n(&w->stats->collect_start_ns, now_ns(), __ATOMIC_RELEASE);
+	crash_watch(c, req);
 	rc = w->mod.control(w->mod.state, control_get(cr), errbuf, sizeof errbuf);
+	crash_unwatch();
 	__atomic_store_n(&w->stats->collect_start_ns, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&w->module_lock);
 	errbuf[sizeof errbuf - 1] = '\0';
@@ -344,7 +438,9 @@ serve_control(struct worker *w, struct server_conn *c,
 		if ((report = evbuffer_new()) == NULL)
 			fatal("evbuffer_new: out of memory");
 		pthread_mutex_lock(&w->module_lock);
+		crash_watch(c, req);
 		rc = worker_collect(w, report, &cause, &reason);
+		crash_unwatch();
 		if (rc != 0)
 			worker_fault(w, "collect after control", cause);
 		pthread_mutex_unlock(&w->module_lock);
@@ -558,6 +654,9 @@ worker_main(const char *path, const struct options *opts, int check)
 	w.host.param = host_param_cb;
 	w.host.probe_id = w.probe_id;
 	w.host.ctx = &w;
+	/* Before init: a module's own handlers, if it has any, win. */
+	if (!check)
+		crash_replies_init(w.mod.id);
 	free(worker_take_error_line(&w));
 	if (module_init(&w.mod, &w.host, &cause) != 0) {
 		char	*line = worker_take_error_line(&w);
@@ -611,6 +710,8 @@ worker_main(const char *path, const struct options *opts, int check)
 	event_free(chan_ev);
 	evbuffer_free(w.body);
 	evbuffer_free(w.cache);
+	for (size_t i = 0; i < NCRASH_SIGNALS; i++)
+		free(crash_replies[i]);
 	free(w.cache_fault);
 	free(w.cache_reason);
 	free(w.last_fault);

@@ -130,12 +130,14 @@ def gone(path):
 
 def bring_down(h, mid):
     """Polls mid's worker into its fault (crash, hang), then waits for the
-    supervisor's 503."""
+    supervisor's 503.  Returns the fatal poll's status line, or None when
+    it got no answer (hung)."""
     try:
-        poll(h.sock(mid))
+        line = poll(h.sock(mid))[0]
     except (it.HTTPError, OSError):
-        pass  # the worker died under this very poll
+        line = None
     wait_until(lambda: poll(h.sock(mid))[1] == 503, what=mid + " down")
+    return line
 
 
 # ---------------------------------------------------------------- worker replies
@@ -226,10 +228,16 @@ def crash_and_failed_reasons_from_the_supervisor():
     finally:
         h.stop()
         h.cleanup()
-    h = Host([fixture("crash")], args=["--param", "fx-crash.at=2", "--backoff-min", "20000"])
-    h.start(wait_for=["fx-crash"])
+    h = Host([fixture("crash"), fixture("abort")],
+             args=["--param", "fx-crash.at=2", "--param", "fx-abort.at=2", "--backoff-min", "20000"])
+    h.start(wait_for=["fx-crash", "fx-abort"])
     try:
-        bring_down(h, "fx-crash")
+        # The poll the worker dies under gets its last words, not EOF.
+        line = bring_down(h, "fx-crash")
+        check(line == b"HTTP/1.1 500 killed by SIGSEGV (11); restarting", line)
+        line = bring_down(h, "fx-abort")
+        check(line == b"HTTP/1.1 500 killed by SIGABRT (6); restarting", line)
+        # Then the supervisor answers while it waits to restart it.
         got, err = expect(h.sock("fx-crash"), 503,
                           re.compile(r"killed by SIGSEGV \(11\); restarting in \d+ ms"),
                           body_has="module fx-crash is down: killed by SIGSEGV")
@@ -460,6 +468,26 @@ def check_shown(got, where):
     for pid, rx in SHOWN.items():
         check(pid in got, "%s: plugin %s not listed: %r" % (where, pid, got))
         check(rx.fullmatch(got[pid]), "%s: plugin %s shows %r" % (where, pid, got[pid]))
+
+
+@test
+def plugincheck_shows_why_in_every_round_of_a_crash_loop():
+    scope = harness()
+    h = Host([fixture("crash")], args=["--param", "fx-crash.at=1", "--backoff-min", "50", "--backoff-max", "200",
+                                       "--max-failures", "0"])
+    h.start()
+    try:
+        wait_until(lambda: os.path.exists(h.sock("fx-crash")), what="fx-crash socket")
+        loop = re.compile(re.escape(NON200) + r"(500 killed by SIGSEGV \(11\); restarting|"
+                          r"503 killed by SIGSEGV \(11\); restarting in \d+ ms|503 starting)")
+        for _ in range(4):
+            r = subprocess.run([os.path.join(scope, "plugincheck"), "-root", h.sockdir, "-n", "1"],
+                               capture_output=True, text=True, timeout=120)
+            got = statuses(r.stdout + r.stderr).get("fx-crash")
+            check(got is not None and loop.fullmatch(got), "plugincheck shows %r" % got)
+    finally:
+        h.stop()
+        h.cleanup()
 
 
 @test

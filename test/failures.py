@@ -120,6 +120,25 @@ def table_row(lines, name):
     return rows[0]
 
 
+def wait_running(h, mid, status=200):
+    """Waits until mid's worker answers with status and the supervisor
+    knows it runs: until then its fallback may still take a connection
+    and answer "starting"."""
+    def running():
+        return any(m["id"] == mid and m["state"] == "running" for m in status_json(h).values())
+    wait_until(running, what="%s running" % mid)
+    # One poll (a collect: modules that fail at their Nth count it).
+    line, st, _, _ = poll(h.sock(mid))
+    check(st == status, "%s running but answering %r" % (mid, line))
+
+
+def start(h, *mids):
+    h.start()
+    for mid in mids:
+        wait_running(h, mid)
+    return h
+
+
 def socket_dirs(h):
     return sorted(e for e in os.listdir(h.sockdir) if not e.startswith("."))
 
@@ -144,16 +163,16 @@ def bring_down(h, mid):
 
 @test
 def collect_failure_reason_in_status_line_body_and_status():
-    h = Host([fixture("fail"), fixture("nan"), fixture("good")]).start(wait_for=["fx-good"])
+    h = start(Host([fixture("fail"), fixture("nan"), fixture("good")]), "fx-good")
     try:
-        wait_until(lambda: poll(h.sock("fx-fail"))[1] == 500, what="fx-fail worker")
+        wait_running(h, "fx-fail", 500)
         # The module's logged error is the reason; the body has it all.
         for _ in range(3):
             _, err = expect(h.sock("fx-fail"), 500, HWMON)
             check(err["error"] == "module fx-fail: %s (collect returned -1)" % HWMON, err)
             check(err["module"] == "fx-fail", err)
         # No error logged: the host's finding is the reason.
-        wait_until(lambda: poll(h.sock("fx-nan"))[1] == 500, what="fx-nan worker")
+        wait_running(h, "fx-nan", 500)
         expect(h.sock("fx-nan"), 500, "collect: yajl_gen_double: invalid number (NaN, Inf or malformed)")
         # Other errors name themselves too.
         c = Conn(h.sock("fx-good"))
@@ -185,7 +204,7 @@ def reason_phrase_is_printable_ascii_cut_at_200_bytes_body_keeps_all():
     h = Host([fixture("fail")], args=["--param", "fx-fail.msg=" + nasty, "--set", "fx-fail.interval=100"])
     h.start()
     try:
-        wait_until(lambda: poll(h.sock("fx-fail"))[1] == 500, what="fx-fail worker")
+        wait_running(h, "fx-fail", 500)
         line, st, hd, body = poll(h.sock("fx-fail"))
         reason = reason_of(line)
         check(reason.startswith("temp?rature ? capteur ? failed HTTP/1.1 200 OK xxx"), reason)
@@ -201,7 +220,7 @@ def reason_phrase_is_printable_ascii_cut_at_200_bytes_body_keeps_all():
     h = Host([fixture("fail")], args=["--param", "fx-fail.msg="])
     h.start()
     try:
-        wait_until(lambda: poll(h.sock("fx-fail"))[1] == 500, what="fx-fail worker")
+        wait_running(h, "fx-fail", 500)
         _, err = expect(h.sock("fx-fail"), 500, "collect returned -1")
         check(err["error"] == "module fx-fail: collect returned -1", err)
     finally:
@@ -215,7 +234,7 @@ def reason_phrase_is_printable_ascii_cut_at_200_bytes_body_keeps_all():
 def crash_and_failed_reasons_from_the_supervisor():
     # Hung and killed at the deadline; one failure marks it failed.
     h = Host([fixture("hang")], args=["--param", "fx-hang.at=2", "--deadline", "300", "--max-failures", "1"])
-    h.start(wait_for=["fx-hang"])
+    start(h, "fx-hang")
     try:
         bring_down(h, "fx-hang")
         expect(h.sock("fx-hang"), 503,
@@ -230,7 +249,7 @@ def crash_and_failed_reasons_from_the_supervisor():
         h.cleanup()
     h = Host([fixture("crash"), fixture("abort")],
              args=["--param", "fx-crash.at=2", "--param", "fx-abort.at=2", "--backoff-min", "20000"])
-    h.start(wait_for=["fx-crash", "fx-abort"])
+    start(h, "fx-crash", "fx-abort")
     try:
         # The poll the worker dies under gets its last words, not EOF.
         line = bring_down(h, "fx-crash")
@@ -269,11 +288,12 @@ REFUSED = {
 def refused_modules_answer_every_poll_with_503_and_the_refusal():
     h = Host([fixture("abi"), fixture("badid"), fixture("nosym"), fixture("initfail"), fixture("good")],
              args=["--set", "fx-interval.enabled=0"])
-    h.add(fixture("dup"), "zz-dup.so")
     h.add(fixture("interval"))  # disabled by the operator: no socket
     with open(os.path.join(h.moddir, "not_an_elf.so"), "w") as f:
         f.write("this is not an ELF file\n")
-    h.start(wait_for=["fx-good"])
+    start(h, "fx-good")
+    # Added once good.so serves fx-good: between two starting, either may win.
+    h.add(fixture("dup"), "zz-dup.so")
     try:
         for name, (sid, rx) in REFUSED.items():
             wait_until(lambda: os.path.exists(h.sock(sid)), what="socket of " + name)
@@ -317,13 +337,13 @@ def refused_modules_answer_every_poll_with_503_and_the_refusal():
 def refused_socket_follows_the_file():
     h = Host([fixture("good")], args=["--rescan", "200"])
     h.add(fixture("abi"))
-    h.start(wait_for=["fx-good"])
+    start(h, "fx-good")
     try:
         wait_until(lambda: os.path.exists(h.sock("abi")), what="abi's socket")
         expect(h.sock("abi"), 503, re.compile(r"refused: ABI version 2\.0 .*"))
         # Fixed (a working module renamed over it): its own id, the refusal's socket goes.
         h.add(fixture("interval"), "abi.so")
-        h.wait_serving("fx-interval")
+        wait_running(h, "fx-interval")
         wait_until(lambda: gone(h.sock("abi")), what="abi's socket removed")
         # Broken again: the refusal is back, the module's socket goes.
         h.add(fixture("nosym"), "abi.so")
@@ -338,7 +358,7 @@ def refused_socket_follows_the_file():
         wait_until(lambda: os.path.exists(h.sock("fx-slow")), what="fx-slow.so refused")
         expect(h.sock("fx-slow"), 503, re.compile(r"refused: ABI version 2\.0 .*"))
         h.add(fixture("slow"), "fx-slow.so")
-        h.wait_serving("fx-slow")
+        wait_running(h, "fx-slow")
         check(status_json(h)["fx-slow.so"]["state"] == "running", "fixed module not running")
         check(it.get(h.sock("fx-good"))[0] == 200, "neighbour disturbed")
     finally:
@@ -351,8 +371,9 @@ def refused_socket_never_takes_a_serving_modules_id():
     # fx-good.so is broken and named like good.so's id: good.so keeps it.
     h = Host([fixture("good")], args=["--rescan", "200"])
     h.add(fixture("abi"), "fx-good.so")
-    h.start(wait_for=["fx-good"])
+    h.start()
     try:
+        wait_running(h, "fx-good")
         h.wait_log("module fx-good.so: refused")
         for _ in range(5):
             check(it.get(h.sock("fx-good"))[0] == 200, "the refused file took the serving id")
@@ -360,11 +381,12 @@ def refused_socket_never_takes_a_serving_modules_id():
         check(m["state"] == "refused" and m["socket"] == "" and "ABI version" in m["last_error"], m)
         # The id frees: the refusal shows there.
         os.unlink(os.path.join(h.moddir, "good.so"))
-        wait_until(lambda: poll(h.sock("fx-good"))[1] == 503, what="refusal on the freed socket")
+        wait_until(lambda: reason_of(poll(h.sock("fx-good"))[0]).startswith("refused: "),
+                   what="refusal on the freed socket")
         expect(h.sock("fx-good"), 503, re.compile(r"refused: ABI version 2\.0 .*"))
         # A module wanting the id again gets it from the refusal.
         h.add(fixture("good"))
-        h.wait_serving("fx-good")
+        wait_running(h, "fx-good")
         for _ in range(5):
             check(it.get(h.sock("fx-good"))[0] == 200, "refusal came back on a serving id")
         mods = status_json(h)
@@ -385,7 +407,7 @@ def unsafe_module_file_and_dir_refusals_on_their_sockets():
     h = Host([fixture("good")], args=["--rescan", "200"])
     h.add(fixture("interval"), "gw.so")
     os.chmod(os.path.join(h.moddir, "gw.so"), 0o775)
-    h.start(wait_for=["fx-good"])
+    start(h, "fx-good")
     try:
         wait_until(lambda: os.path.exists(h.sock("gw")), what="gw's socket")
         expect(h.sock("gw"), 503, re.compile(r"refused: .*/gw\.so is writable by its group \(mode 0775\) "
@@ -431,10 +453,10 @@ def failing_host():
     """A host with one module per kind of failure, crashes already done."""
     h = Host([fixture("good"), fixture("fail"), fixture("nan"), fixture("abi"), fixture("crash")],
              args=["--param", "fx-crash.at=2", "--max-failures", "1"])
-    h.add(fixture("dup"), "zz-dup.so")
     with open(os.path.join(h.moddir, "not_an_elf.so"), "w") as f:
         f.write("this is not an ELF file\n")
-    h.start(wait_for=["fx-good", "fx-crash"])
+    start(h, "fx-good", "fx-crash")
+    h.add(fixture("dup"), "zz-dup.so")  # after good.so serves: it loses
     bring_down(h, "fx-crash")
     for sid in ("abi", "zz-dup", "not-an-elf"):
         wait_until(lambda: os.path.exists(h.sock(sid)), what="socket " + sid)

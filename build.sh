@@ -9,11 +9,15 @@
 #                     integration tests under valgrind, a short fuzz run,
 #                     make distcheck.
 #                     Ends with "N passed, N failed".
+#   ./build.sh deb    build the Debian packages (debian/) from a copy of the
+#                     tree and check them (test/deb-package.sh); the .deb
+#                     files land in _build/deb (DEB_BUILD_OPTIONS=nocheck
+#                     skips make check inside the package build)
 #   ./build.sh deps   only install the dependencies
 #
 # Environment: JOBS (parallel make, default nproc), FUZZ_SECONDS (per fuzz
 # target, default 15), SKIP_VALGRIND=1, SKIP_FUZZ=1, SKIP_ASAN=1,
-# SKIP_DISTCHECK=1.
+# SKIP_DISTCHECK=1, SKIP_DEB=1.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +25,8 @@ cd "$top"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
 libyajl-dev python3 python3-yaml valgrind clang mandoc curl"
+# Debian packaging (./build.sh deb and its test stage)
+DEPS="$DEPS dpkg-dev debhelper dh-autoreconf lintian"
 
 log() { printf '==> %s\n' "$*"; }
 
@@ -167,6 +173,30 @@ fuzz_run() {
 	return $rc
 }
 
+# The Debian packages: built from a copy of the tree, contents, lintian,
+# install/upgrade/purge in a scratch root.  make check already ran above,
+# so the package build skips it (nocheck).
+deb_run() {
+	local out=_build/deb.out rc=0 line
+	DEB_BUILD_OPTIONS="nocheck parallel=$JOBS" test/deb-package.sh -o _build/deb >"$out" 2>&1 || rc=$?
+	grep -E '^(FAIL|[EW]: )' "$out" || true
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1 || true)
+	if [ $rc -eq 77 ]; then
+		skipped=$((skipped + 1))
+		rc=0
+	elif [ -n "$line" ]; then
+		passed=$((passed + ${line%% passed*}))
+		line=${line#*passed, }
+		failed=$((failed + ${line%% failed*}))
+		line=${line#*failed, }
+		skipped=$((skipped + ${line%% skipped*}))
+	else
+		tail -40 "$out"
+		failed=$((failed + 1))
+	fi
+	return $rc
+}
+
 test_all() {
 	local start=$SECONDS
 	stage_failures=0
@@ -183,6 +213,7 @@ test_all() {
 	[ "${SKIP_VALGRIND:-0}" = 1 ] || stage "integration tests under valgrind" valgrind_run
 	[ "${SKIP_FUZZ:-0}" = 1 ] || stage "fuzz smoke run" fuzz_run
 	[ "${SKIP_DISTCHECK:-0}" = 1 ] || stage "make distcheck" distcheck_run
+	[ "${SKIP_DEB:-0}" = 1 ] || stage "Debian packages" deb_run
 	log "finished in $((SECONDS - start)) s"
 	if [ $stage_failures -gt 0 ] && [ $failed -eq 0 ]; then
 		failed=$stage_failures
@@ -194,6 +225,7 @@ test_all() {
 case ${1:-} in
 demo) shift; demo "$@" ;;
 test) test_all ;;
+deb) deps; test/deb-package.sh -o "$top/_build/deb" ;;
 deps) deps ;;
 *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
 esac

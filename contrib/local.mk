@@ -1,10 +1,9 @@
 # contrib build fragment, included from Makefile.am
 #
 # The systemd unit is generated from its template with the configured
-# $(bindir) and always built (the unit-file test reads it); it and the
-# tmpfiles.d entry that creates the plugin root at boot are installed only
-# when configure found a unit directory (--with-systemdsystemunitdir=no
-# turns both off).
+# $(bindir) and always built (the unit-file test reads it).  It and the
+# tmpfiles.d entry that creates the plugin root at boot are installed into
+# the directories configure chose (=no turns either off).
 
 contrib_unit = contrib/scope-plugin-host.service
 contrib_tmpfiles = contrib/tmpfiles.d/scope-plugin-host.conf
@@ -24,18 +23,14 @@ $(contrib_tmpfiles): $(top_srcdir)/contrib/scope-plugin-host.tmpfiles.conf
 	$(AM_V_GEN)$(MKDIR_P) contrib/tmpfiles.d && \
 	cp $(top_srcdir)/contrib/scope-plugin-host.tmpfiles.conf $@
 
+# configure chooses both directories: under the prefix, or systemd's own
+# for --prefix=/usr (--with-systemdsystemunitdir, --with-tmpfilesdir).
 if HAVE_SYSTEMD_UNIT
 systemdsystemunit_DATA = $(contrib_unit)
-# $(prefix)/lib/tmpfiles.d is searched by systemd-tmpfiles for /usr and
-# /usr/local alike.
-tmpfilesdir = $(prefix)/lib/tmpfiles.d
+endif
+if HAVE_TMPFILES
 tmpfiles_DATA = $(contrib_tmpfiles)
 endif
-
-# The unit directory from pkg-config is absolute (/lib/systemd/system);
-# make distcheck installs as an ordinary user under a private prefix.
-AM_DISTCHECK_CONFIGURE_FLAGS = \
-	--with-systemdsystemunitdir='$${dc_install_base}/lib/systemd/system'
 
 dist_man_MANS += man/scope-plugin-host.conf.5
 
@@ -54,3 +49,17 @@ TESTS += test/unit-file-test.sh test/k8s-manifest-test.sh
 
 # Out-of-tree example module (built by a test against the installed SDK).
 EXTRA_DIST += contrib/example-module/hello.c contrib/example-module/Makefile
+
+# Installing without root: configure --prefix=$HOME/x, make install and the
+# installed host, as nobody (or the calling user).  Debian packages:
+# ./build.sh deb and its test stage (test/deb-package.sh, not in make check:
+# it builds the whole package).
+TESTS += test/user-install.test
+EXTRA_DIST += test/user-install.test test/get-report.py test/deb-package.sh
+
+# The Debian packaging, so that a release tarball builds the packages too.
+EXTRA_DIST += debian/changelog debian/control debian/copyright debian/rules \
+	debian/source/format debian/scope-plugin-host.install \
+	debian/scope-plugin-host.docs debian/scope-plugin-host.postrm \
+	debian/scope-plugin-host.lintian-overrides \
+	debian/libscope-plugin-dev.install debian/libscope-plugin-dev.examples

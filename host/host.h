@@ -10,6 +10,7 @@
 #define HOST_H
 
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 
 #include <stdarg.h>
@@ -23,6 +24,14 @@
 #include <yajl/yajl_gen.h>
 
 #include "scope-plugin.h"
+
+/* glibc's sys/queue.h lacks the _SAFE variants. */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)			\
+	for ((var) = TAILQ_FIRST((head));				\
+	    (var) && ((tvar) = TAILQ_NEXT((var), field), 1);		\
+	    (var) = (tvar))
+#endif
 
 #define HOST_NAME "scope-plugin-host"
 
@@ -317,13 +326,141 @@ int		 notify_init(void);
 void		 notify_send(const char *);
 void		 notify_close(void);
 
-/* status.c */
-int		 status_listen(const char *, char **);
-void		 status_serve(int, struct evbuffer *);
+/*
+ * The supervisor: supervisor.c (event loop, signals, shutdown),
+ * lifecycle.c (one module's states), reconcile.c (the module directory),
+ * health.c (deadlines, memory), fallback.c (answers while a module is
+ * down), refused.c (a refused module's socket) and status.c (the
+ * operator's view).  docs/ARCHITECTURE.md draws
+ * the module states and the transitions between them.
+ */
+
+/* lifecycle.c: a module's worker, from start to exit, and its states. */
+enum mstate {
+	M_WAITING,	/* new entry: found in the directory, no worker yet */
+	M_STARTING,	/* worker forked, not READY yet */
+	M_RUNNING,	/* worker serving */
+	M_BACKOFF,	/* crashed or could not start; restart timer armed */
+	M_FAILED,	/* crashed too often; waits for a new file or SIGHUP */
+	M_REFUSED,	/* refused this file version (ABI, id, init, ...) */
+	M_STOPPING,	/* SIGTERM sent; see after */
+	M_NSTATES
+};
+/* What to do once a stopping worker has exited. */
+enum after_stop { AFTER_RESTART, AFTER_REMOVE };
+
+struct supervisor;
+struct modent {
+	struct supervisor	*sv;
+	char			*name;		/* file name in the module dir */
+	char			*path;
+	struct stat		 st;		/* version being run */
+	enum mstate		 state;		/* set by mod_set_state() only */
+	enum after_stop		 after;		/* M_STOPPING: then what */
+	int			 present;	/* seen by the last scan */
+
+	char			 id[PLUGIN_ID_MAX + 1];
+	unsigned		 deadline_ms;
+	unsigned		 memory_limit_mb;	/* 0: none */
+	struct plugsock		*sock;
+
+	pid_t			 pid;
+	int			 chan;
+	struct event		*chan_ev;
+	struct worker_stats	*stats;
+	struct event		*timer;		/* backoff, start timeout, grace */
+	uint64_t		 spawned_ms;
+	uint64_t		 ready_ms;
+	uint64_t		 retry_at_ms;	/* M_BACKOFF: when */
+
+	unsigned		 failures;	/* in a row */
+	unsigned		 restarts;	/* total */
+	uint64_t		 backoff_ms;
+	char			*reason;	/* last error, for logs and replies */
+	uint64_t		 reason_ms;	/* when (CLOCK_MONOTONIC) */
+	char			*kill_reason;	/* why we killed it, if we did */
+	int			 refused_dup;	/* id taken: retry when it frees */
+	int			 unsafe;	/* refused by the scan (file modes) */
+	int			 refused_sock;	/* sock: the refusal's (refused.c) */
+	int			 refused_sock_warned;
+
+	TAILQ_ENTRY(modent)	 entry;
+};
+TAILQ_HEAD(modlist, modent);
+
+const char	*mod_state_name(enum mstate);
+int		 mod_transition_allowed(enum mstate, enum mstate);
+int		 mod_set_state(struct modent *, enum mstate, const char *);
+const char	*mod_name(const struct modent *);
+struct modent	*mod_find_pid(struct supervisor *, pid_t);
+struct modent	*mod_find_id(struct supervisor *, const char *,
+		     const struct modent *);
+struct modent	*mod_find_sock(struct supervisor *, const char *,
+		     const struct modent *);
+struct modent	*mod_new(struct supervisor *, const struct modfile *);
+void		 mod_free(struct supervisor *, struct modent *);
+void		 mod_spawn(struct supervisor *, struct modent *);
+void		 mod_backoff_reset(struct modent *);
+void		 mod_start_afresh(struct supervisor *, struct modent *);
+void		 mod_stop(struct supervisor *, struct modent *, enum after_stop);
+void		 mod_exited(struct supervisor *, struct modent *, int);
+void		 mod_release_socket(struct modent *);
+void		 mod_set_refused(struct supervisor *, struct modent *,
+		     const char *);
+const char	*mod_last_error(const struct modent *, char *, size_t);
+
+/* refused.c: a refused module's socket, named after its file. */
+void		 refused_sock_open(struct supervisor *, struct modent *);
+void		 refused_sock_yield(struct supervisor *, const char *,
+		     const struct modent *);
+void		 refused_socks_retry(struct supervisor *);
+
+/* reconcile.c: the module table follows the module directory. */
+void		 reconcile_start(struct supervisor *);
+void		 reconcile_stop(struct supervisor *);
+void		 reconcile(struct supervisor *, int);
+void		 reconcile_soon(struct supervisor *);
+
+/* health.c: collect deadlines and the memory limit. */
+void		 health_start(struct supervisor *);
+void		 health_stop(struct supervisor *);
+
+/* fallback.c: the supervisor's answer on the socket of a module that is down. */
+void		 fallback_on(struct supervisor *, struct modent *);
+void		 fallback_off(struct modent *);
+
+/* status.c: `scope-plugin-host status`, server and client. */
+struct status_server;
+struct status_server *status_start(struct supervisor *, char **);
+void		 status_stop(struct status_server *);
+void		 status_log(struct supervisor *);
 int		 status_main(int, char **);
 
 /* supervisor.c */
+struct supervisor {
+	const struct options	*o;
+	struct event_base	*base;
+	struct modlist		 mods;
+	struct http_limits	 limits;	/* for fallback servers */
+	int			 lockfd;
+	int			 shutting_down;
+	uint64_t		 started_ms;
+	int			 ready_pending;	/* READY=1 owed to systemd */
+	struct event		*sig_ev[5];
+	struct event		*grace_ev;	/* shutdown */
+	/* reconcile.c */
+	int			 watch_fd;
+	struct event		*watch_ev;
+	struct event		*rescan_ev;	/* debounced, one-shot */
+	struct event		*periodic_ev;
+	/* health.c */
+	struct event		*tick_ev;
+	uint64_t		 last_mem_check;
+	/* status.c */
+	struct status_server	*status;
+};
 int		 supervisor_main(const struct options *);
+void		 supervisor_ready_check(struct supervisor *);
 
 /* check.c */
 int		 check_main(const struct options *);

@@ -6,6 +6,8 @@
  * socket there would be taken for a plugin).  A client connects and gets
  * one JSON document; `scope-plugin-host status` renders it as a table.
  * Only root and the supervisor's own user may read it (SO_PEERCRED).
+ * The supervisor's side (status_start) builds the document from the
+ * module table; the client's side (status_main) reads it back.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/bufferevent.h>
 #include <yajl/yajl_tree.h>
 
 #include "host.h"
@@ -47,56 +50,256 @@ status_addr(const char *socket_dir, struct sockaddr_un *sun, socklen_t *len,
 	return 0;
 }
 
-/* The listening status socket for the supervisor, or -1 with *cause. */
-int
-status_listen(const char *socket_dir, char **cause)
-{
-	struct sockaddr_un	sun;
-	socklen_t		len;
-	int			fd;
+/* Clients served at once; more wait in the listen backlog. */
+#define STATUS_MAX_CLIENTS 16
+/* A client that reads nothing for this long is dropped. */
+#define STATUS_WRITE_TIMEOUT_MS 1000
 
-	if (status_addr(socket_dir, &sun, &len, cause) != 0)
-		return -1;
+struct status_client {
+	struct status_server		*srv;
+	struct bufferevent		*bev;
+	TAILQ_ENTRY(status_client)	 entry;
+};
+
+struct status_server {
+	struct supervisor		*sv;
+	int				 fd;
+	struct event			*ev;
+	TAILQ_HEAD(, status_client)	 clients;
+	unsigned			 nclients;
+};
+
+/* Collect time at quantile q from the log2 histogram (bucket upper bound). */
+static double
+stats_quantile_ms(const struct worker_stats *st, double q)
+{
+	uint64_t	total = 0, seen = 0;
+	unsigned	b;
+
+	for (b = 0; b < STATS_BUCKETS; b++)
+		total += st->collect_us_hist[b];
+	if (total == 0)
+		return 0;
+	for (b = 0; b < STATS_BUCKETS; b++) {
+		seen += st->collect_us_hist[b];
+		if ((double)seen >= q * (double)total)
+			break;
+	}
+	return (double)(2ULL << b) / 1000.0;
+}
+
+static void
+json_kv_str(struct evbuffer *b, const char *k, const char *v, int comma)
+{
+	evbuffer_add_printf(b, "%s\"%s\":\"", comma ? "," : "", k);
+	json_escape(b, v != NULL ? v : "", v != NULL ? strlen(v) : 0);
+	evbuffer_add(b, "\"", 1);
+}
+
+/* The document status_main() reads. */
+static void
+status_json(struct supervisor *sv, struct evbuffer *b)
+{
+	struct modent	*m;
+	uint64_t	 now = now_ms();
+	char		 err[STATS_ERROR_MAX];
+	int		 first = 1;
+
+	evbuffer_add(b, "{", 1);
+	json_kv_str(b, "version", PACKAGE_VERSION, 0);
+	evbuffer_add_printf(b, ",\"pid\":%ld,\"uptime_s\":%llu", (long)getpid(),
+	    (unsigned long long)((now - sv->started_ms) / 1000));
+	json_kv_str(b, "socket_dir", sv->o->socket_dir, 1);
+	json_kv_str(b, "module_dir", sv->o->module_dir, 1);
+	evbuffer_add(b, ",\"modules\":[", 12);
+	TAILQ_FOREACH(m, &sv->mods, entry) {
+		const struct worker_stats *st = m->stats;
+
+		evbuffer_add(b, first ? "{" : ",{", first ? 1 : 2);
+		first = 0;
+		json_kv_str(b, "file", m->name, 0);
+		json_kv_str(b, "id", m->id, 1);
+		json_kv_str(b, "state", mod_state_name(m->state), 1);
+		json_kv_str(b, "socket", m->sock != NULL ? m->sock->path : "", 1);
+		evbuffer_add_printf(b, ",\"pid\":%ld,\"restarts\":%u,"
+		    "\"failures\":%u,\"deadline_ms\":%u", (long)m->pid,
+		    m->restarts, m->failures, m->deadline_ms);
+		if (m->state == M_RUNNING)
+			evbuffer_add_printf(b, ",\"uptime_s\":%llu",
+			    (unsigned long long)((now - m->ready_ms) / 1000));
+		if (st != NULL && m->pid > 0)
+			evbuffer_add_printf(b, ",\"requests\":%llu,\"errors\":%llu,"
+			    "\"collects\":%llu,\"collect_p50_ms\":%.3f,"
+			    "\"collect_p99_ms\":%.3f,\"collect_max_ms\":%.3f",
+			    (unsigned long long)st->requests,
+			    (unsigned long long)st->errors,
+			    (unsigned long long)st->collects,
+			    stats_quantile_ms(st, 0.5), stats_quantile_ms(st, 0.99),
+			    (double)st->collect_us_max / 1000.0);
+		json_kv_str(b, "last_error", mod_last_error(m, err, sizeof err),
+		    1);
+		evbuffer_add(b, "}", 1);
+	}
+	evbuffer_add(b, "]}\n", 3);
+}
+
+static void
+status_client_free(struct status_client *c)
+{
+	struct status_server	*srv = c->srv;
+
+	TAILQ_REMOVE(&srv->clients, c, entry);
+	bufferevent_free(c->bev);	/* closes the connection */
+	free(c);
+	/* Room again: take the next client from the backlog. */
+	if (srv->nclients == STATUS_MAX_CLIENTS && event_add(srv->ev, NULL) != 0)
+		log_err("status: cannot listen again");
+	srv->nclients--;
+}
+
+/* The whole document is in the kernel: done with this client. */
+static void
+status_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	status_client_free(arg);
+}
+
+/* The client went away or read nothing for too long. */
+static void
+status_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		log_debug("status: client read nothing for %u ms; dropped",
+		    STATUS_WRITE_TIMEOUT_MS);
+	status_client_free(arg);
+}
+
+/*
+ * Accepts one client and queues its document; the event loop writes it
+ * as the client reads, so a slow client never holds up the supervisor.
+ */
+static void
+status_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	static const char	 denied[] = "{\"error\":\"permission denied\"}\n";
+	static const struct timeval wtv = {
+		STATUS_WRITE_TIMEOUT_MS / 1000,
+		(STATUS_WRITE_TIMEOUT_MS % 1000) * 1000
+	};
+	struct status_server	*srv = arg;
+	struct status_client	*c;
+	struct bufferevent	*bev;
+	struct evbuffer		*out;
+	struct ucred		 cred;
+	socklen_t		 clen = sizeof cred;
+	int			 fd;
+
+	(void)what;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) == -1)
+		return;
+	bev = bufferevent_socket_new(srv->sv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_err("status: bufferevent_socket_new failed");
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->bev = bev;
+	TAILQ_INSERT_TAIL(&srv->clients, c, entry);
+	if (++srv->nclients == STATUS_MAX_CLIENTS)
+		event_del(srv->ev);
+
+	out = bufferevent_get_output(bev);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
+	    (cred.uid != 0 && cred.uid != geteuid()))
+		evbuffer_add(out, denied, sizeof denied - 1);
+	else
+		status_json(srv->sv, out);
+	bufferevent_setcb(bev, NULL, status_write_cb, status_event_cb, c);
+	bufferevent_set_timeouts(bev, NULL, &wtv);
+	if (bufferevent_enable(bev, EV_WRITE) != 0) {
+		log_err("status: cannot write to a client");
+		status_client_free(c);
+	}
+}
+
+/*
+ * Listens for `scope-plugin-host status` clients; NULL with *cause if
+ * the socket cannot be made.
+ */
+struct status_server *
+status_start(struct supervisor *sv, char **cause)
+{
+	struct status_server	*srv;
+	struct sockaddr_un	 sun;
+	socklen_t		 len;
+	int			 fd;
+
+	if (status_addr(sv->o->socket_dir, &sun, &len, cause) != 0)
+		return NULL;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd == -1) {
 		xasprintf(cause, "status socket: %s", strerror(errno));
-		return -1;
+		return NULL;
 	}
 	if (bind(fd, (struct sockaddr *)&sun, len) != 0 || listen(fd, 8) != 0) {
 		xasprintf(cause, "status socket: %s", strerror(errno));
 		close(fd);
-		return -1;
+		return NULL;
 	}
-	return fd;
+	srv = xcalloc(1, sizeof *srv);
+	srv->sv = sv;
+	srv->fd = fd;
+	TAILQ_INIT(&srv->clients);
+	srv->ev = event_new(sv->base, fd, EV_READ | EV_PERSIST,
+	    status_accept_cb, srv);
+	if (srv->ev == NULL || event_add(srv->ev, NULL) != 0)
+		fatal("event_add: status socket");
+	return srv;
 }
 
-/* Accepts one client and writes the document to it; best effort. */
+/* Closes the socket and drops clients still being written to. */
 void
-status_serve(int lfd, struct evbuffer *doc)
+status_stop(struct status_server *srv)
 {
-	struct ucred	cred;
-	socklen_t	clen = sizeof cred;
-	int		fd;
+	struct status_client	*c;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+	if (srv == NULL)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 ||
-	    (cred.uid != 0 && cred.uid != geteuid())) {
-		static const char denied[] = "{\"error\":\"permission denied\"}\n";
-		if (write(fd, denied, sizeof denied - 1) == -1)
-			log_debug("status: %s", strerror(errno));
-		close(fd);
-		return;
+	while ((c = TAILQ_FIRST(&srv->clients)) != NULL) {
+		TAILQ_REMOVE(&srv->clients, c, entry);
+		bufferevent_free(c->bev);
+		free(c);
 	}
-	/* The client is waiting; a short blocking write with a timeout. */
-	{
-		struct timeval tv = { 1, 0 };
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	event_free(srv->ev);
+	close(srv->fd);
+	free(srv);
+}
+
+/* SIGUSR1: one log line per module. */
+void
+status_log(struct supervisor *sv)
+{
+	struct modent	*m;
+	unsigned	 n = 0;
+	char		 buf[STATS_ERROR_MAX];
+
+	TAILQ_FOREACH(m, &sv->mods, entry) {
+		uint64_t req = m->stats != NULL ? m->stats->requests : 0;
+		uint64_t err = m->stats != NULL ? m->stats->errors : 0;
+		const char *last = mod_last_error(m, buf, sizeof buf);
+
+		log_info("status: %s file=%s state=%s pid=%ld restarts=%u "
+		    "requests=%llu errors=%llu%s%s", m->id[0] ? m->id : "-",
+		    m->name, mod_state_name(m->state), (long)m->pid, m->restarts,
+		    (unsigned long long)req, (unsigned long long)err,
+		    last != NULL ? " last_error=" : "", last != NULL ? last : "");
+		n++;
 	}
-	while (evbuffer_get_length(doc) > 0)
-		if (evbuffer_write(doc, fd) <= 0)
-			break;
-	close(fd);
+	log_info("status: %u module%s", n, n == 1 ? "" : "s");
 }
 
 static const char *

@@ -64,6 +64,12 @@ TESTS += test/config-test
 TESTS += test/abuse.test
 EXTRA_DIST += test/abuse.test test/abuse.py
 
+# The supervisor's module state machine: the transition table (unit test).
+check_PROGRAMS += test/lifecycle-test
+test_lifecycle_test_SOURCES = test/lifecycle-test.c
+test_lifecycle_test_LDADD = libhost.la
+TESTS += test/lifecycle-test
+
 # Failures on screen (issue 12): reasons in status lines, in status, on
 # refused modules' sockets, and as the real Scope shows them.
 TESTS += test/failures.test

@@ -1,0 +1,655 @@
+/*
+ * lifecycle.c - one module in the supervisor: its worker from fork to
+ * exit, the worker's messages, restarts with backoff, and the module's
+ * state.  The state changes in mod_set_state() only, along the
+ * transitions the table below allows (docs/ARCHITECTURE.md, "Module
+ * lifecycle", draws them).
+ */
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host.h"
+
+/* A module entry comes zeroed from xcalloc(): it starts waiting. */
+_Static_assert(M_WAITING == 0, "a new module entry must be M_WAITING");
+
+/* As `scope-plugin-host status` shows them. */
+static const char *const state_names[M_NSTATES] = {
+	[M_WAITING] = "waiting",
+	[M_STARTING] = "starting",
+	[M_RUNNING] = "running",
+	[M_BACKOFF] = "restarting",
+	[M_FAILED] = "failed",
+	[M_REFUSED] = "refused",
+	[M_STOPPING] = "stopping",
+};
+
+/*
+ * The allowed transitions: for each state, the set of states it may
+ * change to.  Nothing enters M_WAITING: it is where an entry starts.
+ */
+#define TO(s) (1u << (s))
+static const unsigned transitions[M_NSTATES] = {
+	/* spawned, or the fork failed; the scan refused the file (modes) */
+	[M_WAITING] = TO(M_STARTING) | TO(M_BACKOFF) | TO(M_REFUSED),
+	/* READY; a refusal; stopped; crashed or hung */
+	[M_STARTING] = TO(M_RUNNING) | TO(M_REFUSED) | TO(M_STOPPING) |
+	    TO(M_BACKOFF) | TO(M_FAILED),
+	/* stopped (file changed or removed, socket lost); crashed; its id
+	 * taken by a file that sorts first and started before it was ready */
+	[M_RUNNING] = TO(M_STOPPING) | TO(M_BACKOFF) | TO(M_FAILED) |
+	    TO(M_REFUSED),
+	/* timer expired: spawned, or the fork failed again; the file
+	 * became unsafe to load (modes) */
+	[M_BACKOFF] = TO(M_STARTING) | TO(M_BACKOFF) | TO(M_REFUSED),
+	/* a new file or SIGHUP; the file became unsafe to load */
+	[M_FAILED] = TO(M_STARTING) | TO(M_BACKOFF) | TO(M_REFUSED),
+	/* a new file, SIGHUP or its id freed; stopped before it exited */
+	[M_REFUSED] = TO(M_STARTING) | TO(M_BACKOFF) | TO(M_STOPPING),
+	/* exited: restarted on the new file (entries being removed are freed) */
+	[M_STOPPING] = TO(M_STARTING) | TO(M_BACKOFF),
+};
+
+const char *
+mod_state_name(enum mstate s)
+{
+	return (unsigned)s < M_NSTATES ? state_names[s] : "invalid";
+}
+
+int
+mod_transition_allowed(enum mstate from, enum mstate to)
+{
+	if ((unsigned)from >= M_NSTATES || (unsigned)to >= M_NSTATES)
+		return 0;
+	return (transitions[from] & TO(to)) != 0;
+}
+
+/*
+ * The one place a module's state changes.  An illegal transition is a
+ * bug in the supervisor: it is logged with why (the event that asked for
+ * it) and refused, and the module keeps its state.  Returns 0, or -1 if
+ * refused.
+ */
+int
+mod_set_state(struct modent *m, enum mstate to, const char *why)
+{
+	if (!mod_transition_allowed(m->state, to)) {
+		log_err("module %s: illegal state transition %s -> %s (%s); "
+		    "refused", mod_name(m), mod_state_name(m->state),
+		    mod_state_name(to), why);
+		return -1;
+	}
+	m->state = to;
+	return 0;
+}
+
+static void
+set_reason(struct modent *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+set_reason(struct modent *m, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*old = m->reason;
+
+	/* Formatted before the old reason is freed: it may be an argument. */
+	va_start(ap, fmt);
+	xvasprintf(&m->reason, fmt, ap);
+	va_end(ap);
+	free(old);
+	m->reason_ms = now_ms();
+}
+
+/*
+ * The module's last error: the newer of the supervisor's own (a crash, a
+ * refusal) and the one its worker wrote in the stats page (a failed
+ * collect).  buf holds the latter if it is chosen.
+ */
+const char *
+mod_last_error(const struct modent *m, char *buf, size_t size)
+{
+	uint64_t	ms;
+
+	if (m->stats != NULL && m->pid > 0 &&
+	    stats_get_error(m->stats, buf, size, &ms) &&
+	    (m->reason == NULL || ms >= m->reason_ms))
+		return buf;
+	return m->reason;
+}
+
+/* A worker that exits takes its page along: keep its last error. */
+static void
+mod_keep_worker_error(struct modent *m)
+{
+	char		buf[STATS_ERROR_MAX];
+	uint64_t	ms;
+
+	if (m->stats != NULL && stats_get_error(m->stats, buf, sizeof buf, &ms) &&
+	    (m->reason == NULL || ms >= m->reason_ms)) {
+		set_reason(m, "%s", buf);
+		m->reason_ms = ms;
+	}
+}
+
+/* The name to log a module by: its id once known, else its file. */
+const char *
+mod_name(const struct modent *m)
+{
+	return m->id[0] != '\0' ? m->id : m->name;
+}
+
+struct modent *
+mod_find_pid(struct supervisor *sv, pid_t pid)
+{
+	struct modent	*m;
+
+	TAILQ_FOREACH(m, &sv->mods, entry)
+		if (m->pid == pid)
+			return m;
+	return NULL;
+}
+
+/* The entry other than skip that holds the socket for id, refusals too. */
+struct modent *
+mod_find_sock(struct supervisor *sv, const char *id, const struct modent *skip)
+{
+	struct modent	*m;
+
+	TAILQ_FOREACH(m, &sv->mods, entry)
+		if (m != skip && m->sock != NULL && strcmp(m->sock->id, id) == 0)
+			return m;
+	return NULL;
+}
+
+/*
+ * The entry other than skip serving (or starting with) id; a refusal
+ * shown on that socket gives way (refused.c).
+ */
+struct modent *
+mod_find_id(struct supervisor *sv, const char *id, const struct modent *skip)
+{
+	struct modent	*m = mod_find_sock(sv, id, skip);
+
+	return m != NULL && !m->refused_sock ? m : NULL;
+}
+
+static void
+timer_arm(struct modent *m, uint64_t ms)
+{
+	struct timeval	tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	if (evtimer_add(m->timer, &tv) != 0)
+		log_err("module %s: cannot arm timer", mod_name(m));
+}
+
+void
+mod_release_socket(struct modent *m)
+{
+	if (m->sock == NULL)
+		return;
+	plugsock_close(m->sock);
+	m->sock = NULL;
+	m->refused_sock = 0;
+}
+
+static void
+mod_close_channel(struct modent *m)
+{
+	if (m->chan_ev != NULL) {
+		event_free(m->chan_ev);
+		m->chan_ev = NULL;
+	}
+	if (m->chan != -1) {
+		close(m->chan);
+		m->chan = -1;
+	}
+}
+
+void
+mod_free(struct supervisor *sv, struct modent *m)
+{
+	TAILQ_REMOVE(&sv->mods, m, entry);
+	mod_close_channel(m);
+	mod_release_socket(m);
+	if (m->stats != NULL)
+		munmap(m->stats, sizeof *m->stats);
+	event_free(m->timer);
+	free(m->name);
+	free(m->path);
+	free(m->reason);
+	free(m->kill_reason);
+	free(m);
+}
+
+/*
+ * Refused, already logged: the refusal's socket, if any, shows why
+ * (refused.c).  An entry refused again (its file still unsafe, for a new
+ * reason) stays refused.
+ */
+void
+mod_set_refused(struct supervisor *sv, struct modent *m, const char *reason)
+{
+	set_reason(m, "%s", reason);
+	if (m->state != M_REFUSED)
+		mod_set_state(m, M_REFUSED, "refused");
+	refused_sock_open(sv, m);
+	supervisor_ready_check(sv);
+}
+
+/* Permanent for this file version: only a new file or SIGHUP retries. */
+static void
+mod_refuse(struct supervisor *sv, struct modent *m, const char *reason)
+{
+	if (strcmp(reason, WORKER_DISABLED) == 0)
+		log_info("module %s: not loaded: %s", m->name, reason);
+	else
+		log_err("module %s: refused: %s", m->name, reason);
+	mod_set_refused(sv, m, reason);
+}
+
+/* HELLO: the worker loaded the module and tells us who it is. */
+static void
+mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
+{
+	const char	*id = msg->fields[0];
+	struct modent	*other;
+	char		*cause = NULL;
+	unsigned	 interval;
+
+	if (!valid_plugin_id(id)) {
+		/* The worker checked it; a mismatch means a broken worker. */
+		channel_send(m->chan, MSG_REFUSE, -1, 1, "invalid id");
+		mod_refuse(sv, m, "worker sent an invalid id");
+		return;
+	}
+	/*
+	 * Two files, one id.  A module that was serving before this one
+	 * started keeps it; between two started together (say at boot) the
+	 * file that sorts first wins, even if the other one loaded faster
+	 * and is serving already, so the outcome does not depend on timing.
+	 */
+	if ((other = mod_find_id(sv, id, m)) != NULL &&
+	    strcmp(m->name, other->name) < 0 && (other->state == M_STARTING ||
+	    (other->state == M_RUNNING && other->ready_ms >= m->spawned_ms))) {
+		char	*why;
+
+		xasprintf(&why, "id \"%s\" is already served by %s; ids must "
+		    "be unique (the socket is named after it)", id, m->path);
+		mod_refuse(sv, other, why);
+		other->refused_dup = 1;
+		if (other->pid > 0)
+			kill(other->pid, SIGTERM);
+		free(why);
+		other = NULL;
+	}
+	if (other != NULL) {
+		char	*why;
+
+		xasprintf(&why, "id \"%s\" is already served by %s; ids must "
+		    "be unique (the socket is named after it)", id, other->path);
+		channel_send(m->chan, MSG_REFUSE, -1, 1, why);
+		mod_refuse(sv, m, why);
+		snprintf(m->id, sizeof m->id, "%s", id);
+		m->refused_dup = 1;
+		free(why);
+		return;
+	}
+	/* A new version of the module may have a new id. */
+	if (m->sock != NULL && strcmp(m->sock->id, id) != 0)
+		mod_release_socket(m);
+	m->refused_sock = 0;	/* the refusal's socket, if kept, is its own now */
+	refused_sock_yield(sv, id, m);
+	snprintf(m->id, sizeof m->id, "%s", id);
+	if (parse_uint(msg->fields[3], 0, 86400000, &interval) != 0)
+		interval = 0;
+	m->deadline_ms = options_module_uint(sv->o, id, "deadline",
+	    interval > sv->o->deadline_ms ? interval : sv->o->deadline_ms);
+	m->memory_limit_mb = options_module_uint(sv->o, id, "memory-limit",
+	    sv->o->memory_limit_mb);
+
+	if (m->sock == NULL &&
+	    (m->sock = plugsock_open(sv->o->socket_dir, id, &cause)) == NULL) {
+		channel_send(m->chan, MSG_REFUSE, -1, 1, cause);
+		mod_refuse(sv, m, cause);
+		free(cause);
+		return;
+	}
+	if (channel_send(m->chan, MSG_SOCKET, m->sock->fd, 0) != 0)
+		log_err("module %s: cannot pass the socket: %s", id,
+		    strerror(errno));
+	/* Until READY, the supervisor answers "starting". */
+	fallback_on(sv, m);
+}
+
+static void
+mod_ready(struct supervisor *sv, struct modent *m)
+{
+	mod_set_state(m, M_RUNNING, "worker ready");
+	m->ready_ms = now_ms();
+	evtimer_del(m->timer);
+	fallback_off(m);
+	log_info("module %s: serving %s (pid %ld, %s)", m->id, m->sock->path,
+	    (long)m->pid, m->name);
+	supervisor_ready_check(sv);
+}
+
+/* Handles one message; returns 0 when the channel is drained or closed. */
+static int
+mod_channel_read(struct modent *m)
+{
+	struct supervisor	*sv = m->sv;
+	struct msg		 msg;
+	int			 r;
+
+	r = channel_recv(m->chan, &msg);
+	if (r == 0 || (r == -1 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		/* EOF: the worker is exiting; SIGCHLD tells the rest. */
+		mod_close_channel(m);
+		return 0;
+	}
+	if (r != 1)
+		return 0;
+	if (msg.fd >= 0)
+		close(msg.fd);
+	switch (msg.type) {
+	case MSG_HELLO:
+		if (m->state == M_STARTING)
+			mod_hello(sv, m, &msg);
+		break;
+	case MSG_READY:
+		if (m->state == M_STARTING && m->sock != NULL)
+			mod_ready(sv, m);
+		break;
+	case MSG_REFUSE:
+		if (m->state == M_STARTING)
+			mod_refuse(sv, m, msg.fields[0]);
+		break;
+	default:
+		log_warn("module %s: unexpected message %d from worker",
+		    mod_name(m), (int)msg.type);
+		break;
+	}
+	return 1;
+}
+
+static void
+mod_channel_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	mod_channel_read(arg);
+}
+
+/* Reads what a dead worker left in the channel (its refusal, say). */
+static void
+mod_channel_drain(struct modent *m)
+{
+	int	i;
+
+	for (i = 0; i < 16 && m->chan != -1; i++)
+		if (mod_channel_read(m) == 0)
+			break;
+}
+
+/* Start timeout, backoff expiry and stop grace all come here. */
+static void
+mod_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct modent		*m = arg;
+	struct supervisor	*sv = m->sv;
+
+	(void)fd;
+	(void)what;
+	switch (m->state) {
+	case M_STARTING:
+		if (m->pid > 0 && now_ms() - m->spawned_ms >=
+		    sv->o->start_timeout_ms) {
+			free(m->kill_reason);
+			xasprintf(&m->kill_reason, "did not finish loading "
+			    "within %u ms", sv->o->start_timeout_ms);
+			kill(m->pid, SIGKILL);
+		}
+		break;
+	case M_BACKOFF:
+		if (now_ms() >= m->retry_at_ms)
+			mod_spawn(sv, m);
+		else
+			timer_arm(m, m->retry_at_ms - now_ms());
+		break;
+	case M_STOPPING:
+		if (m->pid > 0) {
+			log_warn("module %s: worker %ld ignored SIGTERM "
+			    "for %u ms; killing it", mod_name(m),
+			    (long)m->pid, sv->o->stop_grace_ms);
+			kill(m->pid, SIGKILL);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+struct modent *
+mod_new(struct supervisor *sv, const struct modfile *f)
+{
+	struct modent	*m;
+
+	m = xcalloc(1, sizeof *m);	/* M_WAITING */
+	m->name = xstrdup(f->name);
+	m->path = xstrdup(f->path);
+	m->st = f->st;
+	m->chan = -1;
+	m->sv = sv;
+	m->memory_limit_mb = sv->o->memory_limit_mb;	/* until HELLO */
+	m->timer = evtimer_new(sv->base, mod_timer_cb, m);
+	if (m->timer == NULL)
+		fatal("evtimer_new: out of memory");
+	TAILQ_INSERT_TAIL(&sv->mods, m, entry);
+	return m;
+}
+
+static struct worker_stats *
+stats_create(int *fdp)
+{
+	struct worker_stats	*st;
+	int			 fd;
+
+#ifdef HAVE_MEMFD_CREATE
+	fd = memfd_create("scope-plugin-host-stats", MFD_CLOEXEC);
+#else
+	fd = -1;
+	errno = ENOSYS;
+#endif
+	if (fd == -1) {
+		log_warn("memfd_create: %s; no worker statistics", strerror(errno));
+		return NULL;
+	}
+	if (ftruncate(fd, sizeof *st) != 0) {
+		log_warn("ftruncate stats: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	st = mmap(NULL, sizeof *st, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (st == MAP_FAILED) {
+		log_warn("mmap stats: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	*fdp = fd;
+	return st;
+}
+
+void
+mod_spawn(struct supervisor *sv, struct modent *m)
+{
+	char	*cause = NULL;
+	int	 statsfd = -1, chan;
+	pid_t	 pid;
+
+	if (m->pid > 0) {
+		log_err("module %s: worker %ld still running; not starting another",
+		    mod_name(m), (long)m->pid);
+		return;
+	}
+	mod_close_channel(m);
+	if (m->stats != NULL) {
+		munmap(m->stats, sizeof *m->stats);
+		m->stats = NULL;
+	}
+	m->stats = stats_create(&statsfd);
+	pid = spawn_worker(sv->o, m->path, statsfd, &chan, &cause);
+	if (statsfd != -1)
+		close(statsfd);
+	if (pid == -1) {
+		log_err("module %s: %s", m->name, cause);
+		free(cause);
+		mod_set_state(m, M_BACKOFF, "cannot start a worker");
+		m->retry_at_ms = now_ms() + 1000;
+		timer_arm(m, 1000);
+		return;
+	}
+	m->pid = pid;
+	m->chan = chan;
+	m->chan_ev = event_new(sv->base, m->chan, EV_READ | EV_PERSIST,
+	    mod_channel_cb, m);
+	if (m->chan_ev == NULL || event_add(m->chan_ev, NULL) != 0)
+		fatal("event_add: worker channel");
+	mod_set_state(m, M_STARTING, "worker started");
+	m->refused_dup = 0;
+	m->refused_sock_warned = 0;
+	free(m->kill_reason);
+	m->kill_reason = NULL;
+	m->spawned_ms = now_ms();
+	timer_arm(m, sv->o->start_timeout_ms);
+	log_debug("module %s: started worker %ld for %s", mod_name(m),
+	    (long)pid, m->path);
+}
+
+/* Forgets past crashes: the next one waits backoff_min_ms again. */
+void
+mod_backoff_reset(struct modent *m)
+{
+	m->failures = 0;
+	m->backoff_ms = 0;
+}
+
+/* A worker with a clean slate: for a new file, SIGHUP or a restart asked for. */
+void
+mod_start_afresh(struct supervisor *sv, struct modent *m)
+{
+	mod_backoff_reset(m);
+	evtimer_del(m->timer);
+	mod_spawn(sv, m);
+}
+
+/* Asks the worker to exit, then does what after says (mod_exited). */
+void
+mod_stop(struct supervisor *sv, struct modent *m, enum after_stop after)
+{
+	m->after = after;
+	if (m->pid <= 0)
+		return;
+	if (m->state != M_STOPPING) {
+		mod_set_state(m, M_STOPPING, after == AFTER_REMOVE ?
+		    "file removed" : "restart");
+		kill(m->pid, SIGTERM);
+		timer_arm(m, sv->o->stop_grace_ms);
+	}
+	fallback_on(sv, m);
+}
+
+/* A worker died without being asked to: restart later, or give up. */
+static void
+mod_crashed(struct supervisor *sv, struct modent *m, pid_t pid, int status)
+{
+	uint64_t	now = now_ms(), ran = now - m->spawned_ms;
+	char		how[96];
+
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof how, "killed by %s (%d)",
+		    signal_name(WTERMSIG(status)), WTERMSIG(status));
+	else
+		snprintf(how, sizeof how, "exited with status %d",
+		    WEXITSTATUS(status));
+	if (m->kill_reason != NULL)
+		set_reason(m, "%s", m->kill_reason);
+	else
+		set_reason(m, "%s", how);
+
+	if (m->state == M_RUNNING && now - m->ready_ms >= sv->o->healthy_ms)
+		mod_backoff_reset(m);
+	m->failures++;
+	m->restarts++;
+	m->backoff_ms = m->backoff_ms == 0 ? sv->o->backoff_min_ms :
+	    m->backoff_ms * 2;
+	if (m->backoff_ms > sv->o->backoff_max_ms)
+		m->backoff_ms = sv->o->backoff_max_ms;
+
+	if (sv->o->max_failures > 0 && m->failures >= sv->o->max_failures) {
+		mod_set_state(m, M_FAILED, "too many crashes");
+		log_err("module %s: worker %ld %s after %llu ms; %u failures in a "
+		    "row: marked failed until its file changes or SIGHUP",
+		    mod_name(m), (long)pid, m->reason,
+		    (unsigned long long)ran, m->failures);
+	} else {
+		mod_set_state(m, M_BACKOFF, "crashed");
+		m->retry_at_ms = now + m->backoff_ms;
+		timer_arm(m, m->backoff_ms);
+		log_err("module %s: worker %ld %s after %llu ms; restart %u in "
+		    "%llu ms", mod_name(m), (long)pid, m->reason,
+		    (unsigned long long)ran, m->failures,
+		    (unsigned long long)m->backoff_ms);
+	}
+	if (m->id[0] != '\0' && m->sock != NULL)
+		fallback_on(sv, m);
+	supervisor_ready_check(sv);
+}
+
+/* The worker of m exited with status (from waitpid). */
+void
+mod_exited(struct supervisor *sv, struct modent *m, int status)
+{
+	pid_t	pid = m->pid;
+
+	m->pid = 0;
+	mod_channel_drain(m);
+	mod_close_channel(m);
+	evtimer_del(m->timer);
+	mod_keep_worker_error(m);
+
+	if (m->state == M_STOPPING) {
+		switch (m->after) {
+		case AFTER_REMOVE:
+			log_info("module %s: stopped and removed", mod_name(m));
+			mod_free(sv, m);
+			/* Its file may still be there, refused now: look. */
+			reconcile_soon(sv);
+			return;
+		case AFTER_RESTART:
+			log_info("module %s: restarting on the new %s",
+			    mod_name(m), m->name);
+			mod_start_afresh(sv, m);
+			return;
+		}
+	}
+	if (m->state == M_REFUSED)
+		return;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_REFUSED &&
+	    m->state == M_STARTING) {
+		if (m->reason == NULL)
+			set_reason(m, "refused by the worker");
+		mod_refuse(sv, m, m->reason);
+		return;
+	}
+	mod_crashed(sv, m, pid, status);
+}

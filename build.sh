@@ -23,10 +23,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")" && pwd)
 cd "$top"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
-libyajl-dev python3 python3-yaml valgrind clang mandoc curl"
-# Debian packaging (./build.sh deb and its test stage)
-DEPS="$DEPS dpkg-dev debhelper dh-autoreconf lintian"
+# The one list of packages, shared with .ci/run.
+DEPS=$(sed -e 's/#.*//' "$top/build-deps")
 
 log() { printf '==> %s\n' "$*"; }
 
@@ -153,7 +151,7 @@ valgrind_run() {
 distcheck_run() {
 	local out=_build/distcheck.out rc=0
 	(cd _build/plain && make distcheck \
-	    TESTS="test/sdk-install.test test/config-test test/validate-test test/control-test test/golden-iowait.test" \
+	    TESTS="test/sdk-install.test test/config-test test/validate-test test/control-test test/golden-iowait.test test/http-test test/frame-test test/fixtures/modules-mk.test" \
 	    >"$top/$out" 2>&1) || rc=$?
 	if [ $rc -eq 0 ]; then
 		grep -A2 'archives ready' "$out" || true

@@ -63,3 +63,5 @@ EXTRA_DIST += debian/changelog debian/control debian/copyright debian/rules \
 	debian/scope-plugin-host.docs debian/scope-plugin-host.postrm \
 	debian/scope-plugin-host.lintian-overrides \
 	debian/libscope-plugin-dev.install debian/libscope-plugin-dev.examples
+# Retakes the README's screenshots (docs/images) in the real Scope UI.
+EXTRA_DIST += contrib/screenshots.sh

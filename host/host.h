@@ -1,10 +1,11 @@
 /*
  * host.h - private declarations of scope-plugin-host, grouped by file.
  *
- * Process model (DESIGN.md): the supervisor never loads module code.  It
- * owns the socket directory, every listening socket and all state; each
- * module runs in a worker, a fresh exec of this binary in worker mode,
- * which dlopens the module and serves HTTP on the inherited socket.
+ * Process model (docs/ARCHITECTURE.md): the supervisor never loads module
+ * code.  It owns the socket directory, every listening socket and all
+ * state; each module runs in a worker, a fresh exec of this binary in
+ * worker mode, which dlopens the module and serves HTTP on the inherited
+ * socket.
  */
 #ifndef HOST_H
 #define HOST_H
@@ -35,7 +36,11 @@
 
 #define HOST_NAME "scope-plugin-host"
 
-/* Fixed by Scope: the probe rejects longer or other ids (PROTOCOL.md 1). */
+/*
+ * The host's limit on a plugin id's length; the probe's id pattern
+ * (docs/ARCHITECTURE.md, "What Scope's probe expects" 1) fixes only the
+ * characters.
+ */
 #define PLUGIN_ID_MAX 64
 
 /* Worker exit code for a permanent refusal (sysexits' EX_CONFIG). */
@@ -123,10 +128,8 @@ int		 valid_plugin_id(const char *);
 int		 plugin_id_from_file(const char *, char *);
 const char	*signal_name(int);
 int		 set_nonblock(int);
-int		 set_cloexec(int, int);
 void		 json_escape(struct evbuffer *, const char *, size_t);
 int		 parse_uint(const char *, unsigned, unsigned, unsigned *);
-int		 utf8_valid(const unsigned char *, size_t);
 
 /* http.c: HTTP/1.1 request parsing and response framing, no I/O. */
 enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_OTHER };
@@ -195,30 +198,48 @@ int		 server_conn_quiet_fd(struct server_conn *);
 void		 server_limits_default(struct http_limits *);
 void		 server_limits_configure(unsigned, unsigned, unsigned);
 
-/* report.c: framing a module's collect() into a complete report. */
+/*
+ * frame.c: one collect() framed into one complete report (the module's
+ * members, the host's Plugins entry, the closing brace), or into nothing.
+ * Used by the worker, test/modrun and test/bench/modcat alike.
+ */
 struct module;
 struct reporter;
 struct worker_stats;
+/* A framer for mod; stats (may be NULL) gets the collect timings. */
 struct reporter	*reporter_new(const struct module *, struct worker_stats *);
 void		 reporter_free(struct reporter *);
+/* Runs collect() once and appends the report to out: 0, or -1 with
+ * *cause set and out as it was. */
 int		 reporter_build(struct reporter *, struct evbuffer *, char **);
+/* How long the last collect() took, in microseconds. */
 uint64_t	 reporter_last_us(const struct reporter *);
-void		 reporter_gen_fault(yajl_gen, const char *, int);
-const char	*reporter_status_string(int);
 
-/* yajl-wrap.c: the yajl_gen_* entry points modules bind to. */
+/*
+ * yajl-wrap.c: the yajl_gen_* entry points modules bind to.  Each records
+ * the first failure on a watched generator; the framer asks for it after
+ * collect() (the wrapper never calls back into its users).
+ */
 void		 yajl_wrap_init(void);
+void		 yajl_wrap_watch(yajl_gen);
+void		 yajl_wrap_unwatch(yajl_gen);
+/* Forgets the recorded fault, before the next collect(). */
+void		 yajl_wrap_clear(yajl_gen);
+/* The function that failed first (status in *status), or NULL. */
+const char	*yajl_wrap_fault(yajl_gen, int *);
+const char	*yajl_wrap_strstatus(int);
 int		 json_number_valid(const char *, size_t);
 
 /* validate.c: check a report as Scope's probe would. */
 int		 validate_report(const char *, size_t, const char *, int,
 		     char **);
+int		 validate_report_warn(const char *, size_t, const char *, int,
+		     char **, char **);
 
 /* module.c: loading and checking a module (worker side). */
 struct module {
 	char			*path;
 	void			*handle;	/* dlopen */
-	const struct sph_module	*desc;
 	char			 id[PLUGIN_ID_MAX + 1];
 	const char		*label;
 	const char		*description;
@@ -232,6 +253,7 @@ struct module {
 };
 int		 module_load(const char *, struct module *, char **);
 int		 module_check_descriptor(const struct sph_module *, char **);
+void		 module_fill(struct module *, const struct sph_module *);
 int		 module_init(struct module *, struct sph_host *, char **);
 void		 module_unload(struct module *);
 

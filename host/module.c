@@ -3,10 +3,13 @@
  * any of its callbacks run.
  */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host.h"
+#include "sph-host.h"
+#include "utf8.h"
 
 /* The part of the descriptor every 1.x module has. */
 #define DESC_MIN_SIZE offsetof(struct sph_module, reserved)
@@ -48,9 +51,8 @@ module_check_descriptor(const struct sph_module *d, char **cause)
 		xasprintf(cause, "label is empty (Scope requires one)");
 		return -1;
 	}
-	if (!utf8_valid((const unsigned char *)d->label, strlen(d->label)) ||
-	    (d->description != NULL && !utf8_valid((const unsigned char *)
-	    d->description, strlen(d->description)))) {
+	if (!sph_utf8_valid(d->label) ||
+	    (d->description != NULL && !sph_utf8_valid(d->description))) {
 		xasprintf(cause, "label or description is not valid UTF-8");
 		return -1;
 	}
@@ -97,10 +99,21 @@ module_load(const char *path, struct module *m, char **cause)
 		dlclose(h);
 		return -1;
 	}
+	module_fill(m, d);
 	m->path = xstrdup(path);
 	m->handle = h;
-	m->desc = d;
-	strncpy(m->id, d->id, sizeof m->id - 1);
+	return 0;
+}
+
+/*
+ * Fills m from a checked descriptor d (callbacks, id, label, interval);
+ * the test drivers that load a module themselves use it too.
+ */
+void
+module_fill(struct module *m, const struct sph_module *d)
+{
+	memset(m, 0, sizeof *m);
+	snprintf(m->id, sizeof m->id, "%s", d->id);
 	m->label = d->label;
 	m->description = d->description != NULL ? d->description : "";
 	m->interval_ms = d->interval_ms;
@@ -108,12 +121,13 @@ module_load(const char *path, struct module *m, char **cause)
 	m->collect = d->collect;
 	m->control = d->control;
 	m->fini = d->fini;
-	return 0;
 }
 
 int
 module_init(struct module *m, struct sph_host *host, char **cause)
 {
+	/* The layout this host was built with (lib/sph-host.h). */
+	host->size = sizeof *host;
 	m->host = host;
 	if (m->init == NULL)
 		return 0;

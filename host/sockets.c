@@ -4,7 +4,8 @@
  *
  * The supervisor owns these sockets across worker restarts.  It never
  * removes the socket directory itself (the probe needs it to exist before
- * it starts, PROTOCOL.md 1) and never unlinks a path that is not a socket.
+ * it starts: docs/ARCHITECTURE.md, "What Scope's probe expects" 1) and
+ * never unlinks a path that is not a socket.
  */
 #include <sys/file.h>
 #include <sys/socket.h>

@@ -103,7 +103,10 @@ now_ms(void)
 	return now_ns() / 1000000u;
 }
 
-/* Scope's probe accepts only ^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$ (PROTOCOL.md 1). */
+/*
+ * Scope's probe accepts only ^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$ as a plugin id
+ * and ignores a socket with any other name.
+ */
 int
 valid_plugin_id(const char *id)
 {
@@ -180,17 +183,6 @@ set_nonblock(int fd)
 	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-int
-set_cloexec(int fd, int on)
-{
-	int	flags;
-
-	if ((flags = fcntl(fd, F_GETFD)) == -1)
-		return -1;
-	flags = on ? (flags | FD_CLOEXEC) : (flags & ~FD_CLOEXEC);
-	return fcntl(fd, F_SETFD, flags);
-}
-
 /* Appends s as the inside of a JSON string (no quotes). */
 void
 json_escape(struct evbuffer *out, const char *s, size_t len)
@@ -239,41 +231,4 @@ parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 		return -1;
 	*out = (unsigned)v;
 	return 0;
-}
-
-/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF). */
-int
-utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t	i = 0;
-
-	while (i < len) {
-		unsigned char	c = s[i];
-		size_t		n, k;
-		uint32_t	cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1; cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2; cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3; cp = c & 0x07;
-		} else
-			return 0;
-		if (len - i <= n)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
 }

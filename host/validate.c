@@ -1,5 +1,6 @@
 /*
- * validate.c - check a report as Scope's probe would (PROTOCOL.md 2, 3, 6).
+ * validate.c - check a report as Scope's probe would (docs/ARCHITECTURE.md,
+ * "What Scope's probe expects" 2 and 3).
  *
  * The report is checked in one pass with yajl's streaming parser and an
  * explicit stack of frames, so nothing recurses on the input's nesting;
@@ -100,6 +101,7 @@ enum field {
 	F_PREFIX,
 	F_LABEL,
 	F_API_VERSION,
+	F_COLUMN_ID,
 };
 
 struct slot {
@@ -202,7 +204,7 @@ static const struct field_def tt_fields[] = {
 	{ NULL, V_ANY, K_ANY, F_NONE }
 };
 static const struct field_def column_fields[] = {
-	{ "id", V_STR, K_ANY, F_NONE },
+	{ "id", V_STR, K_ANY, F_COLUMN_ID },
 	{ "label", V_STR, K_ANY, F_NONE },
 	{ "dataType", V_STR, K_ANY, F_DATATYPE },
 	{ NULL, V_ANY, K_ANY, F_NONE }
@@ -267,7 +269,7 @@ static const struct kind_def kinds[] = {
 #define NTOPOLOGIES SPH_NTOPODEFS
 #define TOP_PLUGINS_BIT NTOPOLOGIES
 
-/* Report fields a plugin must not send (PROTOCOL.md 6, MUST NOT 5). */
+/* Fields of the probe's own report struct that a plugin must not send. */
 static const char *const forbidden_top[] = {
 	"TS", "Window", "Shortcut", "DNS", "Sampling", "ID"
 };
@@ -304,6 +306,19 @@ struct frame {
 	char		*prefix;	/* K_TT */
 	size_t		 prefixlen;
 	int		 multicolumn;	/* K_TT */
+	char		*first;		/* K_TT: id of the first column */
+	size_t		 firstlen;
+	int		 first_number;	/* K_TT: its dataType is "number" */
+};
+
+/* A multicolumn table of the open topology, for the warnings. */
+struct mc_table {
+	char		*id;
+	char		*prefix;
+	size_t		 prefixlen;
+	char		*first;		/* NULL: no columns */
+	size_t		 firstlen;
+	int		 first_number;
 };
 
 /* A latest key without "___", or a multicolumn prefix, kept per topology. */
@@ -331,6 +346,13 @@ struct validator {
 	size_t		 topology;	/* index into sph_topodefs[] while open */
 	struct mc_list	 nodash;	/* latest keys without ___ */
 	struct mc_list	 prefixes;	/* multicolumn table prefixes */
+
+	/* Warnings (validate_report_warn() only): not faults for Scope. */
+	int		 want_warnings;
+	struct mc_list	 cells;		/* latest keys with ___ */
+	struct mc_table	*tables;
+	size_t		 ntables;
+	struct sbuf	*warnings;
 
 	/* The first Plugins entry. */
 	size_t		 nplugins;
@@ -752,6 +774,145 @@ check_multicolumn(struct validator *v)
 	return 1;
 }
 
+static void
+table_add(struct validator *v, const char *id, size_t idlen,
+    const struct frame *tt)
+{
+	struct mc_table	*t;
+
+	v->tables = xrealloc(v->tables, (v->ntables + 1) * sizeof *v->tables);
+	t = &v->tables[v->ntables++];
+	memset(t, 0, sizeof *t);
+	t->id = memdup(id, idlen);
+	t->prefix = memdup(tt->prefix ? tt->prefix : "", tt->prefixlen);
+	t->prefixlen = tt->prefixlen;
+	if (tt->first != NULL) {
+		t->first = memdup(tt->first, tt->firstlen);
+		t->firstlen = tt->firstlen;
+	}
+	t->first_number = tt->first_number;
+}
+
+static void
+tables_clear(struct validator *v)
+{
+	size_t	i;
+
+	for (i = 0; i < v->ntables; i++) {
+		free(v->tables[i].id);
+		free(v->tables[i].prefix);
+		free(v->tables[i].first);
+	}
+	free(v->tables);
+	v->tables = NULL;
+	v->ntables = 0;
+}
+
+static void
+warn_add(struct validator *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+warn_add(struct validator *v, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("vasprintf: out of memory");
+	va_end(ap);
+	if (v->warnings->len > 0)
+		sb_str(v->warnings, "; ");
+	sb_str(v->warnings, msg);
+	free(msg);
+}
+
+/*
+ * Scope draws a multicolumn row's cells but never its row id, so every
+ * table needs a first column that names the row (Device, Interface, ...).
+ * Warn, once per table, when the first column is declared numeric or a
+ * row has no cell in it.
+ */
+static void
+warn_tables(struct validator *v)
+{
+	struct mc_list	*c = &v->cells;
+	size_t		 i, j, lo, hi, mid, rowlen, len;
+	char		*want, *qid, *qfirst, *qrow, *qnode;
+	const char	*sep, *topo = sph_topodefs[v->topology].key;
+	int		 found;
+
+	if (c->n > 0)
+		qsort(c->v, c->n, sizeof *c->v, mc_cmp);
+	for (i = 0; i < v->ntables; i++) {
+		const struct mc_table *t = &v->tables[i];
+
+		qid = quoted(t->id, strlen(t->id));
+		if (t->first == NULL) {
+			free(qid);
+			continue;
+		}
+		qfirst = quoted(t->first, t->firstlen);
+		if (t->first_number) {
+			warn_add(v, "%s table %s: its first column %s is a "
+			    "number; Scope never shows a row's id, so the "
+			    "first column should name the row (Device, "
+			    "Interface, ...)", topo, qid, qfirst);
+			free(qid);
+			free(qfirst);
+			continue;
+		}
+		for (j = 0; j < c->n; j++) {
+			const struct mc_item *k = &c->v[j];
+
+			if (k->len < t->prefixlen ||
+			    memcmp(k->str, t->prefix, t->prefixlen) != 0)
+				continue;
+			sep = memmem(k->str + t->prefixlen, k->len -
+			    t->prefixlen, "___", 3);
+			if (sep == NULL)
+				continue;
+			rowlen = (size_t)(sep - k->str);	/* prefix + row */
+			len = rowlen + 3 + t->firstlen;
+			want = xmalloc(len);
+			memcpy(want, k->str, rowlen + 3);
+			memcpy(want + rowlen + 3, t->first, t->firstlen);
+			found = 0;
+			lo = 0;
+			hi = c->n;
+			while (lo < hi) {
+				mid = lo + (hi - lo) / 2;
+				if (bytecmp(c->v[mid].str, c->v[mid].len, want,
+				    len) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			for (; lo < c->n && !found && bytecmp(c->v[lo].str,
+			    c->v[lo].len, want, len) == 0; lo++)
+				found = c->v[lo].ownerlen == k->ownerlen &&
+				    memcmp(c->v[lo].owner, k->owner,
+				    k->ownerlen) == 0;
+			free(want);
+			if (found)
+				continue;
+			qrow = quoted(k->str + t->prefixlen, rowlen -
+			    t->prefixlen);
+			qnode = quoted(k->owner, k->ownerlen);
+			warn_add(v, "%s table %s: row %s of node %s has no "
+			    "cell in the first column %s; Scope never shows a "
+			    "row's id, so that row has no name on screen", topo,
+			    qid, qrow, qnode, qfirst);
+			free(qrow);
+			free(qnode);
+			break;
+		}
+		free(qid);
+		free(qfirst);
+	}
+}
+
 static struct frame *
 top(struct validator *v)
 {
@@ -868,6 +1029,10 @@ key_cb(void *ctx, const unsigned char *key, size_t n)
 			struct frame *nodes = &v->frames[v->depth - 3];
 
 			mc_add(&v->nodash, nodes->key, nodes->keylen, k, n);
+		} else if (f->kind == K_LATEST && v->want_warnings) {
+			struct frame *nodes = &v->frames[v->depth - 3];
+
+			mc_add(&v->cells, nodes->key, nodes->keylen, k, n);
 		}
 	}
 	if (f->slot.bit >= 0) {
@@ -1082,6 +1247,19 @@ string_cb(void *ctx, const unsigned char *str, size_t n)
 		if (!in_list(t, n, datatypes))
 			return fail_value(v, t, n, "unknown dataType (\"\", "
 			    "number, ip, datetime, duration, link)");
+		/* TT, columns, column: the first column's type. */
+		if (f->kind == K_COLUMN && parent(v)->index == 0)
+			v->frames[v->depth - 3].first_number =
+			    streq(t, n, "number");
+		return 1;
+	case F_COLUMN_ID:
+		if (parent(v)->index == 0) {
+			struct frame *tt = &v->frames[v->depth - 3];
+
+			free(tt->first);
+			tt->first = memdup(t, n);
+			tt->firstlen = n;
+		}
 		return 1;
 	case F_FORMAT:
 		if (!in_list(t, n, formats))
@@ -1158,10 +1336,15 @@ frame_clear(struct frame *f)
 	free(f->key);
 	free(f->last);
 	free(f->prefix);
+	free(f->first);
 	memset(f, 0, sizeof *f);
 }
 
-/* The probe's checks of the Plugins entry, in its order (PROTOCOL.md 2). */
+/*
+ * The probe's checks of the Plugins entry, in its order: exactly one
+ * entry, its id, then api_version "1", a label and the "reporter"
+ * interface (the first failure is what the probe reports).
+ */
 static int
 check_plugin(struct validator *v, int n)
 {
@@ -1218,8 +1401,12 @@ close_frame(struct validator *v)
 		break;
 	case K_TOPOLOGY:
 		ok = check_multicolumn(v);
+		if (ok && v->want_warnings)
+			warn_tables(v);
 		mc_clear(&v->nodash);
 		mc_clear(&v->prefixes);
+		mc_clear(&v->cells);
+		tables_clear(v);
 		break;
 	case K_LATEST_ENTRY:
 		if (!(f->seen & 1))
@@ -1256,6 +1443,8 @@ close_frame(struct validator *v)
 			pk = p->key;
 			mc_add(&v->prefixes, pk, p->keylen,
 			    f->prefix ? f->prefix : "", f->prefixlen);
+			if (v->want_warnings)
+				table_add(v, pk, p->keylen, f);
 		}
 		break;
 	case K_PLUGINS:
@@ -1291,7 +1480,8 @@ static const yajl_callbacks validate_callbacks = {
 };
 
 /*
- * Check a report as the probe would, plus PROTOCOL.md's checklist.
+ * Check a report as the probe would, plus the rules in the comment at the
+ * top of this file.
  * expected_id may be NULL to skip the id comparison.  Returns 0, or -1
  * with *cause (allocated, caller frees) naming the first problem.
  */
@@ -1299,7 +1489,22 @@ int
 validate_report(const char *json, size_t len, const char *expected_id,
     int controller, char **cause)
 {
+	return validate_report_warn(json, len, expected_id, controller, cause,
+	    NULL);
+}
+
+/*
+ * validate_report(), and with warnings non-NULL also what Scope accepts
+ * but shows badly (a multicolumn table without a first column naming
+ * its rows): *warnings is then an allocated "; "-separated list, or NULL
+ * when there is none.  Warnings are only looked for in a valid report.
+ */
+int
+validate_report_warn(const char *json, size_t len, const char *expected_id,
+    int controller, char **cause, char **warnings)
+{
 	struct validator	 v;
+	struct sbuf		 wb = { NULL, 0, 0 };
 	yajl_handle		 h;
 	yajl_status		 st;
 	unsigned char		*err;
@@ -1312,9 +1517,13 @@ validate_report(const char *json, size_t len, const char *expected_id,
 		    "than 50 MiB (response must be shorter than 50MB)", len);
 		return -1;
 	}
+	if (warnings != NULL)
+		*warnings = NULL;
 	memset(&v, 0, sizeof v);
 	v.expected_id = expected_id;
 	v.controller = controller;
+	v.want_warnings = warnings != NULL;
+	v.warnings = &wb;
 
 	if ((h = yajl_alloc(&validate_callbacks, NULL, &v)) == NULL)
 		fatal("yajl_alloc failed");
@@ -1345,12 +1554,19 @@ validate_report(const char *json, size_t len, const char *expected_id,
 		frame_clear(&v.frames[i]);
 	mc_clear(&v.nodash);
 	mc_clear(&v.prefixes);
+	mc_clear(&v.cells);
+	tables_clear(&v);
 	free(v.pl_id);
 	free(v.pl_api);
 
 	if (v.cause != NULL) {
+		free(wb.p);
 		*cause = v.cause;
 		return -1;
 	}
+	if (warnings != NULL)
+		*warnings = wb.p;
+	else
+		free(wb.p);
 	return 0;
 }

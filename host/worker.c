@@ -548,7 +548,7 @@ static int
 worker_check(struct worker *w)
 {
 	struct evbuffer	*out;
-	char		*cause = NULL, *detail;
+	char		*cause = NULL, *detail, *warnings = NULL;
 	uint64_t	 us;
 	size_t		 len;
 	int		 ok;
@@ -559,21 +559,25 @@ worker_check(struct worker *w)
 		ok = 0;
 	else {
 		len = evbuffer_get_length(out);
-		ok = validate_report((const char *)evbuffer_pullup(out, -1), len,
-		    w->mod.id, w->mod.control != NULL, &cause) == 0;
+		ok = validate_report_warn((const char *)evbuffer_pullup(out,
+		    -1), len, w->mod.id, w->mod.control != NULL, &cause,
+		    &warnings) == 0;
 	}
 	us = reporter_last_us(w->reporter);
 	if (ok)
-		xasprintf(&detail, "\"%s\" %s, report %zu bytes, collect %llu.%03llu ms",
-		    w->mod.label, w->mod.control != NULL ?
+		xasprintf(&detail, "\"%s\" %s, report %zu bytes, collect "
+		    "%llu.%03llu ms%s%s", w->mod.label, w->mod.control != NULL ?
 		    "reporter+controller" : "reporter", evbuffer_get_length(out),
-		    (unsigned long long)(us / 1000), (unsigned long long)(us % 1000));
+		    (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
+		    warnings != NULL ? "; warning: " : "",
+		    warnings != NULL ? warnings : "");
 	else
 		detail = xstrdup(cause);
 	channel_send(WORKER_CHANNEL_FD, MSG_CHECK, -1, 3, ok ? "ok" : "fail",
 	    w->mod.id, detail);
 	free(detail);
 	free(cause);
+	free(warnings);
 	evbuffer_free(out);
 	module_unload(&w->mod);
 	return ok ? 0 : 1;

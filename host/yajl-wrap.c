@@ -6,7 +6,9 @@
  * the document, though perhaps still valid JSON, is not what the module
  * meant.  The host binary exports these wrappers (see yajl-wrap.list), so
  * a module's calls bind to them before libyajl's; each forwards to libyajl
- * and reports any failure to the reporter, which then refuses the report.
+ * and records the first failure of a watched generator, which the framer
+ * (frame.c) asks for after collect() and then refuses the report.  The
+ * record is kept here, per generator, so that nothing calls back up.
  */
 
 #include <dlfcn.h>
@@ -26,6 +28,88 @@ static yajl_gen_status (*real_yajl_gen_map_open)(yajl_gen);
 static yajl_gen_status (*real_yajl_gen_map_close)(yajl_gen);
 static yajl_gen_status (*real_yajl_gen_array_open)(yajl_gen);
 static yajl_gen_status (*real_yajl_gen_array_close)(yajl_gen);
+
+/*
+ * Generators whose first fault is recorded.  A worker frames with one;
+ * the bound keeps the lookup on the (rare) error path a short scan.
+ */
+#define WATCH_MAX 8
+struct watch {
+	yajl_gen	 gen;
+	const char	*func;		/* NULL: no fault since the last clear */
+	yajl_gen_status	 status;
+};
+static struct watch	watches[WATCH_MAX];
+
+static struct watch *
+watch_find(yajl_gen g)
+{
+	size_t	i;
+
+	for (i = 0; i < WATCH_MAX; i++)
+		if (watches[i].gen == g)
+			return &watches[i];
+	return NULL;
+}
+
+void
+yajl_wrap_watch(yajl_gen g)
+{
+	struct watch	*w;
+
+	if (g == NULL)
+		fatal("yajl_wrap_watch: no generator");
+	if ((w = watch_find(g)) == NULL && (w = watch_find(NULL)) == NULL)
+		fatal("yajl_wrap_watch: more than %d generators", WATCH_MAX);
+	w->gen = g;
+	w->func = NULL;
+}
+
+void
+yajl_wrap_unwatch(yajl_gen g)
+{
+	struct watch	*w;
+
+	if (g != NULL && (w = watch_find(g)) != NULL)
+		w->gen = NULL;
+}
+
+void
+yajl_wrap_clear(yajl_gen g)
+{
+	struct watch	*w;
+
+	if (g != NULL && (w = watch_find(g)) != NULL)
+		w->func = NULL;
+}
+
+const char *
+yajl_wrap_fault(yajl_gen g, int *status)
+{
+	struct watch	*w;
+
+	if (g == NULL || (w = watch_find(g)) == NULL || w->func == NULL)
+		return NULL;
+	if (status != NULL)
+		*status = (int)w->status;
+	return w->func;
+}
+
+const char *
+yajl_wrap_strstatus(int st)
+{
+	switch (st) {
+	case yajl_gen_status_ok: return "ok";
+	case yajl_gen_keys_must_be_strings: return "a key that is not a string, or a value where a key belongs";
+	case yajl_max_depth_exceeded: return "nesting too deep";
+	case yajl_gen_in_error_state: return "generator in error state";
+	case yajl_gen_generation_complete: return "value after the end of the document";
+	case yajl_gen_invalid_number: return "invalid number (NaN, Inf or malformed)";
+	case yajl_gen_no_buf: return "no buffer";
+	case yajl_gen_invalid_string: return "invalid UTF-8 string";
+	default: return "unknown generator error";
+	}
+}
 
 static void *
 resolve(const char *name)
@@ -58,8 +142,13 @@ yajl_wrap_init(void)
 static yajl_gen_status
 check(yajl_gen g, const char *func, yajl_gen_status st)
 {
-	if (st != yajl_gen_status_ok)
-		reporter_gen_fault(g, func, (int)st);
+	struct watch	*w;
+
+	if (st != yajl_gen_status_ok && g != NULL &&
+	    (w = watch_find(g)) != NULL && w->func == NULL) {
+		w->func = func;
+		w->status = st;
+	}
 	return st;
 }
 

@@ -318,7 +318,8 @@ const char *sph_report_hostname(const struct sph_report *r);
 
 /*
  * Select topology key ("Host", "Container", "ContainerImage", "Process",
- * "Pod", ... exact case, PROTOCOL.md 3) for the calls that follow,
+ * "Pod", ... in exact case, as Scope spells them; scope-plugin-report(3)
+ * lists them) for the calls that follow,
  * creating it on first use.  Fails for any other key (including
  * "Plugins" and "host").
  */
@@ -437,6 +438,26 @@ int sph_metric_template(struct sph_report *r, const char *id,
  */
 int sph_table_template(struct sph_report *r, const char *id,
     const char *label, const char *prefix, enum sph_table_type type,
+    const struct sph_table_column *cols, size_t ncols);
+
+/* Column id of the name column of sph_table_template_named(). */
+#define SPH_TABLE_NAME_COLUMN	"name"
+
+/*
+ * Multicolumn table template whose first column names the row: column
+ * SPH_TABLE_NAME_COLUMN labelled name_label ("Device", "Interface",
+ * "Mount point", ...), then cols (none of them with that id; ncols may
+ * be 0).  Scope draws only a multicolumn row's cells, never its row id,
+ * so a table without such a column shows rows nobody can tell apart.
+ * Fill the other cells with sph_table_cell() as usual: at
+ * sph_report_end() every row without a name cell of its own gets one
+ * holding its row id.  To show another name (a mount point where the
+ * row id is a device number), set it with sph_table_cell(r, prefix, row,
+ * SPH_TABLE_NAME_COLUMN, name).  Otherwise as sph_table_template(...,
+ * SPH_TABLE_MULTICOLUMN, ...).
+ */
+int sph_table_template_named(struct sph_report *r, const char *id,
+    const char *label, const char *prefix, const char *name_label,
     const struct sph_table_column *cols, size_t ncols);
 
 /*

@@ -1,8 +1,4 @@
 /* host-services.c - sph_log(), sph_param(): calls into the hosting worker. */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
@@ -18,7 +14,7 @@ sph_log(struct sph_host *host, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	if (host != NULL && host->log != NULL)
+	if (host != NULL && SPH_HOST_HAS(host, log) && host->log != NULL)
 		host->log(host->ctx, level, line);
 	else
 		fprintf(stderr, "%s\n", line);
@@ -27,7 +23,8 @@ sph_log(struct sph_host *host, int level, const char *fmt, ...)
 const char *
 sph_param(struct sph_host *host, const char *key)
 {
-	if (host == NULL || host->param == NULL || key == NULL)
+	if (host == NULL || !SPH_HOST_HAS(host, param) || host->param == NULL ||
+	    key == NULL)
 		return NULL;
 	return host->param(host->ctx, key);
 }
@@ -35,13 +32,13 @@ sph_param(struct sph_host *host, const char *key)
 const char *
 sph_module_id(struct sph_host *host)
 {
-	return host != NULL ? host->id : NULL;
+	return host != NULL && SPH_HOST_HAS(host, id) ? host->id : NULL;
 }
 
 void
 sph_now(struct sph_host *host, struct timespec *ts)
 {
-	if (host != NULL && host->now != NULL)
+	if (host != NULL && SPH_HOST_HAS(host, now) && host->now != NULL)
 		host->now(host->ctx, ts);
 	else if (clock_gettime(CLOCK_REALTIME, ts) != 0) {
 		ts->tv_sec = time(NULL);
@@ -52,7 +49,8 @@ sph_now(struct sph_host *host, struct timespec *ts)
 const char *
 sph_probe_id(struct sph_host *host)
 {
-	if (host == NULL || host->probe_id == NULL)
+	if (host == NULL || !SPH_HOST_HAS(host, probe_id) ||
+	    host->probe_id == NULL)
 		return "";
 	return host->probe_id;
 }

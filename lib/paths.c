@@ -1,8 +1,4 @@
 /* paths.c - read kernel files through an operator-chosen root (tests). */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,15 +1,12 @@
 /*
  * report.c - the report SDK: build a Scope report in memory, check it
- * against PROTOCOL.md 3, then write it into the host's yajl generator.
+ * against the shapes the probe accepts (docs/ARCHITECTURE.md, "What
+ * Scope's probe expects" 3), then write it into the host's generator.
  *
  * Everything is buffered until sph_report_end() so that the calls can
  * come in any order (a node's latest after its metrics, templates after
  * nodes) and a misuse found late still leaves the generator untouched.
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -22,6 +19,7 @@
 
 #include "sph-host.h"
 #include "topologies.h"
+#include "utf8.h"
 
 #define SEP "___"	/* multicolumn row/column separator */
 
@@ -86,6 +84,7 @@ struct tmpl {
 	enum sph_table_type	 ttype;
 	struct column		*cols;
 	size_t			 ncols;
+	int			 named;		/* first column names the row */
 	char			*icon;
 	int			 rank;
 };
@@ -135,37 +134,6 @@ grow(void *vp, size_t *cap, size_t n, size_t sz)
 	*v = nv;
 	*cap = ncap;
 	return 0;
-}
-
-/* Strict UTF-8 (no overlongs, surrogates or code points > U+10FFFF). */
-static int
-utf8_valid(const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	unsigned		 c, min;
-	int			 more;
-
-	while (*p != '\0') {
-		c = *p++;
-		if (c < 0x80)
-			continue;
-		if (c >= 0xc2 && c <= 0xdf) {
-			more = 1; c &= 0x1f; min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			more = 2; c &= 0x0f; min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			more = 3; c &= 0x07; min = 0x10000;
-		} else
-			return 0;
-		while (more-- > 0) {
-			if ((*p & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (*p++ & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-	}
-	return 1;
 }
 
 int
@@ -327,7 +295,7 @@ report_ok(struct sph_report *r, const char *what, const char *s1,
 		return -1;
 	if (r->err != NULL)
 		return -1;
-	if ((s1 != NULL && !utf8_valid(s1)) || (s2 != NULL && !utf8_valid(s2)))
+	if ((s1 != NULL && !sph_utf8_valid(s1)) || (s2 != NULL && !sph_utf8_valid(s2)))
 		return report_fail(r, "%s: string is not valid UTF-8", what);
 	return 0;
 }
@@ -1032,6 +1000,90 @@ sph_table_template(struct sph_report *r, const char *id, const char *label,
 }
 
 int
+sph_table_template_named(struct sph_report *r, const char *id,
+    const char *label, const char *prefix, const char *name_label,
+    const struct sph_table_column *cols, size_t ncols)
+{
+	struct sph_table_column	*all;
+	struct topo		*t;
+	size_t			 i;
+	int			 rv;
+
+	if (report_ok(r, "sph_table_template_named", name_label, NULL) != 0)
+		return -1;
+	if (name_label == NULL || *name_label == '\0' ||
+	    (ncols > 0 && cols == NULL))
+		return report_fail(r, "sph_table_template_named: empty name "
+		    "label or no columns");
+	for (i = 0; i < ncols; i++)
+		if (cols[i].id != NULL &&
+		    strcmp(cols[i].id, SPH_TABLE_NAME_COLUMN) == 0)
+			return report_fail(r, "sph_table_template_named: column "
+			    "%zu is the name column \"" SPH_TABLE_NAME_COLUMN
+			    "\"", i);
+	if ((all = calloc(ncols + 1, sizeof *all)) == NULL)
+		return report_fail(r, "out of memory");
+	all[0].id = SPH_TABLE_NAME_COLUMN;
+	all[0].label = name_label;
+	all[0].datatype = SPH_DATATYPE_TEXT;
+	for (i = 0; i < ncols; i++)
+		all[i + 1] = cols[i];
+	rv = sph_table_template(r, id, label, prefix, SPH_TABLE_MULTICOLUMN,
+	    all, ncols + 1);
+	free(all);
+	if (rv == 0 && (t = r->cur) != NULL && t->nt > 0)
+		t->t[t->nt - 1].named = 1;
+	return rv;
+}
+
+/*
+ * Give every row of a named table (sph_table_template_named) that has no
+ * name cell of its own one holding the row id, so no row reaches Scope
+ * without a name.
+ */
+static int
+name_rows(struct sph_report *r, struct topo *t, struct node *n,
+    const struct tmpl *tm)
+{
+	const char	*k, *sep;
+	char		*row, *key;
+	size_t		 i, len = strlen(tm->prefix), nent = n->n;
+	int		 have;
+
+	for (i = 0; i < nent; i++) {
+		k = n->e[i].key;
+		if (n->e[i].kind != E_LATEST || strncmp(k, tm->prefix, len) != 0 ||
+		    (sep = strstr(k + len, SEP)) == NULL)
+			continue;
+		if (asprintf(&key, "%.*s" SEP SPH_TABLE_NAME_COLUMN,
+		    (int)(sep - k), k) < 0)
+			return report_fail(r, "out of memory");
+		have = 0;
+		for (size_t j = 0; j < n->n && !have; j++)
+			have = n->e[j].kind == E_LATEST &&
+			    strcmp(n->e[j].key, key) == 0;
+		if (!have) {
+			if ((row = strndup(k + len, (size_t)(sep - k) - len)) ==
+			    NULL) {
+				free(key);
+				return report_fail(r, "out of memory");
+			}
+			r->cur = t;
+			r->curnode = (size_t)(n - t->nodes);
+			have = latest_set(r, "sph_table_template_named", key,
+			    row);
+			free(row);
+			if (have != 0) {
+				free(key);
+				return -1;
+			}
+		}
+		free(key);
+	}
+	return 0;
+}
+
+int
 sph_control_def(struct sph_report *r, const char *id, const char *human,
     const char *icon, int rank)
 {
@@ -1307,6 +1359,15 @@ sph_report_end(struct sph_report *r)
 
 	if (r == NULL)
 		return -1;
+	for (i = 0; i < r->ntopos && r->err == NULL; i++) {
+		t = &r->topos[i];
+		for (k = 0; k < (int)t->nt; k++)
+			if (t->t[k].kind == T_TABLE && t->t[k].named)
+				for (j = 0; j < t->nnodes; j++)
+					if (name_rows(r, t, &t->nodes[j],
+					    &t->t[k]) != 0)
+						break;
+	}
 	if (r->err != NULL) {
 		report_free(r);
 		return -1;

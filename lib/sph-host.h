@@ -6,11 +6,17 @@
 #ifndef SPH_HOST_H
 #define SPH_HOST_H
 
+#include <stddef.h>
+
 #include "scope-plugin.h"
 
 /*
  * The SDK is linked into each module, so this layout is ABI: it only grows
- * at the end, and size says how much of it the host filled in.
+ * at the end (docs/ARCHITECTURE.md, "ABI rules").  A module built against
+ * a newer SDK may be hosted by an older host, so size says how much of the
+ * layout the host filled in: every host sets it (module_init() in the
+ * daemon), and the SDK reads a member only if SPH_HOST_HAS() says the host
+ * knows it.  New members go after ctx and are read only through it.
  */
 struct sph_host {
 	uint32_t	 size;		/* sizeof(struct sph_host) in the host */
@@ -25,5 +31,13 @@ struct sph_host {
 	const char	*probe_id;
 	void		*ctx;
 };
+
+/* Hosts from before size was set leave it 0: they filled all of the above. */
+#define SPH_HOST_SIZE_FIRST (offsetof(struct sph_host, ctx) + sizeof(void *))
+
+/* Whether host h filled in member m (it is inside h->size). */
+#define SPH_HOST_HAS(h, m) \
+	(((h)->size != 0 ? (h)->size : SPH_HOST_SIZE_FIRST) >= \
+	    offsetof(struct sph_host, m) + sizeof((h)->m))
 
 #endif

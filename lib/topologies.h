@@ -1,6 +1,7 @@
 /*
  * topologies.h - Scope's topology keys and the canonical node "topology"
- * value each implies (PROTOCOL.md 3), shared by the SDK and the host's
+ * value each implies (docs/ARCHITECTURE.md, "What Scope's probe expects"
+ * 3), shared by the SDK and the host's
  * validator.  Private: not installed.
  */
 #ifndef SPH_TOPOLOGIES_H

@@ -7,10 +7,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "scope-plugin.h"
+#include "kfile.h"
 
 /* Seconds from b to a. */
 static inline double
@@ -18,6 +20,17 @@ elapsed(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(a->tv_sec - b->tv_sec) +
 	    (double)(a->tv_nsec - b->tv_nsec) / 1e9;
+}
+
+/* calloc(1, size) for a module's state; logs and returns NULL on failure. */
+static inline void *
+state_alloc(struct sph_host *host, size_t size)
+{
+	void	*p;
+
+	if ((p = calloc(1, size)) == NULL)
+		sph_log(host, SPH_LOG_ERR, "out of memory");
+	return p;
 }
 
 /* Pressure stall information of one resource (/proc/pressure/<res>). */
@@ -29,18 +42,20 @@ struct psi {
 };
 
 /*
- * Read <proc_root>/pressure/<res>.  Returns 0, or -1 when the kernel has
- * no PSI (file missing or disabled): callers then leave the metrics out.
+ * Read <proc_root>/pressure/<res> through kf.  Returns 0, or -1 when the
+ * kernel has no PSI (file missing or disabled): callers then leave the
+ * metrics out.
  */
 static inline int
-psi_read(struct sph_host *host, const char *res, struct psi *p)
+psi_read(struct sph_host *host, struct kfile *kf, const char *res,
+    struct psi *p)
 {
 	char	 buf[1024], rel[64], *line, *next;
 	double	 a[3];
 
 	memset(p, 0, sizeof *p);
 	snprintf(rel, sizeof rel, "pressure/%s", res);
-	if (sph_root_read(host, "proc_root", "/proc", rel, buf,
+	if (kfile_read(host, kf, "proc_root", "/proc", rel, buf,
 	    sizeof buf) == -1) {
 		/* ENOENT: no CONFIG_PSI; EOPNOTSUPP: psi=0 on the cmdline. */
 		if (errno != ENOENT && errno != EOPNOTSUPP)
@@ -70,33 +85,80 @@ psi_read(struct sph_host *host, const char *res, struct psi *p)
 }
 
 /*
- * Metrics <res>_pressure_some_avg10 (60, 300) and, if the kernel reports
- * it, <res>_pressure_full_avg10, with their templates, into the selected
- * node and topology.
+ * A size for people: "512 B", "1.5 KiB", "23.5 GiB" (binary units, one
+ * decimal from KiB up), with suffix appended ("/s" for rates).
+ */
+static inline void
+fmt_bytes(char *buf, size_t len, double bytes, const char *suffix)
+{
+	static const char *const unit[] = {
+		"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
+	};
+	size_t	u = 0;
+
+	if (!(bytes >= 0))
+		bytes = 0;
+	while (bytes >= 1024 && u < sizeof unit / sizeof unit[0] - 1) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%.0f %s%s", bytes, unit[u], suffix);
+	else
+		snprintf(buf, len, "%.1f %s%s", bytes, unit[u], suffix);
+}
+
+/*
+ * Pressure stalls share one table across the modules that report them
+ * (load: CPU, memory: Memory, disk: IO): the same template from each,
+ * one row per resource, merged by Scope into a single "Pressure" table
+ * on the host: the share of the last 10 s, 1 min and 5 min in which some
+ * task waited for the resource ("some"), and of the last 10 s in which
+ * all did ("full", the kernel has none for CPU before Linux 5.13).  Only
+ * "some avg10" is also a metric, in load and memory.
+ */
+#define PSI_TABLE_PREFIX	"psi-"
+
+static inline void
+psi_table(struct sph_report *r, const char *row, const struct psi *p)
+{
+	static const struct sph_table_column cols[] = {
+		{ "some10", "10 s", SPH_DATATYPE_TEXT },
+		{ "some60", "1 min", SPH_DATATYPE_TEXT },
+		{ "some300", "5 min", SPH_DATATYPE_TEXT },
+		{ "full10", "All, 10 s", SPH_DATATYPE_TEXT },
+	};
+	static const char *const scol[3] = { "some10", "some60", "some300" };
+	int	i;
+
+	sph_table_template_named(r, "psi", "Pressure: time tasks waited",
+	    PSI_TABLE_PREFIX, "Resource", cols, 4);
+	for (i = 0; i < 3; i++)
+		sph_table_cellf(r, PSI_TABLE_PREFIX, row, scol[i], "%.2f %%",
+		    p->some[i]);
+	if (p->have_full)
+		sph_table_cellf(r, PSI_TABLE_PREFIX, row, "full10", "%.2f %%",
+		    p->full[0]);
+}
+
+/*
+ * The resource's pressure into the selected host node: its row of the
+ * shared pressure table and, with priority > 0, metric <res>_pressure
+ * (some, avg10) labelled "<label> pressure".
  */
 static inline void
 psi_report(struct sph_report *r, const char *res, const char *label,
     const struct psi *p, double priority)
 {
-	static const char *const win[3] = { "10", "60", "300" };
 	char	key[64], lab[96];
-	int	i;
 
-	for (i = 0; i < 3 && p->have_some; i++) {
-		snprintf(key, sizeof key, "%s_pressure_some_avg%s", res, win[i]);
-		snprintf(lab, sizeof lab, "%s pressure (some, %ss)", label,
-		    win[i]);
-		sph_metric_template(r, key, lab, SPH_FORMAT_PERCENT,
-		    priority + i * 0.01);
-		sph_metric(r, key, p->some[i], 0, 100);
-	}
-	if (p->have_full) {
-		snprintf(key, sizeof key, "%s_pressure_full_avg10", res);
-		snprintf(lab, sizeof lab, "%s pressure (full, 10s)", label);
-		sph_metric_template(r, key, lab, SPH_FORMAT_PERCENT,
-		    priority + 0.03);
-		sph_metric(r, key, p->full[0], 0, 100);
-	}
+	psi_table(r, label, p);
+	if (priority <= 0)
+		return;
+	snprintf(key, sizeof key, "%s_pressure", res);
+	snprintf(lab, sizeof lab, "%s pressure", label);
+	sph_metric_template(r, key, lab, SPH_FORMAT_PERCENT, priority);
+	sph_metric(r, key, p->some[0], 0, 100);
 }
 
 #endif

@@ -15,16 +15,13 @@
  *
  * Parameters: proc_root (default /proc).
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kfile.h"
 #include "scope-plugin.h"
 
 #define CTL_IDLE	"switchToIdle"
@@ -38,6 +35,7 @@ struct cpu {
 
 struct iowait {
 	struct sph_host	*host;
+	struct kfile	 stat;
 	struct cpu	 prev;
 	int		 show_idle;	/* graph idle instead of iowait */
 };
@@ -50,7 +48,7 @@ iowait_sample(struct iowait *io, struct cpu *c)
 	uint64_t	v[8];
 	int		n;
 
-	if (sph_root_read(io->host, "proc_root", "/proc", "stat", buf,
+	if (kfile_read(io->host, &io->stat, "proc_root", "/proc", "stat", buf,
 	    sizeof buf) == -1 && errno != EFBIG) {
 		sph_log(io->host, SPH_LOG_ERR, "stat: %s", strerror(errno));
 		return -1;
@@ -87,7 +85,9 @@ iowait_init(struct sph_host *host, void **state)
 		return -1;
 	}
 	io->host = host;
+	kfile_init(&io->stat);
 	if (iowait_sample(io, &io->prev) != 0) {
+		kfile_close(&io->stat);
 		free(io);
 		return -1;
 	}
@@ -128,7 +128,7 @@ iowait_collect(void *state, yajl_gen gen)
 		label = "Idle";
 	} else {
 		id = "iowait";
-		label = "IO Wait";
+		label = "IO wait";
 	}
 	if ((r = sph_report_begin(io->host, gen)) == NULL)
 		return -1;
@@ -175,12 +175,15 @@ iowait_control(void *state, const struct sph_control *ctl, char *errbuf,
 static void
 iowait_fini(void *state)
 {
-	free(state);
+	struct iowait	*io = state;
+
+	kfile_close(&io->stat);
+	free(io);
 }
 
 SPH_MODULE(
 	.id = "iowait",
-	.label = "iowait",
+	.label = "IO wait",
 	.description = "Adds a graph of CPU IO wait (or idle) to hosts",
 	.init = iowait_init,
 	.collect = iowait_collect,

@@ -1,68 +1,36 @@
 /*
- * network.c - network throughput on the Host node.
+ * network.c - per-interface network throughput on the Host node.
  *
- * Reads <proc_root>/net/dev twice and divides the byte counters' growth
- * by the time between the samples: a multicolumn table "Network
- * interfaces" (latest net-iface-<name>___rx and ___tx, bytes/s) and
- * metrics network_rx_bytes_per_second and network_tx_bytes_per_second,
- * the totals over all interfaces but lo.  An interface new since the
- * last sample, or whose counters went back (reset, wrap), is left out of
- * that report; with no time elapsed there is no rate at all.  At most
- * MAX_IFACES interfaces.  Parameters: proc_root (default /proc).
+ * Reads <proc_root>/net/dev at every collect and divides the byte
+ * counters' growth by the time between samples.  Reports a table
+ * "Network interfaces" (Interface, Received /s, Sent /s, sizes for
+ * people) and metric network_bytes_per_second "Network /s", received +
+ * sent over all interfaces but lo.  An interface new since the last
+ * sample, or whose counters went back (reset, wrap), is left out of that
+ * report; with no time elapsed there is no rate at all.  At most
+ * CTR_MAX_ROWS interfaces.  Parameters: proc_root (default /proc).
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <inttypes.h>
 #include <stdlib.h>
 
 #include "common.h"
+#include "counters.h"
 
-#define MAX_IFACES	256
 #define PREFIX		"net-iface-"
 
-struct iface {
-	char		name[32];
-	uint64_t	rx;
-	uint64_t	tx;
-};
-
-struct sample {
-	struct iface	if_[MAX_IFACES];
-	size_t		n;
-	struct timespec	ts;
-};
-
-struct network {
-	struct sph_host	*host;
-	struct sample	 prev;
-};
-
-/* Usable as a table row: ASCII (names are bytes) and no separator. */
+/* Rows: received bytes, sent bytes. */
 static int
-row_ok(const char *name)
+network_read(struct ctr *c, struct ctr_sample *s)
 {
-	const unsigned char	*p;
-
-	for (p = (const unsigned char *)name; *p != '\0'; p++)
-		if (*p < 0x21 || *p > 0x7e)
-			return 0;
-	return strstr(name, "___") == NULL;
-}
-
-static int
-network_sample(struct sph_host *host, struct sample *s)
-{
+	struct sph_host	*host = c->host;
 	char		 buf[65536], *line, *next, *colon, *name;
-	struct iface	*i;
+	uint64_t	 v[CTR_NVALS] = { 0 };
 
-	if (sph_root_read(host, "proc_root", "/proc", "net/dev", buf,
+	if (kfile_read(host, &c->kf, "proc_root", "/proc", "net/dev", buf,
 	    sizeof buf) == -1 && errno != EFBIG) {
 		sph_log(host, SPH_LOG_ERR, "net/dev: %s", strerror(errno));
 		return -1;
 	}
-	s->n = 0;
 	for (line = buf; line != NULL && *line != '\0'; line = next) {
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
@@ -71,117 +39,69 @@ network_sample(struct sph_host *host, struct sample *s)
 			continue;
 		*colon = '\0';
 		name = line + strspn(line, " ");
-		if (*name == '\0' || strcmp(name, "lo") == 0 ||
-		    strlen(name) >= sizeof s->if_[0].name || !row_ok(name))
+		if (strcmp(name, "lo") == 0)
 			continue;
-		if (s->n == MAX_IFACES)
-			break;
-		i = &s->if_[s->n];
 		/* rx: bytes packets errs drop fifo frame compressed multicast */
 		if (sscanf(colon + 1, " %" SCNu64 " %*u %*u %*u %*u %*u %*u %*u"
-		    " %" SCNu64, &i->rx, &i->tx) != 2)
-			continue;
-		strcpy(i->name, name);
-		s->n++;
+		    " %" SCNu64, &v[0], &v[1]) == 2)
+			ctr_add(s, name, v);
 	}
-	sph_now(host, &s->ts);
 	return 0;
 }
 
 static int
 network_init(struct sph_host *host, void **state)
 {
-	struct network	*nw;
-
-	if ((nw = calloc(1, sizeof *nw)) == NULL) {
-		sph_log(host, SPH_LOG_ERR, "out of memory");
-		return -1;
-	}
-	nw->host = host;
-	if (network_sample(host, &nw->prev) != 0) {
-		free(nw);
-		return -1;
-	}
-	*state = nw;
-	return 0;
-}
-
-static const struct iface *
-find(const struct sample *s, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < s->n; i++)
-		if (strcmp(s->if_[i].name, name) == 0)
-			return &s->if_[i];
-	return NULL;
+	return (*state = ctr_new(host, network_read)) != NULL ? 0 : -1;
 }
 
 static int
 network_collect(void *state, yajl_gen gen)
 {
 	static const struct sph_table_column cols[] = {
-		{ "rx", "RX bytes/s", SPH_DATATYPE_NUMBER },
-		{ "tx", "TX bytes/s", SPH_DATATYPE_NUMBER },
+		{ "rx", "Received /s", SPH_DATATYPE_TEXT },
+		{ "tx", "Sent /s", SPH_DATATYPE_TEXT },
 	};
-	struct network		*nw = state;
+	struct ctr		*c = state;
 	struct sph_report	*r;
-	struct sample		*cur;
-	const struct iface	*a, *b;
-	double			 dt, rx, tx, rxsum = 0, txsum = 0;
+	const char		*name;
+	char			 b[32];
+	double			 rate[CTR_NVALS], sum = 0;
 	size_t			 i;
 	int			 any = 0;
 
-	/* Big (MAX_IFACES) and only needed here. */
-	if ((cur = malloc(sizeof *cur)) == NULL) {
-		sph_log(nw->host, SPH_LOG_ERR, "out of memory");
+	if (ctr_sample(c) != 0)
 		return -1;
-	}
-	if (network_sample(nw->host, cur) != 0) {
-		free(cur);
+	if ((r = sph_report_begin(c->host, gen)) == NULL)
 		return -1;
-	}
-	if ((r = sph_report_begin(nw->host, gen)) == NULL) {
-		free(cur);
-		return -1;
-	}
 	sph_topology(r, "Host");
-	sph_table_template(r, "net-ifaces", "Network interfaces", PREFIX,
-	    SPH_TABLE_MULTICOLUMN, cols, 2);
 	sph_node_host(r);
-	dt = elapsed(&cur->ts, &nw->prev.ts);
-	for (i = 0; i < cur->n && dt > 0; i++) {
-		b = &cur->if_[i];
-		if ((a = find(&nw->prev, b->name)) == NULL || b->rx < a->rx ||
-		    b->tx < a->tx)
+	for (i = 0; i < c->cur.n; i++) {
+		if (ctr_rates(c, i, rate) != 0)
 			continue;
-		rx = (double)(b->rx - a->rx) / dt;
-		tx = (double)(b->tx - a->tx) / dt;
-		sph_table_cellf(r, PREFIX, b->name, "rx", "%.0f", rx);
-		sph_table_cellf(r, PREFIX, b->name, "tx", "%.0f", tx);
-		rxsum += rx;
-		txsum += tx;
+		name = c->cur.row[i].name;
+		fmt_bytes(b, sizeof b, rate[0], "/s");
+		sph_table_cell(r, PREFIX, name, "rx", b);
+		fmt_bytes(b, sizeof b, rate[1], "/s");
+		sph_table_cell(r, PREFIX, name, "tx", b);
+		sum += rate[0] + rate[1];
 		any = 1;
 	}
 	if (any) {
-		sph_metric_template(r, "network_rx_bytes_per_second",
-		    "Network RX /s", SPH_FORMAT_FILESIZE, 6.1);
-		sph_metric(r, "network_rx_bytes_per_second", rxsum, 0, rxsum);
-		sph_metric_template(r, "network_tx_bytes_per_second",
-		    "Network TX /s", SPH_FORMAT_FILESIZE, 6.11);
-		sph_metric(r, "network_tx_bytes_per_second", txsum, 0, txsum);
+		sph_table_template_named(r, "net-ifaces", "Network interfaces",
+		    PREFIX, "Interface", cols, 2);
+		sph_metric_template(r, "network_bytes_per_second",
+		    "Network /s", SPH_FORMAT_FILESIZE, 6.1);
+		sph_metric(r, "network_bytes_per_second", sum, 0, sum);
 	}
-	/* Keep the old sample when no time passed, for a rate next time. */
-	if (dt > 0)
-		nw->prev = *cur;
-	free(cur);
+	ctr_advance(c);
 	return sph_report_end(r);
 }
 
 static void
 network_fini(void *state)
 {
-	free(state);
+	ctr_free(state);
 }
 
 SPH_MODULE(

@@ -20,7 +20,8 @@ struct ccase {
 };
 
 static const struct ccase cases[] = {
-	/* The probe's exact body (PROTOCOL.md 4). */
+	/* The probe's exact body (docs/ARCHITECTURE.md, "What Scope's probe
+	 * expects" 4). */
 	{ "probe-body", "{'AppID':'app1','Control':'ctl-a','ControlArgs':null,"
 	    "'NodeID':'h1;\\u003chost\\u003e'}", NULL, "h1;<host>", "ctl-a",
 	    "app1", NULL },

@@ -1115,7 +1115,8 @@ def check_mode_reads_config_file():
 
 # ---------------------------------------------------------------- bundled modules
 
-BUNDLED = ["iowait", "load", "memory", "network", "disk", "procfds"]
+BUNDLED = ["iowait", "load", "memory", "network", "disk", "procfds",
+           "filesystems", "sensors"]
 
 
 @test
@@ -1126,6 +1127,8 @@ def bundled_modules_pass_check_on_this_machine():
         check(r.returncode == 0, "--check of the bundled modules: %s %s" % (r.stdout, r.stderr))
         for m in BUNDLED:
             check(("ok   %s.so %s:" % (m, m)) in r.stdout, r.stdout)
+        # Valid is not enough: no table that Scope would show without names.
+        check("warning:" not in r.stdout, r.stdout)
     finally:
         h.cleanup()
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # k8s-manifest-test.sh - parses contrib/kubernetes/scope-plugin-host.yaml
-# and checks the properties the deployment depends on (PROTOCOL.md 1:
-# the plugin root must exist before the probe starts and never be removed).
+# and checks the properties the deployment depends on: the plugin root
+# must exist before the probe starts and never be removed (see
+# docs/ARCHITECTURE.md, "What Scope's probe expects" 1).
 #
 # Needs a python3 with the yaml module (Debian: apt-get install
 # python3-yaml); the whole test is skipped (exit 77) without one.
@@ -135,6 +136,7 @@ check("capabilities added only from DAC_READ_SEARCH, SYS_PTRACE",
       add <= {"DAC_READ_SEARCH", "SYS_PTRACE"}, repr(sorted(add)))
 check("DAC_READ_SEARCH added (procfds lists /proc/PID/fd)",
       "DAC_READ_SEARCH" in add)
+check("SYS_PTRACE added (procfds reads /proc/PID/io)", "SYS_PTRACE" in add)
 
 res = c.get("resources") or {}
 check("cpu and memory requests set",

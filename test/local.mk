@@ -1,9 +1,14 @@
 # test build fragment, included from Makefile.am
 
-# modrun: run a module's collect() against fixture trees with a fake clock.
+# modrun: run a module's collect() against fixture trees with a fake clock,
+# framed and validated by the host's own code (libhost.la).
 check_PROGRAMS += test/modrun
 test_modrun_SOURCES = test/modrun.c
-test_modrun_LDADD = libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
+test_modrun_CPPFLAGS = $(HOST_CPPFLAGS)
+test_modrun_LDADD = libhost.la libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
+# Exports the yajl wrappers, and its statvfs() to the module under test
+# (see modrun.c).
+test_modrun_LDFLAGS = $(EXPORT_YAJL_WRAP) -export-dynamic
 
 # A module that misuses the SDK on request (modrun must refuse it).
 check_LTLIBRARIES += test/modules/misuse.la
@@ -17,17 +22,21 @@ test_modules_misuse_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
 # .test file's comment).
 EXTRA_DIST += test/golden-run.sh test/jsoncmp.py test/golden \
 	test/fixtures/iowait test/fixtures/load test/fixtures/memory \
-	test/fixtures/network test/fixtures/disk test/fixtures/procfds
+	test/fixtures/network test/fixtures/disk test/fixtures/procfds \
+	test/fixtures/filesystems test/fixtures/sensors
 TESTS += test/golden-iowait.test
 EXTRA_DIST += test/golden-iowait.test
 TESTS += test/golden-load.test test/golden-memory.test test/golden-network.test \
-	test/golden-disk.test test/golden-procfds.test
+	test/golden-disk.test test/golden-procfds.test \
+	test/golden-filesystems.test test/golden-sensors.test
 EXTRA_DIST += test/golden-load.test test/golden-memory.test \
-	test/golden-network.test test/golden-disk.test test/golden-procfds.test
+	test/golden-network.test test/golden-disk.test test/golden-procfds.test \
+	test/golden-filesystems.test test/golden-sensors.test
 
 # Report SDK unit tests, including every misuse the SDK detects.
 check_PROGRAMS += test/sdk-test
 test_sdk_test_SOURCES = test/sdk-test.c
+test_sdk_test_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/lib
 test_sdk_test_LDADD = libscope-plugin.la $(YAJL_LIBS) -lm
 TESTS += test/sdk-test
 
@@ -41,10 +50,23 @@ EXTRA_DIST += test/integration.test test/integration.py
 # Parsers: report validation and POST /control bodies (unit tests).
 check_PROGRAMS += test/validate-test test/control-test
 test_validate_test_SOURCES = test/validate-test.c
+test_validate_test_CPPFLAGS = $(HOST_CPPFLAGS)
 test_validate_test_LDADD = libhost.la
 test_control_test_SOURCES = test/control-test.c
+test_control_test_CPPFLAGS = $(HOST_CPPFLAGS)
 test_control_test_LDADD = libhost.la
 TESTS += test/validate-test test/control-test
+
+# The HTTP request parser and the report framer (unit tests).
+check_PROGRAMS += test/http-test test/frame-test
+test_http_test_SOURCES = test/http-test.c test/unit.h
+test_http_test_CPPFLAGS = $(HOST_CPPFLAGS)
+test_http_test_LDADD = libhost.la
+test_frame_test_SOURCES = test/frame-test.c test/unit.h
+test_frame_test_CPPFLAGS = $(HOST_CPPFLAGS)
+test_frame_test_LDADD = libhost.la
+test_frame_test_LDFLAGS = $(EXPORT_YAJL_WRAP)
+TESTS += test/http-test test/frame-test
 # libFuzzer targets are built by test/fuzz/run.sh (clang), not by automake.
 EXTRA_DIST += test/fuzz/run.sh test/fuzz/fuzz-validate.c \
 	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c test/fuzz-corpus
@@ -56,6 +78,7 @@ EXTRA_DIST += test/sdk-install.test
 # Configuration file parser (unit tests).
 check_PROGRAMS += test/config-test
 test_config_test_SOURCES = test/config-test.c
+test_config_test_CPPFLAGS = $(HOST_CPPFLAGS)
 test_config_test_LDADD = libhost.la
 TESTS += test/config-test
 
@@ -66,9 +89,15 @@ EXTRA_DIST += test/abuse.test test/abuse.py
 
 # The supervisor's module state machine: the transition table (unit test).
 check_PROGRAMS += test/lifecycle-test
+test_lifecycle_test_CPPFLAGS = $(HOST_CPPFLAGS)
 test_lifecycle_test_SOURCES = test/lifecycle-test.c
 test_lifecycle_test_LDADD = libhost.la
 TESTS += test/lifecycle-test
+
+# Interop tests (issue 12): every bundled module under the real Scope app
+# and probe; skipped without the Scope harness (see test/interop.py).
+TESTS += test/interop.test
+EXTRA_DIST += test/interop.test test/interop.py
 
 # Failures on screen (issue 12): reasons in status lines, in status, on
 # refused modules' sockets, and as the real Scope shows them.

@@ -7,16 +7,23 @@
  *
  * init() sees sample 0 (the first -r, -s and -t), collect number i (from
  * 0) sees sample i, the last one repeating.  The number of collects is
- * -n or else the longest of the -r/-s/-t lists.  Each collect is wrapped
- * as the host does ({, the module's members, a Plugins entry, }) and the
- * last one (every one with -a, one per line) is printed.  -c runs the
- * module's control() before collect index and prints its verdict on
- * stderr; -e makes an error verdict fatal.  Any collect or yajl error
- * exits 1.
+ * -n or else the longest of the -r/-s/-t lists.  Each collect is framed
+ * by the host's own framer (host/frame.c: {, the module's members, the
+ * Plugins entry, }), checked by the host's own validator (host/validate.c,
+ * as --check does) and the last one (every one with -a, one per line) is
+ * printed.  -c runs the module's control() before collect index and prints
+ * its verdict on stderr; -e makes an error verdict fatal.  Any collect,
+ * framing or validation error exits 1.  Like the daemon, modrun exports
+ * the yajl wrappers (host/yajl-wrap.list), so a module's ignored
+ * generator errors are caught here as they are in a worker.
+ *
+ * With MODRUN_STATVFS set to a file, the module's statvfs() answers from
+ * it instead of the kernel (see statvfs() below), so that a test of a
+ * module that measures filesystems does not depend on the disks of the
+ * machine it runs on.
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
+
+#include <sys/statvfs.h>
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -26,9 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <yajl/yajl_gen.h>
-#include <yajl/yajl_tree.h>
-
+#include "host.h"
 #include "sph-host.h"
 
 #define MAXLIST 64
@@ -44,6 +49,65 @@ struct run {
 	size_t		 ntimes;
 	size_t		 cur;			/* current sample */
 };
+
+/*
+ * statvfs() for the module under test.  modrun is linked with
+ * -export-dynamic, so this definition comes before libc's when the
+ * module's reference is bound.  Lines of $MODRUN_STATVFS:
+ *	<frsize> <blocks> <bfree> <bavail> <files> <ffree> <path suffix>
+ * The suffix (the rest of the line, spaces included) must match the end
+ * of the path, trailing slashes dropped, at a "/" boundary.  A path with
+ * no line fails with ENOENT.  Without the variable, libc's statvfs().
+ */
+int
+statvfs(const char *path, struct statvfs *sv)
+{
+	int		(*real)(const char *, struct statvfs *);
+	const char	*file = getenv("MODRUN_STATVFS");
+	char		 line[4096], want[4096];
+	unsigned long long v[6];
+	size_t		 plen, slen;
+	int		 off;
+	FILE		*f;
+
+	if (file == NULL) {
+		*(void **)&real = dlsym(RTLD_NEXT, "statvfs");
+		if (real == NULL) {
+			errno = ENOSYS;
+			return -1;
+		}
+		return real(path, sv);
+	}
+	snprintf(want, sizeof want, "%s", path);
+	for (plen = strlen(want); plen > 1 && want[plen - 1] == '/'; plen--)
+		want[plen - 1] = '\0';
+	if ((f = fopen(file, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%llu %llu %llu %llu %llu %llu %n", &v[0],
+		    &v[1], &v[2], &v[3], &v[4], &v[5], &off) != 6)
+			continue;
+		slen = strlen(line + off);
+		if (slen == 0 || slen > plen || strcmp(want + plen - slen,
+		    line + off) != 0 || (slen < plen &&
+		    want[plen - slen - 1] != '/'))
+			continue;
+		fclose(f);
+		memset(sv, 0, sizeof *sv);
+		sv->f_bsize = sv->f_frsize = v[0];
+		sv->f_blocks = v[1];
+		sv->f_bfree = v[2];
+		sv->f_bavail = v[3];
+		sv->f_files = v[4];
+		sv->f_ffree = sv->f_favail = v[5];
+		sv->f_namemax = 255;
+		return 0;
+	}
+	fclose(f);
+	errno = ENOENT;
+	return -1;
+}
 
 static void
 run_log(void *ctx, int level, const char *line)
@@ -97,125 +161,39 @@ run_now(void *ctx, struct timespec *ts)
 	ts->tv_nsec = 0;
 }
 
+/* One collect, framed and checked as the host does; printed if print is set. */
 static int
-gstr(yajl_gen g, const char *s)
+collect_one(struct reporter *r, const struct module *mod, int print)
 {
-	return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) !=
-	    yajl_gen_status_ok;
-}
+	struct evbuffer	*out;
+	const char	*buf;
+	char		*cause = NULL;
+	size_t		 len;
+	int		 rv = -1;
 
-/* The Plugins entry the host adds (PROTOCOL.md 2). */
-static int
-plugins_entry(yajl_gen g, const struct sph_module *m)
-{
-	int	bad = 0;
-
-	bad |= gstr(g, "Plugins");
-	bad |= yajl_gen_array_open(g) != yajl_gen_status_ok;
-	bad |= yajl_gen_map_open(g) != yajl_gen_status_ok;
-	bad |= gstr(g, "id") | gstr(g, m->id);
-	bad |= gstr(g, "label") | gstr(g, m->label);
-	bad |= gstr(g, "description") |
-	    gstr(g, m->description != NULL ? m->description : "");
-	bad |= gstr(g, "interfaces");
-	bad |= yajl_gen_array_open(g) != yajl_gen_status_ok;
-	bad |= gstr(g, "reporter");
-	if (m->control != NULL)
-		bad |= gstr(g, "controller");
-	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
-	bad |= gstr(g, "api_version") | gstr(g, "1");
-	bad |= yajl_gen_map_close(g) != yajl_gen_status_ok;
-	bad |= yajl_gen_array_close(g) != yajl_gen_status_ok;
-	return bad ? -1 : 0;
-}
-
-/*
- * What the host checks too: top-level members are Scope topology keys
- * and exactly one "Plugins" (ours).
- */
-static int
-check_doc(const unsigned char *buf, size_t len)
-{
-	yajl_val	 doc;
-	char		*text, err[256];
-	size_t		 i, nplugins = 0;
-	int		 rv = 0;
-
-	if ((text = malloc(len + 1)) == NULL) {
-		perror("modrun: malloc");
+	if ((out = evbuffer_new()) == NULL) {
+		fprintf(stderr, "modrun: evbuffer_new failed\n");
 		return -1;
 	}
-	memcpy(text, buf, len);
-	text[len] = '\0';
-	doc = yajl_tree_parse(text, err, sizeof err);
-	free(text);
-	if (doc == NULL || !YAJL_IS_OBJECT(doc)) {
-		fprintf(stderr, "modrun: output does not parse: %s\n", err);
-		yajl_tree_free(doc);
-		return -1;
-	}
-	for (i = 0; i < doc->u.object.len; i++) {
-		const char *key = doc->u.object.keys[i];
-
-		if (strcmp(key, "Plugins") == 0)
-			nplugins++;
-		else if (sph_topology_value(key) == NULL) {
-			fprintf(stderr, "modrun: \"%s\" is not a topology\n",
-			    key);
-			rv = -1;
-		}
-	}
-	if (nplugins != 1) {
-		fprintf(stderr, "modrun: %zu Plugins members (module wrote "
-		    "its own?)\n", nplugins);
-		rv = -1;
-	}
-	yajl_tree_free(doc);
-	return rv;
-}
-
-/* One collect into a buffer; print it if print is set. */
-static int
-collect_one(const struct sph_module *m, void *state, int print)
-{
-	yajl_gen		 g;
-	const unsigned char	*buf;
-	size_t			 len;
-	int			 rv = -1;
-
-	if ((g = yajl_gen_alloc(NULL)) == NULL) {
-		fprintf(stderr, "modrun: yajl_gen_alloc failed\n");
-		return -1;
-	}
-	yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-	if (yajl_gen_map_open(g) != yajl_gen_status_ok)
-		goto out;
-	if (m->collect(state, g) != 0) {
-		fprintf(stderr, "modrun: collect failed\n");
+	if (reporter_build(r, out, &cause) != 0) {
+		fprintf(stderr, "modrun: %s\n", cause);
 		goto out;
 	}
-	if (plugins_entry(g, m) != 0 ||
-	    yajl_gen_map_close(g) != yajl_gen_status_ok) {
-		fprintf(stderr, "modrun: generator error after collect "
-		    "(unbalanced or module wrote Plugins?)\n");
+	len = evbuffer_get_length(out);
+	buf = (const char *)evbuffer_pullup(out, -1);
+	if (validate_report(buf, len, mod->id, mod->control != NULL,
+	    &cause) != 0) {
+		fprintf(stderr, "modrun: report refused: %s\n", cause);
 		goto out;
 	}
-	/* Balanced iff the document is now complete. */
-	if (yajl_gen_null(g) != yajl_gen_generation_complete) {
-		fprintf(stderr, "modrun: collect left a container open\n");
-		goto out;
-	}
-	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
-		goto out;
-	if (check_doc(buf, len) != 0)
-		goto out;
 	if (print) {
 		fwrite(buf, 1, len, stdout);
 		fputc('\n', stdout);
 	}
 	rv = 0;
 out:
-	yajl_gen_free(g);
+	free(cause);
+	evbuffer_free(out);
 	return rv;
 }
 
@@ -250,16 +228,19 @@ main(int argc, char **argv)
 {
 	struct run		 run;
 	struct sph_host		 host;
+	struct module		 mod;
+	struct reporter		*r;
 	const struct sph_module	*m;
 	struct ctl		 ctls[MAXLIST];
 	struct sph_control	 req;
 	size_t			 nctls = 0, ncollect = 0, i, j;
 	void			*dl, *state = NULL;
-	char			*p, *end, errbuf[512];
+	char			*p, *end, *cause = NULL, errbuf[512];
 	int			 c, all = 0, ctlfatal = 0, rc, rv = 0;
 
 	memset(&run, 0, sizeof run);
 	memset(&host, 0, sizeof host);
+	host.size = sizeof host;
 	host.probe_id = "";
 	while ((c = getopt(argc, argv, "aec:n:p:P:r:s:t:")) != -1) {
 		switch (c) {
@@ -335,10 +316,8 @@ main(int argc, char **argv)
 		    SPH_MODULE_SYMBOL_NAME, argv[optind]);
 		return 1;
 	}
-	if ((m->abi_version >> 16) != SPH_ABI_MAJOR ||
-	    m->size < sizeof *m || m->collect == NULL || m->id == NULL ||
-	    m->label == NULL || !sph_id_valid(m->id)) {
-		fprintf(stderr, "modrun: bad descriptor\n");
+	if (module_check_descriptor(m, &cause) != 0) {
+		fprintf(stderr, "modrun: %s: %s\n", argv[optind], cause);
 		return 1;
 	}
 	host.id = m->id;
@@ -352,6 +331,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "modrun: init failed\n");
 		return 1;
 	}
+	module_fill(&mod, m);
+	mod.state = state;
+	r = reporter_new(&mod, NULL);
 	for (i = 0; i < ncollect; i++) {
 		run.cur = i;
 		for (j = 0; j < nctls; j++) {
@@ -374,11 +356,12 @@ main(int argc, char **argv)
 			if (rc == SPH_CONTROL_ERROR && ctlfatal)
 				return 1;
 		}
-		if (collect_one(m, state, all || i + 1 == ncollect) != 0) {
+		if (collect_one(r, &mod, all || i + 1 == ncollect) != 0) {
 			rv = 1;
 			break;
 		}
 	}
+	reporter_free(r);
 	if (m->fini != NULL)
 		m->fini(state);
 	if (fflush(stdout) != 0) {

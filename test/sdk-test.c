@@ -4,10 +4,6 @@
  * Each misuse must make its call return -1, make sph_report_end() return
  * -1 and leave the generator exactly as it was (no broken JSON).
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +13,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "sph-host.h"
+#include "utf8.h"
 
 static int	failures;
 static int	checks;
@@ -54,7 +51,7 @@ t_log(void *ctx, int level, const char *line)
 }
 
 static struct sph_host	host = {
-	.id = "sdk-test", .log = t_log, .param = t_param, .now = t_now,
+	.size = sizeof(struct sph_host), .id = "sdk-test", .log = t_log, .param = t_param, .now = t_now,
 	.probe_id = "5f2a9c", .ctx = NULL
 };
 
@@ -165,6 +162,24 @@ strs_are(yajl_val v, const char *path, const char *const *want, size_t n)
 		    strcmp(x->u.array.values[i]->u.string, want[i]) != 0)
 			return 0;
 	return 1;
+}
+
+/* The strict UTF-8 check the SDK and the host share (lib/utf8.h). */
+static void
+test_utf8(void)
+{
+	CHECK(sph_utf8_valid(""));
+	CHECK(sph_utf8_valid("plain ASCII"));
+	CHECK(sph_utf8_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+	CHECK(sph_utf8_valid("\xf4\x8f\xbf\xbf"));		/* U+10FFFF */
+	CHECK(!sph_utf8_valid("\xc0\x80"));		/* overlong NUL */
+	CHECK(!sph_utf8_valid("\xe0\x80\xaf"));		/* overlong / */
+	CHECK(!sph_utf8_valid("\xf0\x80\x80\xaf"));	/* overlong / */
+	CHECK(!sph_utf8_valid("\xed\xa0\x80"));		/* surrogate */
+	CHECK(!sph_utf8_valid("\xf4\x90\x80\x80"));	/* above U+10FFFF */
+	CHECK(!sph_utf8_valid("\xe2\x82"));		/* truncated */
+	CHECK(!sph_utf8_valid("\x80"));			/* lone continuation */
+	CHECK(!sph_utf8_valid("\xff"));
 }
 
 static void
@@ -428,6 +443,67 @@ test_no_probe_id(void)
 	yajl_gen_free(g);
 }
 
+/*
+ * sph_table_template_named(): the name column comes first, a row without
+ * a name cell gets its row id, a name set by the module is kept, and a
+ * column that reuses the name column's id is refused.
+ */
+static void
+test_named_table(void)
+{
+	static const struct sph_table_column cols[] = {
+		{ "used", "Used", SPH_DATATYPE_TEXT },
+	};
+	static const struct sph_table_column bad[] = {
+		{ SPH_TABLE_NAME_COLUMN, "Name", SPH_DATATYPE_TEXT },
+	};
+	struct sph_report	*r;
+	yajl_gen		 g = gen_new();
+	yajl_val		 v, c;
+	const char		*n = "Host/nodes/node-a;<host>/latest/";
+	char			 path[256];
+
+	r = sph_report_begin(&host, g);
+	sph_topology(r, "Host");
+	sph_node_host(r);
+	/* Cells before the template: the names are added at the end. */
+	CHECK(sph_table_cell(r, "fs-", "vda", "used", "1.0 GiB") == 0);
+	CHECK(sph_table_cell(r, "fs-", "8:1", "used", "2.0 GiB") == 0);
+	CHECK(sph_table_cell(r, "fs-", "8:1", SPH_TABLE_NAME_COLUMN,
+	    "/home") == 0);
+	CHECK(sph_table_template_named(r, "fs", "Filesystems", "fs-",
+	    "Mount point", cols, 1) == 0);
+	CHECK(sph_report_end(r) == 0);
+	CHECK((v = gen_parse(g)) != NULL);
+	snprintf(path, sizeof path, "%sfs-vda___name/value", n);
+	CHECK(str_is(v, path, "vda"));
+	snprintf(path, sizeof path, "%sfs-8:1___name/value", n);
+	CHECK(str_is(v, path, "/home"));
+	c = get(v, "Host/table_templates/fs/columns");
+	CHECK(YAJL_IS_ARRAY(c) && c->u.array.len == 2 &&
+	    str_is(c->u.array.values[0], "id", SPH_TABLE_NAME_COLUMN) &&
+	    str_is(c->u.array.values[0], "label", "Mount point") &&
+	    str_is(c->u.array.values[1], "id", "used"));
+	CHECK(str_is(v, "Host/table_templates/fs/type", "multicolumn-table"));
+	yajl_tree_free(v);
+	yajl_gen_free(g);
+
+	g = gen_new();
+	r = sph_report_begin(&host, g);
+	sph_topology(r, "Host");
+	CHECK(sph_table_template_named(r, "t", "T", "t-", "Name", bad, 1) ==
+	    -1);
+	CHECK(sph_report_end(r) == -1);
+	CHECK(gen_len(g) == 1);		/* just the "{" gen_new() wrote */
+	yajl_gen_free(g);
+	g = gen_new();
+	r = sph_report_begin(&host, g);
+	sph_topology(r, "Host");
+	CHECK(sph_table_template_named(r, "t", "T", "t-", "", cols, 1) == -1);
+	sph_report_discard(r);
+	yajl_gen_free(g);
+}
+
 /* Misuse cases: each is a function that returns the misused call's value. */
 typedef int (*misuse_fn)(struct sph_report *);
 
@@ -585,11 +661,13 @@ test_misuse(void)
 int
 main(void)
 {
+	test_utf8();
 	test_ids();
 	test_time();
 	test_paths();
 	test_full();
 	test_no_probe_id();
+	test_named_table();
 	test_misuse();
 	printf("sdk-test: %d checks, %d failures, %zu misuse cases\n",
 	    checks, failures, sizeof misuses / sizeof misuses[0]);

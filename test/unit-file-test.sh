@@ -77,6 +77,8 @@ check "socket dir writable under ProtectSystem=strict (ReadWritePaths=/run/scope
 	sh -c 'test "$2" != strict || sed -n "s/^[[:space:]]*ReadWritePaths=//p" "$1" | tr " " "\n" | grep -qx -- "-\{0,1\}/run/scope"' _ "$UNIT" "$(last ProtectSystem)"
 check "CAP_DAC_READ_SEARCH kept (procfds reads /proc/PID/fd)" \
 	has CapabilityBoundingSet CAP_DAC_READ_SEARCH
+check "CAP_SYS_PTRACE kept (procfds reads /proc/PID/io)" \
+	has CapabilityBoundingSet CAP_SYS_PTRACE
 check "AF_UNIX allowed" has RestrictAddressFamilies AF_UNIX
 check "/proc fully visible (no ProtectProc=/ProcSubset=)" \
 	sh -c '! grep -Eq "^[[:space:]]*(ProtectProc=(invisible|noaccess|ptraceable)|ProcSubset=pid)" "$1"' _ "$UNIT"

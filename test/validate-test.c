@@ -635,6 +635,51 @@ main(void)
 	free(cause);
 	free(big);
 
+	/* Warnings: a multicolumn table whose rows have no name. */
+	{
+		static const struct {
+			const char	*name;
+			const char	*cols;		/* first column */
+			const char	*cells;
+			const char	*want;		/* NULL: no warning */
+		} w[] = {
+			{ "warn-named-ok", "{'id':'name','label':'Device'}",
+			  "'d-sda___name':{'timestamp':'" TS1 "','value':'sda'},"
+			  "'d-sda___rd':{'timestamp':'" TS1 "','value':'1 B/s'}",
+			  NULL },
+			{ "warn-numeric-first", "{'id':'rd','label':'Read',"
+			  "'dataType':'number'}",
+			  "'d-sda___rd':{'timestamp':'" TS1 "','value':'1'}",
+			  "first column \"rd\" is a number" },
+			{ "warn-row-without-name", "{'id':'name','label':'Device'}",
+			  "'d-sda___name':{'timestamp':'" TS1 "','value':'sda'},"
+			  "'d-vdb___rd':{'timestamp':'" TS1 "','value':'1 B/s'}",
+			  "row \"vdb\" of node \"a;<host>\" has no cell in the "
+			  "first column \"name\"" },
+		};
+		char	*warnings, buf[2048];
+
+		for (i = 0; i < sizeof w / sizeof w[0]; i++) {
+			snprintf(buf, sizeof buf, "{'Host':{'nodes':{'a;<host>':"
+			    "{'latest':{%s}}},'table_templates':{'d':{'id':'d',"
+			    "'label':'Disks','prefix':'d-','type':"
+			    "'multicolumn-table','columns':[%s,{'id':'rd',"
+			    "'label':'Read'}]}}}," PL "}", w[i].cells,
+			    w[i].cols);
+			json = unquote(buf);
+			cause = warnings = NULL;
+			ok = validate_report_warn(json, strlen(json), ID, 0,
+			    &cause, &warnings) == 0 && (w[i].want == NULL ?
+			    warnings == NULL : warnings != NULL &&
+			    strstr(warnings, w[i].want) != NULL);
+			run_special(w[i].name, ok, cause ? cause : warnings) ?
+			    passed++ : failed++;
+			free(cause);
+			free(warnings);
+			free(json);
+		}
+	}
+
 	printf("%zu passed, %zu failed\n", passed, failed);
 	return failed == 0 ? 0 : 1;
 }

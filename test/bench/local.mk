@@ -10,7 +10,9 @@ noinst_PROGRAMS += test/bench/loadgen test/bench/floor test/bench/modcat
 test_bench_loadgen_SOURCES = test/bench/loadgen.c
 test_bench_floor_SOURCES = test/bench/floor.c
 test_bench_modcat_SOURCES = test/bench/modcat.c
-test_bench_modcat_LDADD = libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
+test_bench_modcat_CPPFLAGS = $(HOST_CPPFLAGS)
+test_bench_modcat_LDADD = libhost.la libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
+test_bench_modcat_LDFLAGS = $(EXPORT_YAJL_WRAP)
 
 # Fixture modules: mod-cached and mod-realistic-cached #include the
 # per-request sources with an interval set.

@@ -9,7 +9,8 @@
 // the last one (the equivalent of a module's interval_ms).
 //
 // Unlike iowait, it sets Content-Length: for bodies over net/http's 2 KB
-// buffer Go would otherwise answer chunked, and PROTOCOL.md asks for a length.
+// buffer Go would otherwise answer chunked, and the probe needs a length to
+// keep the connection (docs/ARCHITECTURE.md, "What Scope's probe expects" 2).
 package main
 
 import (

@@ -1,5 +1,6 @@
 /*
- * fuzz-validate.c - libFuzzer target for validate_report().  Built by
+ * fuzz-validate.c - libFuzzer target for validate_report() and
+ * validate_report_warn().  Built by
  * test/fuzz/run.sh with ASan/UBSan; leaks are reported by libFuzzer.
  *
  * Invariants: no crash, no leak, no read past size; a verdict is either
@@ -32,6 +33,29 @@ check(const uint8_t *data, size_t size, int controller)
 	free(cause);
 }
 
+/*
+ * validate_report_warn(): the same verdict as validate_report(), and
+ * warnings only with a valid report.
+ */
+static void
+check_warn(const uint8_t *data, size_t size)
+{
+	char	*cause = NULL, *cause2 = NULL, *warnings = (char *)1;
+	int	 r, r2;
+
+	r = validate_report((const char *)data, size, "cpu-temp", 0, &cause);
+	r2 = validate_report_warn((const char *)data, size, "cpu-temp", 0,
+	    &cause2, &warnings);
+	if (r != r2 || (r == -1 && warnings != NULL) ||
+	    (cause != NULL) != (cause2 != NULL) ||
+	    (cause != NULL && strcmp(cause, cause2) != 0) ||
+	    (warnings != NULL && *warnings == '\0'))
+		abort();
+	free(cause);
+	free(cause2);
+	free(warnings);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -44,5 +68,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    cause == NULL)
 		abort();
 	free(cause);
+	check_warn(data, size);
 	return 0;
 }

@@ -2,10 +2,6 @@
  * misuse.c - a fixture module whose collect() misuses the report SDK in
  * the way selected by its "case" parameter; modrun must fail on it.
  */
-#ifdef HAVE_CONFIG_H
-#include "config.h"
-#endif
-
 #include <math.h>
 #include <string.h>
 

@@ -1,11 +1,16 @@
 /*
- * report.c - turn one collect() into one complete report, or into nothing.
+ * frame.c - frame one collect() into one complete report, or into nothing.
  *
- * The generator prints straight into the caller's buffer.  A small scanner
- * follows the bytes as they are printed to know the nesting depth and the
- * top-level keys; together with the faults the yajl wrappers report, that
- * lets us refuse anything but a balanced object with exactly our Plugins
- * entry.  On any fault the buffer is emptied: never half a document.
+ * The report path runs one way: the module's generator calls go through
+ * the yajl wrappers (yajl-wrap.c) into the print callback here, which
+ * stores the bytes and follows them with a small scanner for the nesting
+ * depth and the top-level keys.  After collect() returns, the framer asks
+ * the wrapper for the generator's first fault; with the scanner's view
+ * that lets it refuse anything but a balanced object without a Plugins
+ * key of its own, then append the host's Plugins entry and the closing
+ * brace.  On any fault the buffer is emptied: never half a document.
+ * The same code frames reports in the worker, in test/modrun (the golden
+ * tests) and in test/bench/modcat.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +23,6 @@ struct reporter {
 	struct worker_stats	*stats;
 	yajl_gen		 gen;
 	struct evbuffer		*out;		/* scratch: moved out on success */
-	int			 active;	/* inside reporter_build() */
 
 	/* Byte scanner over the printed JSON. */
 	int			 depth;
@@ -33,10 +37,6 @@ struct reporter {
 	unsigned		 plugins_keys;
 	int			 oom;
 
-	/* First generator fault seen during this build. */
-	const char		*fault_func;
-	int			 fault_status;
-
 	uint64_t		 last_us;
 
 	/* "Plugins":[...]} as bytes: the same for every report of a module. */
@@ -49,36 +49,6 @@ struct reporter {
 };
 
 static void	reporter_make_tail(struct reporter *);
-
-/* One module per worker, so one reporter is building at a time. */
-static struct reporter	*building;
-
-const char *
-reporter_status_string(int st)
-{
-	switch (st) {
-	case yajl_gen_status_ok: return "ok";
-	case yajl_gen_keys_must_be_strings: return "a key that is not a string, or a value where a key belongs";
-	case yajl_max_depth_exceeded: return "nesting too deep";
-	case yajl_gen_in_error_state: return "generator in error state";
-	case yajl_gen_generation_complete: return "value after the end of the document";
-	case yajl_gen_invalid_number: return "invalid number (NaN, Inf or malformed)";
-	case yajl_gen_no_buf: return "no buffer";
-	case yajl_gen_invalid_string: return "invalid UTF-8 string";
-	default: return "unknown generator error";
-	}
-}
-
-void
-reporter_gen_fault(yajl_gen g, const char *func, int status)
-{
-	struct reporter	*r = building;
-
-	if (r == NULL || r->gen != g || !r->active || r->fault_func != NULL)
-		return;
-	r->fault_func = func;
-	r->fault_status = status;
-}
 
 static void
 scan_bytes(struct reporter *r, const char *s, size_t len)
@@ -228,6 +198,7 @@ reporter_new(const struct module *mod, struct worker_stats *stats)
 	if (!yajl_gen_config(r->gen, yajl_gen_print_callback, print_cb, r) ||
 	    !yajl_gen_config(r->gen, yajl_gen_validate_utf8, 1))
 		fatal("yajl_gen_config failed");
+	yajl_wrap_watch(r->gen);
 	reporter_make_tail(r);
 	return r;
 }
@@ -237,8 +208,7 @@ reporter_free(struct reporter *r)
 {
 	if (r == NULL)
 		return;
-	if (building == r)
-		building = NULL;
+	yajl_wrap_unwatch(r->gen);
 	yajl_gen_free(r->gen);
 	evbuffer_free(r->out);
 	free(r->tail);
@@ -257,13 +227,14 @@ gen_str(yajl_gen g, const char *s)
 	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
 }
 
-/* The one Plugins entry Scope requires (PROTOCOL.md 2). */
+/*
+ * The one Plugins entry Scope requires: the probe takes a report only with
+ * exactly one entry whose id matches the socket's (docs/ARCHITECTURE.md,
+ * "What Scope's probe expects" 2).
+ */
 static void
-gen_plugins(struct reporter *r)
+gen_plugins(yajl_gen g, const struct module *m)
 {
-	const struct module	*m = r->mod;
-	yajl_gen		 g = r->gen;
-
 	gen_str(g, "Plugins");
 	yajl_gen_array_open(g);
 	yajl_gen_map_open(g);
@@ -293,17 +264,15 @@ gen_plugins(struct reporter *r)
 static void
 reporter_make_tail(struct reporter *r)
 {
-	yajl_gen		 g, saved = r->gen;
+	yajl_gen		 g;
 	const unsigned char	*buf;
 	size_t			 len;
 
 	if ((g = yajl_gen_alloc(NULL)) == NULL)
 		fatal("yajl_gen_alloc: out of memory");
-	r->gen = g;
 	yajl_gen_map_open(g);
-	gen_plugins(r);
+	gen_plugins(g, r->mod);
 	yajl_gen_map_close(g);
-	r->gen = saved;
 	if (yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok || len < 2)
 		fatal("rendering the Plugins entry failed");
 	/* Drop the leading "{": the tail continues the module's object. */
@@ -339,11 +308,10 @@ int
 reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 {
 	const struct module	*m = r->mod;
+	const char		*fault;
 	uint64_t		 start, end;
-	int			 rc;
+	int			 rc, status;
 
-	building = r;
-	r->active = 1;
 	evbuffer_drain(r->out, evbuffer_get_length(r->out));
 	r->staged = 0;
 	r->too_big = 0;
@@ -352,8 +320,8 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 	r->top_keys = 0;
 	r->plugins_keys = 0;
 	r->oom = 0;
-	r->fault_func = NULL;
 	yajl_gen_reset(r->gen, NULL);
+	yajl_wrap_clear(r->gen);
 
 	yajl_gen_map_open(r->gen);
 	start = now_ns();
@@ -371,9 +339,9 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 		xasprintf(cause, "collect returned %d", rc);
 		goto fail;
 	}
-	if (r->fault_func != NULL) {
-		xasprintf(cause, "collect: %s: %s", r->fault_func,
-		    reporter_status_string(r->fault_status));
+	if ((fault = yajl_wrap_fault(r->gen, &status)) != NULL) {
+		xasprintf(cause, "collect: %s: %s", fault,
+		    yajl_wrap_strstatus(status));
 		goto fail;
 	}
 	if (r->in_string || r->depth != 1) {
@@ -399,11 +367,9 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 		print_cb(r, ",", 1);
 	print_cb(r, r->tail, r->tail_len);
 	stage_flush(r);
-	if (r->fault_func != NULL || r->depth != 0 || r->plugins_keys != 1) {
-		xasprintf(cause, "report framing failed: %s: %s",
-		    r->fault_func != NULL ? r->fault_func : "scanner",
-		    r->fault_func != NULL ?
-		    reporter_status_string(r->fault_status) : "unbalanced");
+	/* The tail is bytes, not generator calls: only the scanner sees it. */
+	if (r->depth != 0 || r->plugins_keys != 1) {
+		xasprintf(cause, "report framing failed: unbalanced");
 		goto fail;
 	}
 	if (r->too_big) {
@@ -415,7 +381,6 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 		xasprintf(cause, "out of memory building the report");
 		goto fail;
 	}
-	r->active = 0;
 	if (evbuffer_add_buffer(out, r->out) != 0) {
 		xasprintf(cause, "out of memory moving the report");
 		evbuffer_drain(r->out, evbuffer_get_length(r->out));
@@ -424,7 +389,6 @@ reporter_build(struct reporter *r, struct evbuffer *out, char **cause)
 	return 0;
 
 fail:
-	r->active = 0;
 	r->staged = 0;
 	evbuffer_drain(r->out, evbuffer_get_length(r->out));
 	return -1;

@@ -291,6 +291,22 @@ test_dechunk(void)
 	}
 }
 
+/* What out holds, as a string the caller frees; *len its length. */
+static char *
+out_text(struct evbuffer *out, size_t *len)
+{
+	char	*s;
+
+	*len = evbuffer_get_length(out);
+	if ((s = malloc(*len + 1)) == NULL) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	memcpy(s, evbuffer_pullup(out, -1), *len);
+	s[*len] = '\0';
+	return s;
+}
+
 /* The framing of an answer: status line, length, connection. */
 static void
 test_respond(void)
@@ -305,13 +321,7 @@ test_respond(void)
 	}
 	evbuffer_add(body, "{}", 2);
 	http_respond(out, 200, NULL, "application/json", body, 1, 0, NULL);
-	len = evbuffer_get_length(out);
-	if ((s = malloc(len + 1)) == NULL) {
-		report("respond", 0, "out of memory");
-		return;
-	}
-	memcpy(s, evbuffer_pullup(out, -1), len);
-	s[len] = '\0';
+	s = out_text(out, &len);
 	report("respond-status-line", strncmp(s, "HTTP/1.1 200 OK\r\n", 17) == 0,
 	    s);
 	report("respond-length", strstr(s, "Content-Length: 2\r\n") != NULL, s);
@@ -390,13 +400,7 @@ test_respond_error(void)
 	}
 	http_respond_error(out, 500, "cannot read\r\nX: y", "m",
 	    "module m: cannot read\r\nX: y (collect returned -1)", 1, 0, NULL);
-	len = evbuffer_get_length(out);
-	if ((s = malloc(len + 1)) == NULL) {
-		report("respond-error", 0, "out of memory");
-		return;
-	}
-	memcpy(s, evbuffer_pullup(out, -1), len);
-	s[len] = '\0';
+	s = out_text(out, &len);
 	report("respond-error-status-line", strncmp(s,
 	    "HTTP/1.1 500 cannot read X: y\r\nContent-Type:",
 	    strlen("HTTP/1.1 500 cannot read X: y\r\nContent-Type:")) == 0, s);

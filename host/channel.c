@@ -1,56 +1,119 @@
 /*
  * channel.c - the supervisor <-> worker channel: a SOCK_SEQPACKET pair,
- * one message per packet: a type byte, then NUL-terminated fields.  A
- * descriptor may ride along (SCM_RIGHTS).
+ * one typed message per packet (host.h lists them and the order they come
+ * in).  Both ends check every message against its type: the exact payload
+ * size, text NUL-terminated inside its field, flags 0 or 1.  Anything else
+ * is refused as EBADMSG, and text too long for its field is refused as
+ * EMSGSIZE when the message is made: nothing is ever cut short.
  */
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <errno.h>
-#include <stdarg.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "host.h"
 
-/* channel_send(fd, type, pass_fd, nfields, "a", "b", ...) */
-int
-channel_send(int fd, enum msg_type type, int pass_fd, int nfields, ...)
+/* Payload size of each type; -1: no such type. */
+static ssize_t
+msg_payload_size(uint32_t type)
 {
-	char		 buf[MSG_MAX_SIZE];
+	switch (type) {
+	case MSG_WORKER:
+		return sizeof(struct worker_settings);
+	case MSG_HELLO:
+		return sizeof(struct msg_hello);
+	case MSG_PARAM:
+		return sizeof(struct msg_param);
+	case MSG_MODULE:
+		return sizeof(struct module_settings);
+	case MSG_CHECK:
+		return sizeof(struct msg_check);
+	case MSG_REFUSE:
+		return sizeof(struct msg_refuse);
+	case MSG_SOCKET:
+	case MSG_READY:
+		return 0;
+	}
+	return -1;
+}
+
+/* A text field holds its terminating NUL. */
+static int
+text_ok(const char *field, size_t size)
+{
+	return memchr(field, '\0', size) != NULL;
+}
+
+#define TEXT_OK(f) text_ok((f), sizeof (f))
+
+/* The fields of a decoded payload are what its type allows. */
+static int
+msg_fields_ok(const struct msg *m)
+{
+	switch (m->hdr.type) {
+	case MSG_WORKER:
+		return m->u.worker.log_level >= 0 && m->u.worker.log_level <= 7 &&
+		    m->u.worker.use_syslog <= 1 && m->u.worker.check_mode <= 1;
+	case MSG_HELLO:
+		return TEXT_OK(m->u.hello.id) && TEXT_OK(m->u.hello.label) &&
+		    TEXT_OK(m->u.hello.description) &&
+		    m->u.hello.controller <= 1;
+	case MSG_PARAM:
+		return TEXT_OK(m->u.param.key) && TEXT_OK(m->u.param.value);
+	case MSG_MODULE:
+		return m->u.module.enabled <= 1;
+	case MSG_CHECK:
+		return m->u.check.ok <= 1 && TEXT_OK(m->u.check.id) &&
+		    TEXT_OK(m->u.check.detail);
+	case MSG_REFUSE:
+		return TEXT_OK(m->u.refuse.reason);
+	}
+	return 1;
+}
+
+/*
+ * Copies src into the text field dst of size bytes, zero-filling the rest
+ * (no stray bytes cross the channel).  Returns -1 (EMSGSIZE) if it does
+ * not fit.
+ */
+int
+channel_text(char *dst, size_t size, const char *src)
+{
+	size_t	len = strlen(src);
+
+	if (len >= size) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memcpy(dst, src, len);
+	memset(dst + len, 0, size - len);
+	return 0;
+}
+
+/*
+ * Sends one packet of the iovcnt buffers, with pass_fd if >= 0.  Returns
+ * 0 or -1 with errno (EMSGSIZE if the packet went out short).
+ */
+int
+channel_sendv(int fd, struct iovec *iov, int iovcnt, int pass_fd)
+{
 	union {
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(sizeof(int))];
 	}		 cmsgbuf;
 	struct msghdr	 mh;
-	struct iovec	 iov;
-	size_t		 len = 1;
-	va_list		 ap;
+	size_t		 len = 0;
 	ssize_t		 n;
 	int		 i;
 
-	buf[0] = (char)type;
-	va_start(ap, nfields);
-	for (i = 0; i < nfields; i++) {
-		const char	*f = va_arg(ap, const char *);
-		size_t		 flen = strlen(f);
-
-		if (len + flen + 1 > sizeof buf) {
-			/* Truncate long fields rather than lose the message. */
-			flen = sizeof buf - len - 1;
-		}
-		memcpy(buf + len, f, flen);
-		len += flen;
-		buf[len++] = '\0';
-		if (len >= sizeof buf)
-			break;
-	}
-	va_end(ap);
-
 	memset(&mh, 0, sizeof mh);
-	iov.iov_base = buf;
-	iov.iov_len = len;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
+	for (i = 0; i < iovcnt; i++)
+		len += iov[i].iov_len;
+	mh.msg_iov = iov;
+	mh.msg_iovlen = (size_t)iovcnt;
 	if (pass_fd >= 0) {
 		struct cmsghdr	*cm;
 
@@ -66,12 +129,73 @@ channel_send(int fd, enum msg_type type, int pass_fd, int nfields, ...)
 	do
 		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
-	return n == (ssize_t)len ? 0 : -1;
+	if (n == -1)
+		return -1;
+	if ((size_t)n != len) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Sends one message of the given type: payload must be that type's
+ * struct, len its size.  pass_fd >= 0 rides along.  Returns 0 or -1 with
+ * errno: EMSGSIZE for a payload longer than the type's, EINVAL for an
+ * unknown type or a shorter payload.
+ */
+int
+channel_send(int fd, enum msg_type type, const void *payload, size_t len,
+    int pass_fd)
+{
+	struct msg_hdr	 hdr;
+	struct iovec	 iov[2];
+	ssize_t		 want = msg_payload_size(type);
+
+	if (want < 0 || (size_t)want != len) {
+		errno = want >= 0 && len > (size_t)want ? EMSGSIZE : EINVAL;
+		return -1;
+	}
+	memset(&hdr, 0, sizeof hdr);
+	hdr.type = type;
+	hdr.len = (uint32_t)len;
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof hdr;
+	iov[1].iov_base = (void *)payload;
+	iov[1].iov_len = len;
+	return channel_sendv(fd, iov, len > 0 ? 2 : 1, pass_fd);
+}
+
+/*
+ * Decodes one packet of n bytes into m (m->fd is left alone).  Returns 0,
+ * or -1 with errno EBADMSG for an unknown type, a length that is not the
+ * type's or a field out of its bounds.
+ */
+int
+channel_decode(const void *buf, size_t n, struct msg *m)
+{
+	ssize_t	want;
+
+	if (n < sizeof m->hdr)
+		goto bad;
+	memcpy(&m->hdr, buf, sizeof m->hdr);
+	want = msg_payload_size(m->hdr.type);
+	if (want < 0 || m->hdr.len != (size_t)want ||
+	    n - sizeof m->hdr != (size_t)want)
+		goto bad;
+	memcpy(&m->u, (const char *)buf + sizeof m->hdr, (size_t)want);
+	if (!msg_fields_ok(m))
+		goto bad;
+	return 0;
+bad:
+	errno = EBADMSG;
+	return -1;
 }
 
 /*
  * Receives one message.  Returns 1, 0 on end of file, -1 on error or a
- * malformed message (errno EBADMSG).
+ * malformed message (errno EBADMSG; a descriptor that came with it is
+ * closed).  Only MSG_SOCKET may carry a descriptor, and it must.
  */
 int
 channel_recv(int fd, struct msg *m)
@@ -80,15 +204,19 @@ channel_recv(int fd, struct msg *m)
 		struct cmsghdr	hdr;
 		char		buf[CMSG_SPACE(sizeof(int))];
 	}		 cmsgbuf;
+	/* One byte more than the largest message: longer ones show. */
+	union {
+		char		 bytes[MSG_MAX_SIZE + 1];
+		uint64_t	 align;
+	}		 buf;
 	struct msghdr	 mh;
 	struct iovec	 iov;
 	struct cmsghdr	*cm;
 	ssize_t		 n;
-	size_t		 pos;
 
 	memset(&mh, 0, sizeof mh);
-	iov.iov_base = m->buf;
-	iov.iov_len = sizeof m->buf;
+	iov.iov_base = buf.bytes;
+	iov.iov_len = sizeof buf.bytes;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cmsgbuf.buf;
@@ -102,21 +230,13 @@ channel_recv(int fd, struct msg *m)
 	m->fd = -1;
 	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && m->fd == -1)
 			memcpy(&m->fd, CMSG_DATA(cm), sizeof(int));
 	}
 	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    (n > 1 && m->buf[n - 1] != '\0'))
+	    channel_decode(buf.bytes, (size_t)n, m) != 0 ||
+	    (m->hdr.type == MSG_SOCKET) != (m->fd >= 0))
 		goto bad;
-	m->type = (enum msg_type)(unsigned char)m->buf[0];
-	m->nfields = 0;
-	pos = 1;
-	while (pos < (size_t)n && m->nfields < MSG_MAX_FIELDS) {
-		m->fields[m->nfields++] = m->buf + pos;
-		pos += strlen(m->buf + pos) + 1;
-	}
-	for (int i = m->nfields; i < MSG_MAX_FIELDS; i++)
-		m->fields[i] = "";
 	return 1;
 
 bad:
@@ -124,5 +244,108 @@ bad:
 		close(m->fd);
 	m->fd = -1;
 	errno = EBADMSG;
+	return -1;
+}
+
+/* MSG_REFUSE with reason; -1 (EMSGSIZE) if the reason does not fit. */
+int
+channel_refuse(int fd, const char *reason)
+{
+	struct msg_refuse	r;
+
+	if (channel_text(r.reason, sizeof r.reason, reason) != 0)
+		return -1;
+	return channel_send(fd, MSG_REFUSE, &r, sizeof r, -1);
+}
+
+/*
+ * channel_send() on a non-blocking descriptor whose peer is reading: when
+ * the socket buffer is full (a few dozen parameters), wait for room, but
+ * not more than CHANNEL_SEND_WAIT_MS in all (ETIMEDOUT).
+ */
+#define CHANNEL_SEND_WAIT_MS 1000
+static int
+send_wait(int fd, enum msg_type type, const void *payload, size_t len,
+    uint64_t until)
+{
+	struct pollfd	pfd = { .fd = fd, .events = POLLOUT };
+	uint64_t	now;
+
+	for (;;) {
+		if (channel_send(fd, type, payload, len, -1) == 0)
+			return 0;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if ((now = now_ms()) >= until) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&pfd, 1, (int)(until - now)) == -1 && errno != EINTR)
+			return -1;
+	}
+}
+
+/*
+ * Sends module id its settings: one MSG_PARAM per parameter that applies
+ * to it (its own value, else the value for every module), then ms as
+ * MSG_MODULE.  The worker reads them as they come.  Returns 0, or -1
+ * with *cause.
+ */
+int
+channel_send_module(int fd, const struct options *o, const char *id,
+    const struct module_settings *ms, char **cause)
+{
+	struct msg_param	 p;
+	const char		*s, *dot, *eq, *value;
+	size_t			 i, j, idlen = strlen(id), klen;
+	uint64_t		 until = now_ms() + CHANNEL_SEND_WAIT_MS;
+	int			 dup;
+
+	for (i = 0; i < o->nparams; i++) {
+		s = o->params[i];
+		dot = strchr(s, '.');
+		eq = strchr(s, '=');
+		if (!((size_t)(dot - s) == idlen && strncmp(s, id, idlen) == 0) &&
+		    !(dot - s == 1 && s[0] == '*'))
+			continue;
+		klen = (size_t)(eq - dot - 1);
+		/* Each key once: later entries for it are in its value. */
+		for (dup = 0, j = 0; j < i && !dup; j++) {
+			const char *t = o->params[j], *tdot = strchr(t, '.');
+
+			dup = ((size_t)(tdot - t) == idlen &&
+			    strncmp(t, id, idlen) == 0) ||
+			    (tdot - t == 1 && t[0] == '*');
+			dup = dup && strncmp(tdot + 1, dot + 1, klen) == 0 &&
+			    tdot[1 + klen] == '=';
+		}
+		if (dup)
+			continue;
+		memset(&p, 0, sizeof p);
+		if (klen > PARAM_KEY_MAX) {
+			xasprintf(cause, "param %.*s: name longer than %d bytes",
+			    (int)klen, dot + 1, PARAM_KEY_MAX);
+			return -1;
+		}
+		memcpy(p.key, dot + 1, klen);
+		value = options_lookup(o->params, o->nparams, id, p.key);
+		if (channel_text(p.value, sizeof p.value, value) != 0) {
+			xasprintf(cause, "param %s: value longer than %d bytes",
+			    p.key, PARAM_VALUE_MAX);
+			return -1;
+		}
+		if (send_wait(fd, MSG_PARAM, &p, sizeof p, until) != 0)
+			goto fail;
+	}
+	if (send_wait(fd, MSG_MODULE, ms, sizeof *ms, until) != 0)
+		goto fail;
+	return 0;
+
+fail:
+	if (errno == ETIMEDOUT)
+		xasprintf(cause, "channel: the worker did not read its settings "
+		    "within %d ms", CHANNEL_SEND_WAIT_MS);
+	else
+		xasprintf(cause, "channel: settings: %s", strerror(errno));
 	return -1;
 }

@@ -28,6 +28,7 @@ check_one(const struct options *o, const struct modfile *f, char *id,
     size_t idlen, char **detail)
 {
 	struct msg	 m;
+	struct module_settings ms;
 	uint64_t	 limit = now_ms() + o->start_timeout_ms + o->deadline_ms;
 	char		*cause = NULL;
 	int		 chan, status, verdict = -1, r;
@@ -67,18 +68,25 @@ check_one(const struct options *o, const struct modfile *f, char *id,
 			break;	/* the worker died: waitpid says how */
 		if (m.fd >= 0)
 			close(m.fd);
-		if (m.type == MSG_HELLO)
-			snprintf(id, idlen, "%s", m.fields[0]);
-		else if (m.type == MSG_REFUSE &&
-		    strcmp(m.fields[0], WORKER_DISABLED) == 0) {
-			*detail = xstrdup(m.fields[0]);
-			verdict = 2;
-		} else if (m.type == MSG_REFUSE) {
-			xasprintf(detail, "refused: %s", m.fields[0]);
+		if (m.hdr.type == MSG_HELLO) {
+			snprintf(id, idlen, "%s", m.u.hello.id);
+			options_module(o, id, m.u.hello.interval_ms, &ms);
+			if (!ms.enabled) {
+				channel_refuse(chan, WORKER_DISABLED);
+				*detail = xstrdup(WORKER_DISABLED);
+				verdict = 2;
+			} else if (channel_send_module(chan, o, id, &ms,
+			    &cause) != 0) {
+				*detail = cause;
+				kill(pid, SIGKILL);
+				verdict = 0;
+			}
+		} else if (m.hdr.type == MSG_REFUSE) {
+			xasprintf(detail, "refused: %s", m.u.refuse.reason);
 			verdict = 0;
-		} else if (m.type == MSG_CHECK) {
-			*detail = xstrdup(m.fields[2]);
-			verdict = strcmp(m.fields[0], "ok") == 0;
+		} else if (m.hdr.type == MSG_CHECK) {
+			*detail = xstrdup(m.u.check.detail);
+			verdict = m.u.check.ok;
 		}
 	}
 	close(chan);
@@ -105,7 +113,7 @@ check_main(const struct options *o)
 	unsigned	 ok = 0, bad = 0, unsafe = 0;
 	char		*cause = NULL, *detail, id[PLUGIN_ID_MAX + 1];
 
-	if (scan_dir(o->module_dir, &files, &n, &cause) != 0) {
+	if (scan_dir(o, &files, &n, &cause) != 0) {
 		fprintf(stderr, "%s: %s\n", HOST_NAME, cause);
 		free(cause);
 		return 2;

@@ -1,8 +1,9 @@
 /*
- * config.c - the configuration file, scope-plugin-host.conf(5): global
- * settings go into struct options, module blocks and parameters become the
- * same "id.key=value" strings as --set and --param.  A global "param" is
- * stored with the id "*", which options_lookup() falls back to.
+ * config.c - the configuration file, scope-plugin-host.conf(5): its keys
+ * are the rows of the settings table (options.c).  Global settings go
+ * into struct options, module blocks become the same overrides as --set,
+ * parameters the same "id.key=value" strings as --param.  A global
+ * "param" is stored with the id "*", which options_lookup() falls back to.
  *
  * The file is applied first and the command line again on top of it, so
  * flags win.  Every error is collected as "file:line: message".
@@ -18,50 +19,6 @@
 
 #define CONFIG_LINE_MAX 4095
 #define CONFIG_ERRORS_MAX 100
-
-enum ctype { C_PATH, C_LEVEL, C_BOOL, C_UINT, C_NAME };
-
-#define C_GLOBAL 1
-#define C_MODULE 2
-
-/* A key other than param, module and }.  off: field in struct options. */
-struct ckey {
-	const char	*name;
-	enum ctype	 type;
-	int		 scope;
-	unsigned	 min, max;	/* C_UINT; the ranges of the flags */
-	size_t		 off;
-};
-
-#define NO_FIELD ((size_t)-1)
-#define F(field) offsetof(struct options, field)
-
-static const struct ckey config_keys[] = {
-	{ "module-dir",    C_PATH,  C_GLOBAL, 0, 0, F(module_dir) },
-	{ "socket-dir",    C_PATH,  C_GLOBAL, 0, 0, F(socket_dir) },
-	{ "log-level",     C_LEVEL, C_GLOBAL, 0, 0, F(log_level) },
-	{ "syslog",        C_BOOL,  C_GLOBAL, 0, 0, F(use_syslog) },
-	{ "deadline",      C_UINT,  C_GLOBAL|C_MODULE, 10, 3600000, F(deadline_ms) },
-	{ "budget",        C_UINT,  C_GLOBAL|C_MODULE, 0, 3600000, F(budget_ms) },
-	{ "memory-limit",  C_UINT,  C_GLOBAL|C_MODULE, 0, 1048576, F(memory_limit_mb) },
-	{ "start-timeout", C_UINT,  C_GLOBAL, 100, 600000, F(start_timeout_ms) },
-	{ "backoff-min",   C_UINT,  C_GLOBAL, 1, 3600000, F(backoff_min_ms) },
-	{ "backoff-max",   C_UINT,  C_GLOBAL, 1, 86400000, F(backoff_max_ms) },
-	{ "max-failures",  C_UINT,  C_GLOBAL, 0, 1000000, F(max_failures) },
-	{ "healthy-after", C_UINT,  C_GLOBAL, 1, 86400000, F(healthy_ms) },
-	{ "stop-grace",    C_UINT,  C_GLOBAL, 1, 600000, F(stop_grace_ms) },
-	{ "rescan",        C_UINT,  C_GLOBAL, 100, 86400000, F(rescan_ms) },
-	{ "settle",        C_UINT,  C_GLOBAL, 0, 60000, F(settle_ms) },
-	{ "max-conns",     C_UINT,  C_GLOBAL, 1, 65536, F(max_conns) },
-	{ "read-timeout",  C_UINT,  C_GLOBAL, 100, 600000, F(read_timeout_ms) },
-	{ "idle-timeout",  C_UINT,  C_GLOBAL, 100, 86400000, F(idle_timeout_ms) },
-	{ "strict-modes",  C_BOOL,  C_GLOBAL, 0, 0, F(strict_modes) },
-	{ "allow-symlinks", C_BOOL, C_GLOBAL, 0, 0, F(allow_symlinks) },
-	{ "user",          C_NAME,  C_GLOBAL, 0, 0, F(user) },
-	{ "socket-group",  C_NAME,  C_GLOBAL, 0, 0, F(socket_group) },
-	{ "interval",      C_UINT,  C_MODULE, 0, 86400000, NO_FIELD },
-	{ "enabled",       C_BOOL,  C_MODULE, 0, 0, NO_FIELD },
-};
 
 /* A copy of s that options_free() releases. */
 static const char *
@@ -262,7 +219,7 @@ config_module(struct cstate *cs, char *rest)
 static void
 config_param(struct cstate *cs, char *rest)
 {
-	char		*name = next_word(&rest), *dup, *what;
+	char		*name = next_word(&rest), *dup, *what, *why;
 	const char	*p;
 
 	if (*name == '\0') {
@@ -280,7 +237,10 @@ config_param(struct cstate *cs, char *rest)
 	}
 	xasprintf(&dup, "param %s", name);
 	xasprintf(&what, "param \"%s\"", name);
-	if (config_once(cs, dup, what) == 0) {
+	if (options_param_check(name, strlen(name), rest, &why) != 0) {
+		config_error(cs, cs->line, "%s", why);
+		free(why);
+	} else if (config_once(cs, dup, what) == 0) {
 		if (cs->depth == 0)
 			config_push(&cs->o->params, &cs->o->nparams, "*", name,
 			    rest);
@@ -296,25 +256,22 @@ config_param(struct cstate *cs, char *rest)
 static void
 config_setting(struct cstate *cs, const char *key, const char *value)
 {
-	const struct ckey	*k = NULL;
-	size_t			 i;
+	const struct setting	*k = options_find(key);
 	unsigned		 u = 0;
-	int			 lvl, r;
-	char			 buf[16], *what;
+	int			 r;
+	char			*what, *why;
 
-	for (i = 0; i < sizeof config_keys / sizeof config_keys[0]; i++)
-		if (strcmp(config_keys[i].name, key) == 0)
-			k = &config_keys[i];
-	if (k == NULL) {
+	if (k == NULL || (k->where & (SET_GLOBAL | SET_MODULE)) == 0 ||
+	    k->type == ST_PARAM) {
 		config_error(cs, cs->line, "unknown key \"%s\"", key);
 		return;
 	}
-	if (cs->depth > 0 && (k->scope & C_MODULE) == 0) {
+	if (cs->depth > 0 && (k->where & SET_MODULE) == 0) {
 		config_error(cs, cs->line, "\"%s\" is a global setting, not "
 		    "allowed in a module block", key);
 		return;
 	}
-	if (cs->depth == 0 && (k->scope & C_GLOBAL) == 0) {
+	if (cs->depth == 0 && (k->where & SET_GLOBAL) == 0) {
 		config_error(cs, cs->line, "\"%s\" is allowed only in a module "
 		    "block", key);
 		return;
@@ -330,7 +287,7 @@ config_setting(struct cstate *cs, const char *key, const char *value)
 		return;
 
 	switch (k->type) {
-	case C_PATH:
+	case ST_PATH:
 		if (*value != '/') {
 			config_error(cs, cs->line, "%s: expected an absolute "
 			    "path, got \"%s\"", key, value);
@@ -338,7 +295,7 @@ config_setting(struct cstate *cs, const char *key, const char *value)
 		}
 		*(const char **)((char *)cs->o + k->off) = config_keep(cs->o, value);
 		return;
-	case C_NAME:
+	case ST_NAME:
 		/* A user or group name (or number); resolved with the flags. */
 		if (value[strcspn(value, " \t:/")] != '\0') {
 			config_error(cs, cs->line, "%s: expected a user or group "
@@ -347,15 +304,7 @@ config_setting(struct cstate *cs, const char *key, const char *value)
 		}
 		*(const char **)((char *)cs->o + k->off) = config_keep(cs->o, value);
 		return;
-	case C_LEVEL:
-		if ((lvl = options_parse_level(value)) < 0) {
-			config_error(cs, cs->line, "%s: expected err, warning, "
-			    "info or debug, got \"%s\"", key, value);
-			return;
-		}
-		*(int *)((char *)cs->o + k->off) = lvl;
-		return;
-	case C_BOOL:
+	case ST_BOOL:
 		if (strcmp(value, "yes") == 0)
 			u = 1;
 		else if (strcmp(value, "no") != 0) {
@@ -364,24 +313,18 @@ config_setting(struct cstate *cs, const char *key, const char *value)
 			return;
 		}
 		break;
-	case C_UINT:
-		if (parse_uint(value, k->min, k->max, &u) != 0) {
-			config_error(cs, cs->line, "%s: expected a number from "
-			    "%u to %u, got \"%s\"", key, k->min, k->max, value);
+	default:
+		if (options_value(k, value, &u, &why) != 0) {
+			config_error(cs, cs->line, "%s: %s", key, why);
+			free(why);
 			return;
 		}
 		break;
 	}
-	if (cs->depth > 0) {
-		if (cs->id[0] != '\0') {
-			snprintf(buf, sizeof buf, "%u", u);
-			config_push(&cs->o->settings, &cs->o->nsettings, cs->id,
-			    key, buf);
-		}
-	} else if (k->type == C_BOOL)
-		*(int *)((char *)cs->o + k->off) = (int)u;
-	else
-		*(unsigned *)((char *)cs->o + k->off) = u;
+	if (cs->depth == 0)
+		options_set(cs->o, k, u);
+	else if (cs->id[0] != '\0')
+		options_override(cs->o, cs->id, k, u);
 }
 
 /* One line, without its newline, NUL-checked and trimmed. */

@@ -53,7 +53,11 @@
 #define WORKER_CHANNEL_FD 3
 #define WORKER_STATS_FD 4
 
-/* Operator settings, shared by supervisor and (through argv) workers. */
+/*
+ * Operator settings (the table in options.c says which flag and key sets
+ * each field, its range and default).  Workers get theirs over the
+ * channel as struct worker_settings and struct module_settings.
+ */
 struct options {
 	const char	*module_dir;
 	const char	*socket_dir;
@@ -72,15 +76,17 @@ struct options {
 	unsigned	 settle_ms;	/* a file must be this old to be loaded */
 	unsigned	 memory_limit_mb; /* worker RSS limit, 0 = none */
 	int		 check_mode;
+	const char	*worker;	/* --worker: the module to run */
 	const char	*config_file;	/* --config; NULL: the default file */
 	int		 no_config;	/* --no-config: read no file */
 	/* "id.key=value" strings: module parameters (--param, id "*" for
-	 * every module) and per-module host settings (--set id.interval=MS,
-	 * id.deadline=MS, id.budget, id.memory-limit, id.enabled=0|1). */
+	 * every module). */
 	char		**params;
 	size_t		 nparams;
-	char		**settings;
-	size_t		 nsettings;
+	/* Per-module host settings (--set ID.KEY=VALUE, module blocks), in
+	 * the order given: the last one for an id and key wins. */
+	struct module_override *overrides;
+	size_t		 noverrides;
 	char		**owned;	/* strings the config file allocated */
 	size_t		 nowned;
 	/* Hardening (issue 5, docs/SECURITY.md). */
@@ -98,10 +104,30 @@ struct options {
 	gid_t		 socket_gid;
 };
 
+/* Global settings a worker needs from its first moment (MSG_WORKER). */
+struct worker_settings {
+	int32_t		 log_level;
+	uint32_t	 use_syslog;
+	uint32_t	 check_mode;	/* one collect, verdict, exit */
+};
+
+/* One module's settings, resolved by the supervisor (MSG_MODULE). */
+struct module_settings {
+	uint32_t	 enabled;
+	uint32_t	 interval_ms;	/* 0: collect on each request */
+	uint32_t	 budget_ms;
+	uint32_t	 deadline_ms;	/* supervisor: kill a collect above */
+	uint32_t	 memory_limit_mb; /* supervisor: kill above; 0 none */
+	uint32_t	 max_conns;
+	uint32_t	 read_timeout_ms;
+	uint32_t	 idle_timeout_ms;
+};
+
 /* log.c */
 void		 log_open(const char *ident, int use_syslog, int level);
 void		 log_set_prefix(const char *prefix);
-int		 log_get_level(void);
+const char	*log_level_name(int);
+int		 log_level_parse(const char *);
 void		 log_msg(int level, const char *fmt, ...)
 		     __attribute__((format(printf, 2, 3)));
 void		 log_vmsg(int level, const char *fmt, va_list ap)
@@ -135,6 +161,10 @@ int		 parse_uint(const char *, unsigned, unsigned, unsigned *);
 enum http_method { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_OTHER };
 enum http_route { ROUTE_OTHER, ROUTE_REPORT, ROUTE_CONTROL };
 #define HTTP_PATH_MAX 256
+/* Fixed limits of every socket (docs/SECURITY.md): the probe's requests
+ * are a few hundred bytes and a control body a few hundred more. */
+#define HTTP_MAX_HEAD 8192
+#define HTTP_MAX_BODY (64 * 1024)
 #define HTTP_QUERY_MAX 256
 struct http_request {
 	enum http_method method;
@@ -186,7 +216,6 @@ struct server	*server_new(struct event_base *, int, const struct http_limits *,
 void		 server_pause(struct server *);
 int		 server_resume(struct server *);
 void		 server_free(struct server *);
-unsigned	 server_conns(struct server *);
 void		 server_reply(struct server_conn *, const struct http_request *,
 		     int, const char *, struct evbuffer *, const char *);
 void		 server_reply_error(struct server_conn *,
@@ -195,8 +224,8 @@ void		 server_reply_failure(struct server_conn *,
 		     const struct http_request *, int, const char *, const char *,
 		     const char *);
 int		 server_conn_quiet_fd(struct server_conn *);
-void		 server_limits_default(struct http_limits *);
-void		 server_limits_configure(unsigned, unsigned, unsigned);
+void		 server_limits_init(struct http_limits *, unsigned, unsigned,
+		     unsigned);
 
 /*
  * frame.c: one collect() framed into one complete report (the module's
@@ -264,25 +293,82 @@ int		 control_parse(const char *, size_t, struct control_request **,
 const struct sph_control *control_get(const struct control_request *);
 void		 control_free(struct control_request *);
 
-/* channel.c: supervisor <-> worker messages over a SOCK_SEQPACKET pair. */
+/*
+ * channel.c: supervisor <-> worker messages over a SOCK_SEQPACKET pair,
+ * one message per packet: a struct msg_hdr, then the payload struct of its
+ * type, exactly that long (both ends are this binary, so the structs go as
+ * they are in memory).  Text fields are NUL-terminated within their
+ * arrays; text that does not fit is refused (EMSGSIZE), never cut.  Only
+ * MSG_SOCKET carries a descriptor (SCM_RIGHTS).  The exchange:
+ *
+ *	s->w	MSG_WORKER	struct worker_settings (right after exec)
+ *	w->s	MSG_HELLO	struct msg_hello (module loaded)
+ *	s->w	MSG_PARAM	struct msg_param, one per parameter
+ *	s->w	MSG_MODULE	struct module_settings (ends the settings)
+ *	s->w	MSG_SOCKET	the listening socket, no payload (not --check)
+ *	w->s	MSG_READY	no payload: init done, serving
+ *	w->s	MSG_CHECK	struct msg_check (--check instead of READY)
+ *	both	MSG_REFUSE	struct msg_refuse; the worker then exits
+ */
 enum msg_type {
-	MSG_HELLO = 1,	/* w->s: id, label, description, interval_ms, controller */
-	MSG_SOCKET,	/* s->w: the listening socket (SCM_RIGHTS) */
-	MSG_REFUSE,	/* both: a reason; the worker then exits */
-	MSG_READY,	/* w->s: init done, serving */
-	MSG_CHECK,	/* w->s: "ok"|"fail", id, detail */
+	MSG_WORKER = 1,
+	MSG_HELLO,
+	MSG_PARAM,
+	MSG_MODULE,
+	MSG_SOCKET,
+	MSG_READY,
+	MSG_CHECK,
+	MSG_REFUSE,
 };
-#define MSG_MAX_FIELDS 8
-#define MSG_MAX_SIZE 4096
+#define MSG_TEXT_MAX 4096	/* reasons, details, descriptions */
+#define MSG_LABEL_MAX 1024
+#define PARAM_KEY_MAX 255
+#define PARAM_VALUE_MAX 4095
+struct msg_hdr {
+	uint32_t	 type;		/* enum msg_type */
+	uint32_t	 len;		/* payload bytes after the header */
+};
+struct msg_hello {
+	char		 id[PLUGIN_ID_MAX + 1];
+	char		 label[MSG_LABEL_MAX];
+	char		 description[MSG_TEXT_MAX];
+	uint32_t	 interval_ms;	/* the module's own; 0: on demand */
+	uint32_t	 controller;	/* 1: it has a control callback */
+};
+struct msg_param {
+	char		 key[PARAM_KEY_MAX + 1];
+	char		 value[PARAM_VALUE_MAX + 1];
+};
+struct msg_check {
+	uint32_t	 ok;		/* 1: the report is valid */
+	char		 id[PLUGIN_ID_MAX + 1];
+	char		 detail[MSG_TEXT_MAX];
+};
+struct msg_refuse {
+	char		 reason[MSG_TEXT_MAX];
+};
 struct msg {
-	enum msg_type	 type;
+	struct msg_hdr	 hdr;
 	int		 fd;		/* received descriptor or -1 */
-	int		 nfields;
-	const char	*fields[MSG_MAX_FIELDS];
-	char		 buf[MSG_MAX_SIZE];
+	union {
+		struct worker_settings	 worker;
+		struct msg_hello	 hello;
+		struct msg_param	 param;
+		struct module_settings	 module;
+		struct msg_check	 check;
+		struct msg_refuse	 refuse;
+	}		 u;
 };
-int		 channel_send(int, enum msg_type, int, int, ...);
+#define MSG_MAX_SIZE (sizeof(struct msg_hdr) + sizeof(((struct msg *)0)->u))
+struct iovec;
+int		 channel_sendv(int, struct iovec *, int, int);
+int		 channel_send(int, enum msg_type, const void *, size_t, int);
 int		 channel_recv(int, struct msg *);
+int		 channel_decode(const void *, size_t, struct msg *);
+int		 channel_text(char *, size_t, const char *);
+int		 channel_refuse(int, const char *);
+int		 channel_send_module(int, const struct options *, const char *,
+		     const struct module_settings *, char **);
 
 /* Counters a worker keeps in a page shared with its supervisor. */
 #define STATS_BUCKETS 24	/* collect time, log2 microseconds */
@@ -311,7 +397,7 @@ pid_t		 spawn_worker(const struct options *, const char *, int, int *,
 		     char **);
 
 /* worker.c */
-int		 worker_main(const char *, const struct options *, int);
+int		 worker_main(const char *);
 
 /* sockets.c: the socket directory, lock and per-module sockets. */
 #define SOCKETS_LOCK_NAME ".scope-plugin-host.lock"
@@ -324,8 +410,7 @@ struct plugsock {
 };
 int		 sockets_prepare(const char *, int *, char **);
 void		 sockets_clean_stale(const char *);
-void		 sockets_configure(const char *, gid_t);
-struct plugsock	*plugsock_open(const char *, const char *, char **);
+struct plugsock	*plugsock_open(const struct options *, const char *, char **);
 void		 plugsock_close(struct plugsock *);
 
 /* scan.c: listing the module directory, watching it for changes. */
@@ -335,10 +420,10 @@ struct modfile {
 	struct stat	 st;
 	char		*refused;	/* unsafe to load: why; else NULL */
 };
-int		 scan_dir(const char *, struct modfile **, size_t *, char **);
+int		 scan_dir(const struct options *, struct modfile **, size_t *,
+		     char **);
 void		 scan_free(struct modfile *, size_t);
 int		 scan_same_file(const struct stat *, const struct stat *);
-void		 scan_configure(int, int);
 unsigned	 scan_refused(void);
 int		 watch_open(const char *, char **);
 int		 watch_drain(int);
@@ -498,16 +583,73 @@ int		 config_load(struct options *, const char *, int, char ***,
 void		 config_free_errors(char **, size_t);
 int		 config_setup(struct options *, int, char **);
 
-/* options.c */
+/*
+ * options.c: the settings table, one row per flag and configuration key
+ * (name, type, range, default, scope, whether workers get it, help),
+ * which drives getopt, config.c, --help and the settings sent to workers.
+ */
+enum setting_type {
+	ST_PATH,	/* a directory or file */
+	ST_NAME,	/* a user or group */
+	ST_LEVEL,	/* a syslog level by name */
+	ST_BOOL,	/* yes/no in the file; the flag sets flag_value */
+	ST_UINT,	/* a number in [min, max] */
+	ST_PARAM,	/* --param ID.KEY=VALUE, "param KEY VALUE" */
+	ST_SET,		/* --set ID.KEY=VALUE */
+	ST_ACTION,	/* --help, --version */
+};
+#define SET_GLOBAL	0x01	/* a global key in the file */
+#define SET_MODULE	0x02	/* in a module block and --set ID.KEY */
+#define SET_WORKER	0x04	/* workers get it over the channel */
+#define SET_FLAG	0x08	/* a command-line flag */
+#define SET_HIDDEN	0x10	/* internal flag: not in --help */
+#define SET_MODULE_DEFAULT 0x20	/* default: the module's own (descriptor) */
+struct setting {
+	const char	*name;		/* key in the file, flag if no flag */
+	const char	*flag;		/* command-line name; NULL: name */
+	const char	*section;	/* --help heading before this row */
+	int		 short_flag;	/* 'f', or 0 */
+	enum setting_type type;
+	int		 where;		/* SET_* */
+	unsigned	 min, max;	/* ST_UINT */
+	unsigned	 def;		/* ST_UINT, ST_BOOL, ST_LEVEL */
+	const char	*defstr;	/* ST_PATH */
+	unsigned	 flag_value;	/* ST_BOOL: what the flag sets */
+	size_t		 off;		/* in struct options, or NO_FIELD */
+	size_t		 moff;		/* in struct module_settings, or NO_FIELD */
+	size_t		 woff;		/* in struct worker_settings, or NO_FIELD */
+	const char	*arg;		/* metavariable in --help, "MS" */
+	const char	*help;		/* without the default */
+	const char	*def_note;	/* after the default: "0 = never" */
+};
+#define NO_FIELD ((size_t)-1)
+extern const struct setting settings_table[];
+extern const size_t settings_count;
+
+/* One --set ID.KEY=VALUE or a key in a module block, parsed. */
+struct module_override {
+	char			 id[PLUGIN_ID_MAX + 1];
+	const struct setting	*s;
+	unsigned		 value;
+};
+
 void		 options_defaults(struct options *);
 void		 options_free(struct options *);
-int		 options_parse_level(const char *);
 int		 options_parse(struct options *, int, char **, char **,
 		     char **);
+const struct setting *options_find(const char *);
+int		 options_value(const struct setting *, const char *, unsigned *,
+		     char **);
+void		 options_set(struct options *, const struct setting *, unsigned);
+void		 options_override(struct options *, const char *,
+		     const struct setting *, unsigned);
+int		 options_param_check(const char *, size_t, const char *,
+		     char **);
 const char	*options_lookup(char **, size_t, const char *, const char *);
-unsigned	 options_module_uint(const struct options *, const char *,
-		     const char *, unsigned);
-char		**options_worker_argv(const struct options *, const char *);
+void		 options_worker(const struct options *,
+		     struct worker_settings *);
+void		 options_module(const struct options *, const char *, unsigned,
+		     struct module_settings *);
 void		 options_usage(FILE *);
 
 #endif /* HOST_H */

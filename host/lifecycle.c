@@ -257,19 +257,28 @@ mod_refuse(struct supervisor *sv, struct modent *m, const char *reason)
 	mod_set_refused(sv, m, reason);
 }
 
-/* HELLO: the worker loaded the module and tells us who it is. */
+/*
+ * HELLO: the worker loaded the module and tells us who it is; we answer
+ * with its settings and its socket.
+ */
 static void
 mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 {
-	const char	*id = msg->fields[0];
-	struct modent	*other;
-	char		*cause = NULL;
-	unsigned	 interval;
+	const char		*id = msg->u.hello.id;
+	struct modent		*other;
+	struct module_settings	 ms;
+	char			*cause = NULL;
 
 	if (!valid_plugin_id(id)) {
 		/* The worker checked it; a mismatch means a broken worker. */
-		channel_send(m->chan, MSG_REFUSE, -1, 1, "invalid id");
+		channel_refuse(m->chan, "invalid id");
 		mod_refuse(sv, m, "worker sent an invalid id");
+		return;
+	}
+	options_module(sv->o, id, msg->u.hello.interval_ms, &ms);
+	if (!ms.enabled) {
+		channel_refuse(m->chan, WORKER_DISABLED);
+		mod_refuse(sv, m, WORKER_DISABLED);
 		return;
 	}
 	/*
@@ -297,7 +306,7 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 
 		xasprintf(&why, "id \"%s\" is already served by %s; ids must "
 		    "be unique (the socket is named after it)", id, other->path);
-		channel_send(m->chan, MSG_REFUSE, -1, 1, why);
+		channel_refuse(m->chan, why);
 		mod_refuse(sv, m, why);
 		snprintf(m->id, sizeof m->id, "%s", id);
 		m->refused_dup = 1;
@@ -310,21 +319,20 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 	m->refused_sock = 0;	/* the refusal's socket, if kept, is its own now */
 	refused_sock_yield(sv, id, m);
 	snprintf(m->id, sizeof m->id, "%s", id);
-	if (parse_uint(msg->fields[3], 0, 86400000, &interval) != 0)
-		interval = 0;
-	m->deadline_ms = options_module_uint(sv->o, id, "deadline",
-	    interval > sv->o->deadline_ms ? interval : sv->o->deadline_ms);
-	m->memory_limit_mb = options_module_uint(sv->o, id, "memory-limit",
-	    sv->o->memory_limit_mb);
+	m->deadline_ms = ms.deadline_ms;
+	m->memory_limit_mb = ms.memory_limit_mb;
 
 	if (m->sock == NULL &&
-	    (m->sock = plugsock_open(sv->o->socket_dir, id, &cause)) == NULL) {
-		channel_send(m->chan, MSG_REFUSE, -1, 1, cause);
+	    (m->sock = plugsock_open(sv->o, id, &cause)) == NULL) {
+		channel_refuse(m->chan, cause);
 		mod_refuse(sv, m, cause);
 		free(cause);
 		return;
 	}
-	if (channel_send(m->chan, MSG_SOCKET, m->sock->fd, 0) != 0)
+	if (channel_send_module(m->chan, sv->o, id, &ms, &cause) != 0) {
+		log_err("module %s: %s", id, cause);
+		free(cause);
+	} else if (channel_send(m->chan, MSG_SOCKET, NULL, 0, m->sock->fd) != 0)
 		log_err("module %s: cannot pass the socket: %s", id,
 		    strerror(errno));
 	/* Until READY, the supervisor answers "starting". */
@@ -361,7 +369,7 @@ mod_channel_read(struct modent *m)
 		return 0;
 	if (msg.fd >= 0)
 		close(msg.fd);
-	switch (msg.type) {
+	switch (msg.hdr.type) {
 	case MSG_HELLO:
 		if (m->state == M_STARTING)
 			mod_hello(sv, m, &msg);
@@ -372,11 +380,11 @@ mod_channel_read(struct modent *m)
 		break;
 	case MSG_REFUSE:
 		if (m->state == M_STARTING)
-			mod_refuse(sv, m, msg.fields[0]);
+			mod_refuse(sv, m, msg.u.refuse.reason);
 		break;
 	default:
-		log_warn("module %s: unexpected message %d from worker",
-		    mod_name(m), (int)msg.type);
+		log_warn("module %s: unexpected message %u from worker",
+		    mod_name(m), msg.hdr.type);
 		break;
 	}
 	return 1;

@@ -36,10 +36,27 @@ log_set_prefix(const char *prefix)
 		snprintf(log_prefix, sizeof log_prefix, "%s: ", prefix);
 }
 
-int
-log_get_level(void)
+/* A level's name as log lines show it. */
+const char *
+log_level_name(int level)
 {
-	return log_level;
+	return level_names[level & 7];
+}
+
+/* A syslog level by name (err or error, warn or warning, ...), or -1. */
+int
+log_level_parse(const char *s)
+{
+	int	i;
+
+	for (i = 0; i < 8; i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return i;
+	if (strcmp(s, "err") == 0)
+		return LOG_ERR;
+	if (strcmp(s, "warn") == 0)
+		return LOG_WARNING;
+	return -1;
 }
 
 void
@@ -60,7 +77,7 @@ log_vmsg(int level, const char *fmt, va_list ap)
 		 */
 		if (isatty(STDERR_FILENO))
 			fprintf(stderr, "%s[%d] %s: %s%s\n", HOST_NAME,
-			    (int)getpid(), level_names[level & 7], log_prefix,
+			    (int)getpid(), log_level_name(level), log_prefix,
 			    line);
 		else
 			fprintf(stderr, "<%d>%s[%d]: %s%s\n", level & 7,

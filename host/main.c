@@ -76,15 +76,9 @@ main(int argc, char **argv)
 		free(cause);
 		return 2;
 	}
-	/* Workers get everything through argv and never read the file. */
+	/* Workers get their settings over the channel, never from the file. */
 	if (worker == NULL && config_setup(&o, argc, argv) != 0)
 		return 1;
-
-	/* Hardening (issue 5): the files that enforce it get the settings. */
-	server_limits_configure(o.max_conns, o.read_timeout_ms,
-	    o.idle_timeout_ms);
-	scan_configure(o.strict_modes, o.allow_symlinks);
-	sockets_configure(o.socket_group, o.socket_gid);
 
 	/* Workers are fresh execs of this very file, wherever it lives. */
 	n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
@@ -95,8 +89,7 @@ main(int argc, char **argv)
 		host_exe = "/proc/self/exe";
 
 	if (worker != NULL) {
-		log_open(HOST_NAME, o.use_syslog, o.log_level);
-		r = worker_main(worker, &o, o.check_mode);
+		r = worker_main(worker);
 		options_free(&o);
 		return r;
 	}

@@ -1,4 +1,8 @@
-/* options.c - command line: defaults, parsing, --help, worker argv. */
+/*
+ * options.c - the settings table and the command line: one row per flag
+ * and configuration key drives getopt, the configuration file (config.c),
+ * --help and the settings workers get over the channel.
+ */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
@@ -11,89 +15,268 @@
 
 #include "host.h"
 
-enum {
-	OPT_MODULE_DIR = 256, OPT_SOCKET_DIR, OPT_CHECK, OPT_VERSION,
-	OPT_LOG_LEVEL, OPT_SYSLOG, OPT_DEADLINE, OPT_BUDGET, OPT_PARAM,
-	OPT_SET, OPT_BACKOFF_MIN, OPT_BACKOFF_MAX, OPT_MAX_FAILURES,
-	OPT_HEALTHY, OPT_STOP_GRACE, OPT_RESCAN, OPT_SETTLE, OPT_MEMORY_LIMIT,
-	OPT_START_TIMEOUT, OPT_WORKER, OPT_CONFIG, OPT_NO_CONFIG,
-	/* hardening (issue 5) */
-	OPT_MAX_CONNS, OPT_READ_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_NO_STRICT_MODES,
-	OPT_ALLOW_SYMLINKS, OPT_USER, OPT_SOCKET_GROUP
-};
+#define O(field) offsetof(struct options, field)
+#define M(field) offsetof(struct module_settings, field)
+#define W(field) offsetof(struct worker_settings, field)
+#define DEFAULT_CONFIG SPH_SYSCONFDIR "/" HOST_NAME ".conf"
 
-static const struct option long_options[] = {
-	{ "module-dir",		required_argument, NULL, OPT_MODULE_DIR },
-	{ "socket-dir",		required_argument, NULL, OPT_SOCKET_DIR },
-	{ "foreground",		no_argument,	   NULL, 'f' },
-	{ "check",		no_argument,	   NULL, OPT_CHECK },
-	{ "version",		no_argument,	   NULL, OPT_VERSION },
-	{ "help",		no_argument,	   NULL, 'h' },
-	{ "log-level",		required_argument, NULL, OPT_LOG_LEVEL },
-	{ "syslog",		no_argument,	   NULL, OPT_SYSLOG },
-	{ "deadline",		required_argument, NULL, OPT_DEADLINE },
-	{ "budget",		required_argument, NULL, OPT_BUDGET },
-	{ "param",		required_argument, NULL, OPT_PARAM },
-	{ "set",		required_argument, NULL, OPT_SET },
-	{ "backoff-min",	required_argument, NULL, OPT_BACKOFF_MIN },
-	{ "backoff-max",	required_argument, NULL, OPT_BACKOFF_MAX },
-	{ "max-failures",	required_argument, NULL, OPT_MAX_FAILURES },
-	{ "healthy-after",	required_argument, NULL, OPT_HEALTHY },
-	{ "stop-grace",		required_argument, NULL, OPT_STOP_GRACE },
-	{ "rescan",		required_argument, NULL, OPT_RESCAN },
-	{ "settle",		required_argument, NULL, OPT_SETTLE },
-	{ "memory-limit",	required_argument, NULL, OPT_MEMORY_LIMIT },
-	{ "start-timeout",	required_argument, NULL, OPT_START_TIMEOUT },
-	{ "worker",		required_argument, NULL, OPT_WORKER },
-	{ "config",		required_argument, NULL, OPT_CONFIG },
-	{ "no-config",		no_argument,	   NULL, OPT_NO_CONFIG },
-	/* hardening (issue 5) */
-	{ "max-conns",		required_argument, NULL, OPT_MAX_CONNS },
-	{ "read-timeout",	required_argument, NULL, OPT_READ_TIMEOUT },
-	{ "idle-timeout",	required_argument, NULL, OPT_IDLE_TIMEOUT },
-	{ "no-strict-modes",	no_argument,	   NULL, OPT_NO_STRICT_MODES },
-	{ "allow-symlinks",	no_argument,	   NULL, OPT_ALLOW_SYMLINKS },
-	{ "user",		required_argument, NULL, OPT_USER },
-	{ "socket-group",	required_argument, NULL, OPT_SOCKET_GROUP },
-	{ NULL, 0, NULL, 0 }
-};
-
-static const char *const level_names[] = {
-	"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"
-};
-
-void
-options_defaults(struct options *o)
-{
-	memset(o, 0, sizeof *o);
-	o->module_dir = SPH_MODULE_DIR;
-	o->socket_dir = SPH_SOCKET_DIR;
-	o->log_level = LOG_INFO;
+/*
+ * Flag-only rows (no SET_GLOBAL or SET_MODULE) are not keys of the file.
+ * A setting with moff is resolved per module by options_module(); with
+ * woff it is in struct worker_settings.  --help lists the rows in this
+ * order, a section heading before the row that has one.
+ */
+const struct setting settings_table[] = {
+	{ .name = "config", .type = ST_PATH, .where = SET_FLAG,
+	  .off = O(config_file), .moff = NO_FIELD, .woff = NO_FIELD,
+	  .arg = "FILE", .help = "read settings from FILE, which must exist; "
+	  "options given here override it (scope-plugin-host.conf(5))" },
+	{ .name = "no-config", .type = ST_BOOL, .where = SET_FLAG,
+	  .flag_value = 1, .off = O(no_config), .moff = NO_FIELD,
+	  .woff = NO_FIELD, .help = "read no configuration file; by default "
+	  DEFAULT_CONFIG " is read if it exists" },
+	{ .name = "module-dir", .type = ST_PATH, .where = SET_GLOBAL | SET_FLAG,
+	  .defstr = SPH_MODULE_DIR, .off = O(module_dir), .moff = NO_FIELD,
+	  .woff = NO_FIELD, .arg = "DIR", .help = "modules to load" },
+	{ .name = "socket-dir", .type = ST_PATH, .where = SET_GLOBAL | SET_FLAG,
+	  .defstr = SPH_SOCKET_DIR, .off = O(socket_dir), .moff = NO_FIELD,
+	  .woff = NO_FIELD, .arg = "DIR", .help = "Scope's plugin directory" },
+	{ .name = "foreground", .short_flag = 'f', .type = ST_BOOL,
+	  .where = SET_FLAG, .flag_value = 1, .off = O(foreground),
+	  .moff = NO_FIELD, .woff = NO_FIELD,
+	  .help = "stay in the foreground, log to stderr" },
+	{ .name = "check", .type = ST_BOOL, .where = SET_FLAG | SET_WORKER,
+	  .flag_value = 1, .off = O(check_mode), .moff = NO_FIELD,
+	  .woff = W(check_mode), .help = "load every module, run one collect "
+	  "each, validate the reports as Scope's probe would, print a verdict, "
+	  "exit" },
+	{ .name = "log-level", .type = ST_LEVEL,
+	  .where = SET_GLOBAL | SET_FLAG | SET_WORKER, .def = LOG_INFO,
+	  .off = O(log_level), .moff = NO_FIELD, .woff = W(log_level),
+	  .arg = "LEVEL", .help = "err, warning, info or debug" },
+	{ .name = "syslog", .type = ST_BOOL,
+	  .where = SET_GLOBAL | SET_FLAG | SET_WORKER, .flag_value = 1,
+	  .off = O(use_syslog), .moff = NO_FIELD, .woff = W(use_syslog),
+	  .help = "log to syslog (the default when in the background)" },
 	/*
 	 * The probe gives a plugin 500 ms and polls every second.  A collect
 	 * still running after 1 s has cost two polls and is stuck, not slow:
 	 * kill it.  100 ms is where it starts to delay the other plugins.
 	 */
-	o->deadline_ms = 1000;
-	o->budget_ms = 100;
-	o->start_timeout_ms = 10000;
-	o->backoff_min_ms = 100;
-	o->backoff_max_ms = 30000;
-	o->healthy_ms = 60000;
-	o->max_failures = 10;
-	o->stop_grace_ms = 3000;
-	o->rescan_ms = 5000;
-	o->settle_ms = 300;
-	o->memory_limit_mb = 512;
-	/* hardening (issue 5) */
-	o->max_conns = 128;
-	o->read_timeout_ms = 5000;
-	o->idle_timeout_ms = 60000;
-	o->strict_modes = 1;
+	{ .name = "deadline", .type = ST_UINT,
+	  .where = SET_GLOBAL | SET_MODULE | SET_FLAG, .min = 10,
+	  .max = 3600000, .def = 1000, .off = O(deadline_ms),
+	  .moff = M(deadline_ms), .woff = NO_FIELD, .arg = "MS",
+	  .help = "kill a worker whose collect runs longer" },
+	{ .name = "budget", .type = ST_UINT,
+	  .where = SET_GLOBAL | SET_MODULE | SET_FLAG | SET_WORKER, .min = 0,
+	  .max = 3600000, .def = 100, .off = O(budget_ms), .moff = M(budget_ms),
+	  .woff = NO_FIELD, .arg = "MS",
+	  .help = "warn when a collect takes longer" },
+	{ .name = "param", .type = ST_PARAM,
+	  .where = SET_GLOBAL | SET_MODULE | SET_FLAG | SET_WORKER,
+	  .off = NO_FIELD, .moff = NO_FIELD, .woff = NO_FIELD,
+	  .arg = "ID.KEY=VAL", .help = "parameter KEY for module ID, or for "
+	  "every module when ID is * (repeatable)" },
+	{ .name = "set", .type = ST_SET, .where = SET_FLAG, .off = NO_FIELD,
+	  .moff = NO_FIELD, .woff = NO_FIELD, .arg = "ID.KEY=VAL",
+	  .help = "per-module host setting KEY of module ID (repeatable):" },
+	{ .name = "backoff-min", .type = ST_UINT, .where = SET_GLOBAL | SET_FLAG,
+	  .min = 1, .max = 3600000, .def = 100, .off = O(backoff_min_ms),
+	  .moff = NO_FIELD, .woff = NO_FIELD, .arg = "MS",
+	  .help = "first restart delay after a crash" },
+	{ .name = "backoff-max", .type = ST_UINT, .where = SET_GLOBAL | SET_FLAG,
+	  .min = 1, .max = 86400000, .def = 30000, .off = O(backoff_max_ms),
+	  .moff = NO_FIELD, .woff = NO_FIELD, .arg = "MS",
+	  .help = "longest restart delay" },
+	{ .name = "max-failures", .type = ST_UINT,
+	  .where = SET_GLOBAL | SET_FLAG, .min = 0, .max = 1000000, .def = 10,
+	  .off = O(max_failures), .moff = NO_FIELD, .woff = NO_FIELD,
+	  .arg = "N", .help = "crashes in a row before a module is marked "
+	  "failed", .def_note = "0 = never" },
+	{ .name = "healthy-after", .type = ST_UINT,
+	  .where = SET_GLOBAL | SET_FLAG, .min = 1, .max = 86400000,
+	  .def = 60000, .off = O(healthy_ms), .moff = NO_FIELD,
+	  .woff = NO_FIELD, .arg = "MS",
+	  .help = "running this long resets the backoff" },
+	{ .name = "stop-grace", .type = ST_UINT, .where = SET_GLOBAL | SET_FLAG,
+	  .min = 1, .max = 600000, .def = 3000, .off = O(stop_grace_ms),
+	  .moff = NO_FIELD, .woff = NO_FIELD, .arg = "MS",
+	  .help = "SIGTERM to SIGKILL delay for workers" },
+	{ .name = "start-timeout", .type = ST_UINT,
+	  .where = SET_GLOBAL | SET_FLAG, .min = 100, .max = 600000,
+	  .def = 10000, .off = O(start_timeout_ms), .moff = NO_FIELD,
+	  .woff = NO_FIELD, .arg = "MS",
+	  .help = "load + init must finish within" },
+	{ .name = "rescan", .type = ST_UINT, .where = SET_GLOBAL | SET_FLAG,
+	  .min = 100, .max = 86400000, .def = 5000, .off = O(rescan_ms),
+	  .moff = NO_FIELD, .woff = NO_FIELD, .arg = "MS",
+	  .help = "periodic rescan besides inotify" },
+	{ .name = "settle", .type = ST_UINT, .where = SET_GLOBAL | SET_FLAG,
+	  .min = 0, .max = 60000, .def = 300, .off = O(settle_ms),
+	  .moff = NO_FIELD, .woff = NO_FIELD, .arg = "MS",
+	  .help = "a module file must be unchanged this long" },
+	{ .name = "memory-limit", .type = ST_UINT,
+	  .where = SET_GLOBAL | SET_MODULE | SET_FLAG, .min = 0,
+	  .max = 1048576, .def = 512, .off = O(memory_limit_mb),
+	  .moff = M(memory_limit_mb), .woff = NO_FIELD, .arg = "MB",
+	  .help = "kill a worker whose RSS exceeds this",
+	  .def_note = "0 = no limit" },
+	{ .name = "interval", .type = ST_UINT,
+	  .where = SET_MODULE | SET_WORKER | SET_MODULE_DEFAULT, .min = 0,
+	  .max = 86400000, .off = NO_FIELD, .moff = M(interval_ms),
+	  .woff = NO_FIELD, .arg = "MS", .help = "collect in the background "
+	  "this often (0: at each request)" },
+	{ .name = "enabled", .type = ST_BOOL, .where = SET_MODULE, .def = 1,
+	  .off = NO_FIELD, .moff = M(enabled), .woff = NO_FIELD,
+	  .help = "0 keeps the module from being served" },
+	{ .name = "version", .type = ST_ACTION, .where = SET_FLAG,
+	  .off = NO_FIELD, .moff = NO_FIELD, .woff = NO_FIELD,
+	  .help = "print the version and exit" },
+	{ .name = "help", .short_flag = 'h', .type = ST_ACTION,
+	  .where = SET_FLAG, .off = NO_FIELD, .moff = NO_FIELD,
+	  .woff = NO_FIELD, .help = "print this help and exit" },
+	{ .name = "worker", .type = ST_PATH, .where = SET_FLAG | SET_HIDDEN,
+	  .off = O(worker), .moff = NO_FIELD, .woff = NO_FIELD },
+
+	/* Hardening (docs/SECURITY.md). */
+	{ .name = "user", .section = "Security (see docs/SECURITY.md):",
+	  .type = ST_NAME, .where = SET_GLOBAL | SET_FLAG, .off = O(user),
+	  .moff = NO_FIELD, .woff = NO_FIELD, .arg = "USER",
+	  .help = "run workers (and so all module code) as USER, with its "
+	  "groups; the supervisor stays root to manage the sockets (default: "
+	  "workers run as the host does)" },
+	{ .name = "socket-group", .type = ST_NAME, .where = SET_GLOBAL | SET_FLAG,
+	  .off = O(socket_group), .moff = NO_FIELD, .woff = NO_FIELD,
+	  .arg = "GROUP", .help = "sockets 0660 and their <id>/ dirs 0750, "
+	  "group GROUP (default: the host's group; dirs 0755, sockets 0660; "
+	  "the socket dir itself is created 0755)" },
+	{ .name = "strict-modes", .flag = "no-strict-modes", .type = ST_BOOL,
+	  .where = SET_GLOBAL | SET_FLAG, .def = 1, .flag_value = 0,
+	  .off = O(strict_modes), .moff = NO_FIELD, .woff = NO_FIELD,
+	  .help = "as root, also load modules that are not owned by root or "
+	  "are group/other writable, or whose directory (or a parent) is "
+	  "(default: refused, logged once)" },
+	{ .name = "allow-symlinks", .type = ST_BOOL,
+	  .where = SET_GLOBAL | SET_FLAG, .flag_value = 1,
+	  .off = O(allow_symlinks), .moff = NO_FIELD, .woff = NO_FIELD,
+	  .help = "follow module symlinks that point outside the module "
+	  "directory (default: refused; links inside are fine)" },
+	{ .name = "max-conns", .type = ST_UINT, .where = SET_GLOBAL | SET_FLAG | SET_WORKER,
+	  .min = 1, .max = 65536, .def = 128, .off = O(max_conns),
+	  .moff = M(max_conns), .woff = NO_FIELD, .arg = "N",
+	  .help = "connections per socket; at the limit the oldest idle (else "
+	  "slowest incomplete) one is closed" },
+	{ .name = "read-timeout", .type = ST_UINT, .where = SET_GLOBAL | SET_FLAG | SET_WORKER,
+	  .min = 100, .max = 600000, .def = 5000, .off = O(read_timeout_ms),
+	  .moff = M(read_timeout_ms), .woff = NO_FIELD, .arg = "MS",
+	  .help = "a request must be complete this long after its first byte, "
+	  "else 408 and close; also a silent new connection and a stalled "
+	  "response write" },
+	{ .name = "idle-timeout", .type = ST_UINT, .where = SET_GLOBAL | SET_FLAG | SET_WORKER,
+	  .min = 100, .max = 86400000, .def = 60000, .off = O(idle_timeout_ms),
+	  .moff = M(idle_timeout_ms), .woff = NO_FIELD, .arg = "MS",
+	  .help = "close a kept-alive connection idle this long" },
+};
+const size_t settings_count = sizeof settings_table / sizeof settings_table[0];
+
+/* The row a file key (or --set key) names, or NULL. */
+const struct setting *
+options_find(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < settings_count; i++)
+		if (strcmp(settings_table[i].name, name) == 0)
+			return &settings_table[i];
+	return NULL;
+}
+
+static const char *
+flag_name(const struct setting *s)
+{
+	return s->flag != NULL ? s->flag : s->name;
+}
+
+/* The value of an ST_UINT, ST_BOOL or ST_LEVEL field of o. */
+static unsigned
+field_get(const struct options *o, const struct setting *s)
+{
+	const char	*p = (const char *)o + s->off;
+
+	return s->type == ST_UINT ? *(const unsigned *)p :
+	    (unsigned)*(const int *)p;
+}
+
+/* Sets an ST_UINT, ST_BOOL or ST_LEVEL global setting. */
+void
+options_set(struct options *o, const struct setting *s, unsigned v)
+{
+	char	*p = (char *)o + s->off;
+
+	if (s->type == ST_UINT)
+		*(unsigned *)p = v;
+	else
+		*(int *)p = (int)v;
+}
+
+/*
+ * Parses text as a value of s (ST_UINT or ST_LEVEL; ST_BOOL as 0 or 1)
+ * into *v.  Returns 0, or -1 with *cause saying what was expected (the
+ * caller adds where the value came from).
+ */
+int
+options_value(const struct setting *s, const char *text, unsigned *v,
+    char **cause)
+{
+	int	lvl;
+
+	switch (s->type) {
+	case ST_UINT:
+		if (parse_uint(text, s->min, s->max, v) == 0)
+			return 0;
+		xasprintf(cause, "expected a number from %u to %u, got \"%s\"",
+		    s->min, s->max, text);
+		return -1;
+	case ST_LEVEL:
+		if ((lvl = log_level_parse(text)) >= 0) {
+			*v = (unsigned)lvl;
+			return 0;
+		}
+		xasprintf(cause, "expected err, warning, info or debug, got "
+		    "\"%s\"", text);
+		return -1;
+	case ST_BOOL:
+		if (parse_uint(text, 0, 1, v) == 0)
+			return 0;
+		xasprintf(cause, "expected 0 or 1, got \"%s\"", text);
+		return -1;
+	default:
+		xasprintf(cause, "not a value setting");
+		return -1;
+	}
+}
+
+void
+options_defaults(struct options *o)
+{
+	const struct setting	*s;
+	size_t			 i;
+
+	memset(o, 0, sizeof *o);
+	for (i = 0; i < settings_count; i++) {
+		s = &settings_table[i];
+		if (s->off == NO_FIELD)
+			continue;
+		if (s->type == ST_PATH || s->type == ST_NAME)
+			*(const char **)((char *)o + s->off) = s->defstr;
+		else
+			options_set(o, s, s->def);
+	}
 	o->socket_gid = (gid_t)-1;
 }
 
-/* Frees the parameter and setting lists. */
+/* Frees the parameter and override lists and the file's strings. */
 void
 options_free(struct options *o)
 {
@@ -102,133 +285,145 @@ options_free(struct options *o)
 	for (i = 0; i < o->nparams; i++)
 		free(o->params[i]);
 	free(o->params);
-	for (i = 0; i < o->nsettings; i++)
-		free(o->settings[i]);
-	free(o->settings);
+	free(o->overrides);
 	for (i = 0; i < o->nowned; i++)
 		free(o->owned[i]);
 	free(o->owned);
-	o->params = o->settings = o->owned = NULL;
-	o->nparams = o->nsettings = o->nowned = 0;
+	free(o->user_groups);
+	o->params = o->owned = NULL;
+	o->overrides = NULL;
+	o->user_groups = NULL;
+	o->nparams = o->noverrides = o->nowned = 0;
+}
+
+/* Records setting s of module id (a module block, --set); last one wins. */
+void
+options_override(struct options *o, const char *id, const struct setting *s,
+    unsigned value)
+{
+	struct module_override	*mo;
+
+	o->overrides = xrealloc(o->overrides, (o->noverrides + 1) *
+	    sizeof *o->overrides);
+	mo = &o->overrides[o->noverrides++];
+	snprintf(mo->id, sizeof mo->id, "%s", id);
+	mo->s = s;
+	mo->value = value;
+}
+
+/* A parameter name and value fit what the channel carries. */
+int
+options_param_check(const char *key, size_t keylen, const char *value,
+    char **cause)
+{
+	if (keylen > PARAM_KEY_MAX) {
+		xasprintf(cause, "param %.*s...: name longer than %d bytes", 32,
+		    key, PARAM_KEY_MAX);
+		return -1;
+	}
+	if (strlen(value) > PARAM_VALUE_MAX) {
+		xasprintf(cause, "param %.*s: value longer than %d bytes",
+		    (int)keylen, key, PARAM_VALUE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends the text of the --help column for s to f, wrapped. */
+static void
+usage_text(FILE *f, const struct setting *s)
+{
+	char		*text, *extra = NULL, *p, *word;
+	size_t		 col = 23, i;
+
+	if (s->type == ST_SET) {
+		/* The keys a module block takes, from the table. */
+		for (i = 0; i < settings_count; i++) {
+			if ((settings_table[i].where & SET_MODULE) == 0 ||
+			    settings_table[i].type == ST_PARAM)
+				continue;
+			p = extra;
+			xasprintf(&extra, "%s%s%s", p != NULL ? p : "",
+			    p != NULL ? ", " : " ", settings_table[i].name);
+			free(p);
+		}
+		p = extra;
+		xasprintf(&extra, "%s (enabled: 0 or 1)", p);
+		free(p);
+	} else if (s->type == ST_UINT)
+		xasprintf(&extra, " (default %u%s%s)", s->def,
+		    s->def_note != NULL ? "; " : "",
+		    s->def_note != NULL ? s->def_note : "");
+	else if (s->type == ST_LEVEL)
+		xasprintf(&extra, " (default %s)", log_level_name((int)s->def));
+	else if (s->type == ST_PATH && s->defstr != NULL)
+		xasprintf(&extra, " (default %s)", s->defstr);
+	/* The default stays on one line: its blanks are not break points. */
+	for (p = extra; p != NULL && *p != '\0' && s->type != ST_SET; p++)
+		if (*p == ' ' && p != extra)
+			*p = '\1';
+	xasprintf(&text, "%s%s", s->help, extra != NULL ? extra : "");
+	free(extra);
+
+	p = text;
+	while ((word = strsep(&p, " ")) != NULL) {
+		if (col > 23 && col + 1 + strlen(word) > 79) {
+			fprintf(f, "\n%23s", "");
+			col = 23;
+		}
+		if (col > 23) {
+			fputc(' ', f);
+			col++;
+		}
+		col += strlen(word);
+		for (; *word != '\0'; word++)
+			fputc(*word == '\1' ? ' ' : *word, f);
+	}
+	fputc('\n', f);
+	free(text);
 }
 
 void
 options_usage(FILE *f)
 {
+	const struct setting	*s;
+	size_t			 i;
+	int			 n;
+
 	fprintf(f,
 "usage: %s [options]\n"
 "       %s status [--json] [--socket-dir DIR]\n"
 "Serves every module (*.so) in the module directory as a Weave Scope plugin\n"
 "on <socket-dir>/<id>/<id>.sock.\n"
+"\n", HOST_NAME, HOST_NAME);
+	for (i = 0; i < settings_count; i++) {
+		s = &settings_table[i];
+		if ((s->where & SET_FLAG) == 0 || (s->where & SET_HIDDEN))
+			continue;
+		if (s->section != NULL)
+			fprintf(f, "\n%s\n", s->section);
+		if (s->short_flag != 0)
+			n = fprintf(f, "  -%c, --%s", s->short_flag, flag_name(s));
+		else
+			n = fprintf(f, "  --%s", flag_name(s));
+		if (s->arg != NULL)
+			n += fprintf(f, " %s", s->arg);
+		if (n >= 23)
+			fprintf(f, " ");
+		else
+			fprintf(f, "%*s", 23 - n, "");
+		usage_text(f, s);
+	}
+	fprintf(f,
+"  Fixed limits: request head %u KiB (431), request body %u KiB (413).\n"
 "\n"
-"  --config FILE        read settings from FILE, which must exist; options\n"
-"                       given here override it (scope-plugin-host.conf(5))\n"
-"  --no-config          read no configuration file; by default\n"
-"                       %s is read if it exists\n"
-"  --module-dir DIR     modules to load (default %s)\n"
-"  --socket-dir DIR     Scope's plugin directory (default %s)\n"
-"  -f, --foreground     stay in the foreground, log to stderr\n"
-"  --check              load every module, run one collect each, validate the\n"
-"                       reports as Scope's probe would, print a verdict, exit\n"
-"  --log-level LEVEL    err, warning, info or debug (default info)\n"
-"  --syslog             log to syslog (the default when in the background)\n"
-"  --deadline MS        kill a worker whose collect runs longer (default 1000)\n"
-"  --budget MS          warn when a collect takes longer (default 100)\n"
-"  --param ID.KEY=VAL   parameter KEY for module ID, or for every module\n"
-"                       when ID is * (repeatable)\n"
-"  --set ID.KEY=VAL     per-module host setting: interval, deadline, budget,\n"
-"                       memory-limit, enabled (0 or 1) (repeatable)\n"
-"  --backoff-min MS     first restart delay after a crash (default 100)\n"
-"  --backoff-max MS     longest restart delay (default 30000)\n"
-"  --max-failures N     crashes in a row before a module is marked failed\n"
-"                       (default 10; 0 = never)\n"
-"  --healthy-after MS   running this long resets the backoff (default 60000)\n"
-"  --stop-grace MS      SIGTERM to SIGKILL delay for workers (default 3000)\n"
-"  --start-timeout MS   load + init must finish within (default 10000)\n"
-"  --rescan MS          periodic rescan besides inotify (default 5000)\n"
-"  --settle MS          a module file must be unchanged this long (default 300)\n"
-"  --memory-limit MB    kill a worker whose RSS exceeds this (default 512,\n"
-"                       0 = no limit)\n"
-"  --version            print the version and exit\n"
-"  -h, --help           print this help and exit\n"
-"\n"
-"Security (see docs/SECURITY.md):\n"
-"  --user USER          run workers (and so all module code) as USER, with\n"
-"                       its groups; the supervisor stays root to manage the\n"
-"                       sockets (default: workers run as the host does)\n"
-"  --socket-group GROUP sockets 0660 and their <id>/ dirs 0750, group GROUP\n"
-"                       (default: the host's group; dirs 0755, sockets 0660;\n"
-"                       the socket dir itself is created 0755)\n"
-"  --no-strict-modes    as root, also load modules that are not owned by\n"
-"                       root or are group/other writable, or whose directory\n"
-"                       (or a parent) is (default: refused, logged once)\n"
-"  --allow-symlinks     follow module symlinks that point outside the module\n"
-"                       directory (default: refused; links inside are fine)\n"
-"  --max-conns N        connections per socket; at the limit the oldest idle\n"
-"                       (else slowest incomplete) one is closed (default 128)\n"
-"  --read-timeout MS    a request must be complete this long after its first\n"
-"                       byte, else 408 and close; also a silent new connection\n"
-"                       and a stalled response write (default 5000)\n"
-"  --idle-timeout MS    close a kept-alive connection idle this long\n"
-"                       (default 60000)\n"
-"  Fixed limits: request head 8 KiB (431), request body 64 KiB (413).\n"
-"\n"
+"The configuration file takes these settings by name (strict-modes no for\n"
+"--no-strict-modes); a module block takes the per-module ones.\n"
 "Signals: SIGHUP rescans and retries failed modules; SIGUSR1 logs every\n"
 "module's state; SIGTERM/SIGINT remove the sockets and exit.\n"
-"See scope-plugin-host(8) and scope-plugin(3).\n",
-	    HOST_NAME, HOST_NAME, SPH_SYSCONFDIR "/" HOST_NAME ".conf",
-	    SPH_MODULE_DIR, SPH_SOCKET_DIR);
+"See scope-plugin-host(8), scope-plugin-host.conf(5) and scope-plugin(3).\n",
+	    HTTP_MAX_HEAD / 1024, HTTP_MAX_BODY / 1024);
 }
-
-/* A syslog level by name (err, warning, info, debug, ...), or -1. */
-int
-options_parse_level(const char *s)
-{
-	int	i;
-
-	for (i = 0; i < 8; i++)
-		if (strcmp(s, level_names[i]) == 0)
-			return i;
-	if (strcmp(s, "error") == 0)
-		return LOG_ERR;
-	if (strcmp(s, "warn") == 0)
-		return LOG_WARNING;
-	return -1;
-}
-
-/* "id.key=value" with a valid id (or "*" if star) and a non-empty key. */
-static int
-check_kv(const char *s, int star)
-{
-	const char	*dot = strchr(s, '.'), *eq = strchr(s, '=');
-	char		 id[PLUGIN_ID_MAX + 1];
-
-	if (dot == NULL || eq == NULL || eq < dot || dot == s ||
-	    (size_t)(dot - s) > PLUGIN_ID_MAX || eq == dot + 1)
-		return -1;
-	memcpy(id, s, (size_t)(dot - s));
-	id[dot - s] = '\0';
-	if (star && strcmp(id, "*") == 0)
-		return 0;
-	return valid_plugin_id(id) ? 0 : -1;
-}
-
-static void
-push(char ***list, size_t *n, const char *s)
-{
-	*list = xrealloc(*list, (*n + 2) * sizeof **list);
-	(*list)[(*n)++] = xstrdup(s);
-	(*list)[*n] = NULL;
-}
-
-#define UINT_ARG(field, min, max) do {					\
-	if (parse_uint(optarg, (min), (max), &o->field) != 0) {		\
-		xasprintf(cause, "--%s: expected a number from %u to %u, "	\
-		    "got \"%s\"", long_options[idx].name, (unsigned)(min),	\
-		    (unsigned)(max), optarg);				\
-		return -1;						\
-	}								\
-} while (0)
 
 /* hardening (issue 5): --user and --socket-group to ids, now, as root. */
 static int
@@ -286,6 +481,128 @@ options_resolve_ids(struct options *o, char **cause)
 	return 0;
 }
 
+/* "id.key=value" with a valid id (or "*" if star) and a non-empty key. */
+static int
+check_kv(const char *s, int star)
+{
+	const char	*dot = strchr(s, '.'), *eq = strchr(s, '=');
+	char		 id[PLUGIN_ID_MAX + 1];
+
+	if (dot == NULL || eq == NULL || eq < dot || dot == s ||
+	    (size_t)(dot - s) > PLUGIN_ID_MAX || eq == dot + 1)
+		return -1;
+	memcpy(id, s, (size_t)(dot - s));
+	id[dot - s] = '\0';
+	if (star && strcmp(id, "*") == 0)
+		return 0;
+	return valid_plugin_id(id) ? 0 : -1;
+}
+
+static void
+push(char ***list, size_t *n, const char *s)
+{
+	*list = xrealloc(*list, (*n + 2) * sizeof **list);
+	(*list)[(*n)++] = xstrdup(s);
+	(*list)[*n] = NULL;
+}
+
+/* --param ID.KEY=VALUE: checked, then kept as it is. */
+static int
+parse_param(struct options *o, const char *arg, char **cause)
+{
+	const char	*dot = strchr(arg, '.'), *eq = strchr(arg, '=');
+	char		*why;
+
+	if (check_kv(arg, 1) != 0) {
+		xasprintf(cause, "--param: expected ID.KEY=VALUE with a valid "
+		    "module id, got \"%s\"", arg);
+		return -1;
+	}
+	if (options_param_check(dot + 1, (size_t)(eq - dot - 1), eq + 1,
+	    &why) != 0) {
+		xasprintf(cause, "--param: %s", why);
+		free(why);
+		return -1;
+	}
+	push(&o->params, &o->nparams, arg);
+	return 0;
+}
+
+/* --set ID.KEY=VALUE: a per-module setting of the table, in its range. */
+static int
+parse_set(struct options *o, const char *arg, char **cause)
+{
+	const struct setting	*s;
+	const char		*dot = strchr(arg, '.'), *eq = strchr(arg, '=');
+	char			 id[PLUGIN_ID_MAX + 1], *key, *why;
+	unsigned		 v;
+
+	if (check_kv(arg, 0) != 0) {
+		xasprintf(cause, "--set: expected ID.KEY=VALUE with a valid "
+		    "module id, got \"%s\"", arg);
+		return -1;
+	}
+	memcpy(id, arg, (size_t)(dot - arg));
+	id[dot - arg] = '\0';
+	key = xstrdup(dot + 1);
+	key[eq - dot - 1] = '\0';
+	s = options_find(key);
+	if (s == NULL || (s->where & SET_MODULE) == 0 || s->type == ST_PARAM) {
+		xasprintf(cause, "--set %s: \"%s\" is not a per-module setting "
+		    "(see --help)", arg, key);
+		free(key);
+		return -1;
+	}
+	free(key);
+	if (options_value(s, eq + 1, &v, &why) != 0) {
+		xasprintf(cause, "--set %s: %s", arg, why);
+		free(why);
+		return -1;
+	}
+	options_override(o, id, s, v);
+	return 0;
+}
+
+/* One flag of the table with its argument (or NULL). */
+static int
+parse_flag(struct options *o, const struct setting *s, const char *arg,
+    char **cause)
+{
+	char		*why;
+	unsigned	 v;
+
+	switch (s->type) {
+	case ST_ACTION:
+		if (strcmp(s->name, "version") == 0)
+			printf("%s %s (module ABI %d.%d)\n", HOST_NAME,
+			    PACKAGE_VERSION, SPH_ABI_MAJOR, SPH_ABI_MINOR);
+		else
+			options_usage(stdout);
+		return 1;
+	case ST_PATH:
+	case ST_NAME:
+		*(const char **)((char *)o + s->off) = arg;
+		return 0;
+	case ST_BOOL:
+		options_set(o, s, s->flag_value);
+		return 0;
+	case ST_UINT:
+	case ST_LEVEL:
+		if (options_value(s, arg, &v, &why) != 0) {
+			xasprintf(cause, "--%s: %s", flag_name(s), why);
+			free(why);
+			return -1;
+		}
+		options_set(o, s, v);
+		return 0;
+	case ST_PARAM:
+		return parse_param(o, arg, cause);
+	case ST_SET:
+		return parse_set(o, arg, cause);
+	}
+	return 0;
+}
+
 /*
  * Parses argv into o.  Returns 0 to run, 1 when --help or --version was
  * answered, -1 with *cause on a usage error.  *worker_path is set for the
@@ -295,84 +612,44 @@ int
 options_parse(struct options *o, int argc, char **argv, char **worker_path,
     char **cause)
 {
-	char	 *worker = NULL;
-	int	  c, idx, lvl;
+	struct option	 longopts[sizeof settings_table /
+			     sizeof settings_table[0] + 1];
+	const struct setting *s;
+	size_t		 i, n = 0;
+	int		 c, r;
+
+	for (i = 0; i < settings_count; i++) {
+		s = &settings_table[i];
+		if ((s->where & SET_FLAG) == 0)
+			continue;
+		longopts[n].name = flag_name(s);
+		longopts[n].has_arg = s->type == ST_BOOL ||
+		    s->type == ST_ACTION ? no_argument : required_argument;
+		longopts[n].flag = NULL;
+		longopts[n++].val = 256 + (int)i;
+	}
+	memset(&longopts[n], 0, sizeof longopts[n]);
 
 	opterr = 0;
 	optind = 1;
-	for (;;) {
-		idx = 0;
-		c = getopt_long(argc, argv, "fh", long_options, &idx);
-		if (c == -1)
-			break;
-		/* getopt_long leaves idx alone for short options. */
-		for (idx = 0; long_options[idx].name != NULL; idx++)
-			if (long_options[idx].val == c)
-				break;
-		switch (c) {
-		case OPT_MODULE_DIR: o->module_dir = optarg; break;
-		case OPT_SOCKET_DIR: o->socket_dir = optarg; break;
-		case 'f': o->foreground = 1; break;
-		case OPT_CHECK: o->check_mode = 1; break;
-		case OPT_VERSION:
-			printf("%s %s (module ABI %d.%d)\n", HOST_NAME,
-			    PACKAGE_VERSION, SPH_ABI_MAJOR, SPH_ABI_MINOR);
-			return 1;
-		case 'h':
-			options_usage(stdout);
-			return 1;
-		case OPT_LOG_LEVEL:
-			if ((lvl = options_parse_level(optarg)) < 0) {
-				xasprintf(cause, "--log-level: unknown level \"%s\" "
-				    "(err, warning, info, debug)", optarg);
-				return -1;
-			}
-			o->log_level = lvl;
-			break;
-		case OPT_SYSLOG: o->use_syslog = 1; break;
-		case OPT_DEADLINE: UINT_ARG(deadline_ms, 10, 3600000); break;
-		case OPT_BUDGET: UINT_ARG(budget_ms, 0, 3600000); break;
-		case OPT_PARAM:
-		case OPT_SET:
-			if (check_kv(optarg, c == OPT_PARAM) != 0) {
-				xasprintf(cause, "--%s: expected ID.KEY=VALUE with a "
-				    "valid module id, got \"%s\"",
-				    long_options[idx].name, optarg);
-				return -1;
-			}
-			if (c == OPT_PARAM)
-				push(&o->params, &o->nparams, optarg);
-			else
-				push(&o->settings, &o->nsettings, optarg);
-			break;
-		case OPT_BACKOFF_MIN: UINT_ARG(backoff_min_ms, 1, 3600000); break;
-		case OPT_BACKOFF_MAX: UINT_ARG(backoff_max_ms, 1, 86400000); break;
-		case OPT_MAX_FAILURES: UINT_ARG(max_failures, 0, 1000000); break;
-		case OPT_HEALTHY: UINT_ARG(healthy_ms, 1, 86400000); break;
-		case OPT_STOP_GRACE: UINT_ARG(stop_grace_ms, 1, 600000); break;
-		case OPT_RESCAN: UINT_ARG(rescan_ms, 100, 86400000); break;
-		case OPT_SETTLE: UINT_ARG(settle_ms, 0, 60000); break;
-		case OPT_MEMORY_LIMIT: UINT_ARG(memory_limit_mb, 0, 1048576); break;
-		case OPT_START_TIMEOUT: UINT_ARG(start_timeout_ms, 100, 600000); break;
-		case OPT_WORKER: worker = optarg; break;
-		case OPT_CONFIG: o->config_file = optarg; break;
-		case OPT_NO_CONFIG: o->no_config = 1; break;
-		/* hardening (issue 5) */
-		case OPT_MAX_CONNS: UINT_ARG(max_conns, 1, 65536); break;
-		case OPT_READ_TIMEOUT: UINT_ARG(read_timeout_ms, 100, 600000); break;
-		case OPT_IDLE_TIMEOUT: UINT_ARG(idle_timeout_ms, 100, 86400000); break;
-		case OPT_NO_STRICT_MODES: o->strict_modes = 0; break;
-		case OPT_ALLOW_SYMLINKS: o->allow_symlinks = 1; break;
-		case OPT_USER: o->user = optarg; break;
-		case OPT_SOCKET_GROUP: o->socket_group = optarg; break;
-		default:
+	while ((c = getopt_long(argc, argv, "fh", longopts, NULL)) != -1) {
+		s = NULL;
+		if (c >= 256)
+			s = &settings_table[c - 256];
+		for (i = 0; i < settings_count && s == NULL; i++)
+			if (c != 0 && settings_table[i].short_flag == c)
+				s = &settings_table[i];
+		if (s == NULL) {
 			if (optopt != 0 && optopt < 256)
-				xasprintf(cause, "unknown option -%c (see --help)", optopt);
+				xasprintf(cause, "unknown option -%c (see --help)",
+				    optopt);
 			else
 				xasprintf(cause, "unknown or incomplete option %s "
 				    "(see --help)", argv[optind - 1]);
 			return -1;
 		}
+		if ((r = parse_flag(o, s, optarg, cause)) != 0)
+			return r;
 	}
 	if (optind < argc) {
 		xasprintf(cause, "unexpected argument \"%s\" (see --help)",
@@ -387,7 +664,7 @@ options_parse(struct options *o, int argc, char **argv, char **worker_path,
 		o->backoff_max_ms = o->backoff_min_ms;
 	if (options_resolve_ids(o, cause) != 0)
 		return -1;
-	*worker_path = worker;
+	*worker_path = (char *)o->worker;
 	return 0;
 }
 
@@ -417,60 +694,55 @@ options_lookup(char **list, size_t n, const char *id, const char *key)
 	return found != NULL ? found : lookup_one(list, n, "*", key);
 }
 
-unsigned
-options_module_uint(const struct options *o, const char *id, const char *key,
-    unsigned def)
+/* The global settings a worker needs from its start (MSG_WORKER). */
+void
+options_worker(const struct options *o, struct worker_settings *ws)
 {
-	const char	*v = options_lookup(o->settings, o->nsettings, id, key);
-	unsigned	 u;
+	const struct setting	*s;
+	size_t			 i;
 
-	if (v == NULL)
-		return def;
-	if (parse_uint(v, 0, 86400000, &u) != 0) {
-		log_warn("--set %s.%s=%s: not a number; using %u", id, key, v, def);
-		return def;
+	memset(ws, 0, sizeof *ws);
+	for (i = 0; i < settings_count; i++) {
+		s = &settings_table[i];
+		if (s->woff != NO_FIELD)
+			*(uint32_t *)((char *)ws + s->woff) = field_get(o, s);
 	}
-	return u;
 }
 
-/* argv for a worker: the options a worker needs, then --worker path. */
-char **
-options_worker_argv(const struct options *o, const char *path)
+/*
+ * Module id's settings (MSG_MODULE): its own from a module block or
+ * --set, else the global ones, else the default; interval defaults to
+ * what the module declares.  Unless set for the module, the deadline is
+ * never shorter than its interval.
+ */
+void
+options_module(const struct options *o, const char *id, unsigned interval_ms,
+    struct module_settings *ms)
 {
-	char	**argv = NULL, buf[32];
-	size_t	  n = 0, i;
+	const struct setting	*s;
+	size_t			 i, j;
+	unsigned		 v;
+	int			 own_deadline = 0;
 
-	push(&argv, &n, HOST_NAME);
-	/* Everything the file said is in the options below. */
-	push(&argv, &n, "--no-config");
-	push(&argv, &n, "--log-level");
-	push(&argv, &n, level_names[o->log_level & 7]);
-	if (o->use_syslog)
-		push(&argv, &n, "--syslog");
-	snprintf(buf, sizeof buf, "%u", o->budget_ms);
-	push(&argv, &n, "--budget");
-	push(&argv, &n, buf);
-	for (i = 0; i < o->nparams; i++) {
-		push(&argv, &n, "--param");
-		push(&argv, &n, o->params[i]);
+	memset(ms, 0, sizeof *ms);
+	for (i = 0; i < settings_count; i++) {
+		s = &settings_table[i];
+		if (s->moff == NO_FIELD)
+			continue;
+		if (s->where & SET_MODULE_DEFAULT)
+			v = interval_ms;
+		else
+			v = s->off != NO_FIELD ? field_get(o, s) : s->def;
+		for (j = 0; j < o->noverrides; j++) {
+			if (o->overrides[j].s != s ||
+			    strcmp(o->overrides[j].id, id) != 0)
+				continue;
+			v = o->overrides[j].value;
+			if (s->moff == M(deadline_ms))
+				own_deadline = 1;
+		}
+		*(uint32_t *)((char *)ms + s->moff) = v;
 	}
-	for (i = 0; i < o->nsettings; i++) {
-		push(&argv, &n, "--set");
-		push(&argv, &n, o->settings[i]);
-	}
-	if (o->check_mode)
-		push(&argv, &n, "--check");
-	/* hardening (issue 5): the HTTP limits apply in workers too. */
-	snprintf(buf, sizeof buf, "%u", o->max_conns);
-	push(&argv, &n, "--max-conns");
-	push(&argv, &n, buf);
-	snprintf(buf, sizeof buf, "%u", o->read_timeout_ms);
-	push(&argv, &n, "--read-timeout");
-	push(&argv, &n, buf);
-	snprintf(buf, sizeof buf, "%u", o->idle_timeout_ms);
-	push(&argv, &n, "--idle-timeout");
-	push(&argv, &n, buf);
-	push(&argv, &n, "--worker");
-	push(&argv, &n, path);
-	return argv;
+	if (!own_deadline && ms->interval_ms > ms->deadline_ms)
+		ms->deadline_ms = ms->interval_ms;
 }

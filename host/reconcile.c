@@ -82,7 +82,7 @@ reconcile(struct supervisor *sv, int retry_failed)
 	uint64_t	 wall = (uint64_t)time(NULL) * 1000;
 	unsigned	 wait_ms = 0;
 
-	if (scan_dir(sv->o->module_dir, &files, &n, &cause) != 0) {
+	if (scan_dir(sv->o, &files, &n, &cause) != 0) {
 		/* Keep serving what runs; a later scan may succeed. */
 		log_err("%s", cause);
 		free(cause);

@@ -30,8 +30,7 @@ refused_sock_open(struct supervisor *sv, struct modent *m)
 		mod_release_socket(m);
 		if (mod_find_sock(sv, id, m) != NULL)
 			return;
-		if ((m->sock = plugsock_open(sv->o->socket_dir, id, &cause)) ==
-		    NULL) {
+		if ((m->sock = plugsock_open(sv->o, id, &cause)) == NULL) {
 			if (!m->refused_sock_warned)
 				log_warn("module %s: no socket to show its "
 				    "refusal on: %s", m->name, cause);

@@ -38,8 +38,6 @@ is_module_name(const char *name)
  * if it resolves inside the module directory, unless --allow-symlinks.
  * Each refusal is logged once per file version, not at every rescan.
  */
-static int	 strict_modes = 1;
-static int	 allow_symlinks;
 static unsigned	 nrefused;	/* files refused by the last scan */
 
 struct refusal {
@@ -53,13 +51,6 @@ struct refusal {
 };
 static struct refusal	*refusals;
 static size_t		 nrefusals;
-
-void
-scan_configure(int strict, int symlinks)
-{
-	strict_modes = strict;
-	allow_symlinks = symlinks;
-}
 
 /* Files refused as unsafe by the last scan_dir. */
 unsigned
@@ -164,9 +155,9 @@ unsafe_dir(const char *real)
 }
 
 static int
-strict(void)
+strict(const struct options *o)
 {
-	return strict_modes && geteuid() == 0;
+	return o->strict_modes && geteuid() == 0;
 }
 
 /*
@@ -174,21 +165,21 @@ strict(void)
  * loaded, or NULL.  st is the stat of what it resolves to.
  */
 static char *
-unsafe_file(const char *dir, const char *realdir, int dfd, const char *name,
-    const struct stat *st)
+unsafe_file(const struct options *o, const char *realdir, int dfd,
+    const char *name, const struct stat *st)
 {
 	char		*path, real[PATH_MAX], *why = NULL, *slash;
 	struct stat	 lst;
 	size_t		 rlen = strlen(realdir);
 	int		 inside;
 
-	xasprintf(&path, "%s/%s", dir, name);
+	xasprintf(&path, "%s/%s", o->module_dir, name);
 	if (fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) != 0) {
 		xasprintf(&why, "lstat %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISLNK(lst.st_mode)) {
-		if (strict())
+		if (strict(o))
 			why = unsafe_mode(path, st, 0);
 		goto out;
 	}
@@ -198,12 +189,12 @@ unsafe_file(const char *dir, const char *realdir, int dfd, const char *name,
 	}
 	inside = strncmp(real, realdir, rlen) == 0 &&
 	    (real[rlen] == '/' || (rlen == 1 && realdir[0] == '/'));
-	if (!inside && !allow_symlinks) {
+	if (!inside && !o->allow_symlinks) {
 		xasprintf(&why, "%s is a symlink to %s, outside the module "
 		    "directory (--allow-symlinks to follow it)", path, real);
 		goto out;
 	}
-	if (!strict())
+	if (!strict(o))
 		goto out;
 	if ((why = unsafe_mode(real, st, 0)) != NULL)
 		goto out;
@@ -237,19 +228,22 @@ list_add(struct modfile **files, size_t *n, size_t *cap, const char *dir,
 }
 
 /*
- * Lists the regular files named *.so in dir, sorted by name.  Those unsafe
- * to load (or all, when the directory is) are listed with the reason in
- * refused, logged once per file version.  Returns 0 or -1 with *cause
+ * Lists the regular files named *.so in the module directory, sorted by
+ * name.  Those unsafe to load (or all, when the directory is) are listed
+ * with the reason in refused, logged once per file version.  Returns 0 or
+ * -1 with *cause
  * when the directory cannot be read.
  */
 int
-scan_dir(const char *dir, struct modfile **out, size_t *nout, char **cause)
+scan_dir(const struct options *o, struct modfile **out, size_t *nout,
+    char **cause)
 {
 	struct modfile	*files = NULL;
 	struct dirent	*de;
 	struct stat	 st;
 	size_t		 n = 0, cap = 0;
 	char		 realdir[PATH_MAX], *why, *what, *dir_why = NULL;
+	const char	*dir = o->module_dir;
 	DIR		*d;
 	int		 dfd;
 
@@ -265,7 +259,7 @@ scan_dir(const char *dir, struct modfile **out, size_t *nout, char **cause)
 		return -1;
 	}
 	dfd = dirfd(d);
-	if (strict() && (why = unsafe_dir(realdir)) != NULL) {
+	if (strict(o) && (why = unsafe_dir(realdir)) != NULL) {
 		/* Anyone who can write there can plant code we would run. */
 		char	*full;
 
@@ -297,13 +291,13 @@ scan_dir(const char *dir, struct modfile **out, size_t *nout, char **cause)
 			    xstrdup(dir_why));
 			continue;
 		}
-		if ((why = unsafe_file(dir, realdir, dfd, de->d_name, &st)) !=
+		if ((why = unsafe_file(o, realdir, dfd, de->d_name, &st)) !=
 		    NULL) {
 			char	*path, *full;
 
 			xasprintf(&path, "%s/%s", dir, de->d_name);
 			xasprintf(&what, "module %s", de->d_name);
-			xasprintf(&full, "%s%s", why, strict() &&
+			xasprintf(&full, "%s%s", why, strict(o) &&
 			    strstr(why, "symlink") == NULL ?
 			    " (strict modes; --no-strict-modes to allow)" : "");
 			refuse_once(what, path, &st, full);

@@ -58,35 +58,16 @@ static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 
-/* Operator overrides (--max-conns, --read-timeout, --idle-timeout). */
-static unsigned	conf_max_conns = 128;
-static unsigned	conf_read_timeout_ms = 5000;
-static unsigned	conf_idle_timeout_ms = 60000;
-
+/* The fixed limits, and the operator's (--max-conns, --read-timeout, ...). */
 void
-server_limits_configure(unsigned max_conns, unsigned read_timeout_ms,
-    unsigned idle_timeout_ms)
+server_limits_init(struct http_limits *l, unsigned max_conns,
+    unsigned read_timeout_ms, unsigned idle_timeout_ms)
 {
-	if (max_conns > 0)
-		conf_max_conns = max_conns;
-	if (read_timeout_ms > 0)
-		conf_read_timeout_ms = read_timeout_ms;
-	if (idle_timeout_ms > 0)
-		conf_idle_timeout_ms = idle_timeout_ms;
-}
-
-/*
- * The limits every socket gets (docs/SECURITY.md): the probe's requests
- * are a few hundred bytes and a control body a few hundred more.
- */
-void
-server_limits_default(struct http_limits *l)
-{
-	l->max_head = 8192;
-	l->max_body = 64 * 1024;
-	l->read_timeout_ms = conf_read_timeout_ms;
-	l->idle_timeout_ms = conf_idle_timeout_ms;
-	l->max_conns = conf_max_conns;
+	l->max_head = HTTP_MAX_HEAD;
+	l->max_body = HTTP_MAX_BODY;
+	l->read_timeout_ms = read_timeout_ms;
+	l->idle_timeout_ms = idle_timeout_ms;
+	l->max_conns = max_conns;
 }
 
 static void
@@ -489,12 +470,6 @@ server_resume(struct server *srv)
 {
 	srv->paused = 0;
 	return event_add(srv->accept_ev, NULL);
-}
-
-unsigned
-server_conns(struct server *srv)
-{
-	return srv->nconns;
 }
 
 /* Closes every connection; the listening socket is the caller's. */

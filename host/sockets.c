@@ -33,22 +33,14 @@
 #define SOCKET_SUBDIR_GROUP_MODE 0750
 #define SOCKET_MODE 0660
 
-static const char	*sock_group;	/* --socket-group, for messages */
-static gid_t		 sock_gid = (gid_t)-1;
-
-void
-sockets_configure(const char *group, gid_t gid)
-{
-	sock_group = group;
-	sock_gid = group != NULL ? gid : (gid_t)-1;
-}
-
 /* Gives path our owner and the socket group (if any) and mode. */
 static int
-sockets_own(const char *path, mode_t mode, char **cause)
+sockets_own(const struct options *o, const char *path, mode_t mode,
+    char **cause)
 {
-	if (sock_gid != (gid_t)-1 && chown(path, (uid_t)-1, sock_gid) != 0) {
-		xasprintf(cause, "chown %s to group %s: %s", path, sock_group,
+	if (o->socket_group != NULL &&
+	    chown(path, (uid_t)-1, o->socket_gid) != 0) {
+		xasprintf(cause, "chown %s to group %s: %s", path, o->socket_group,
 		    strerror(errno));
 		return -1;
 	}
@@ -218,10 +210,11 @@ sockets_clean_stale(const char *dir)
 	closedir(d);
 }
 
-/* Creates and listens on <dir>/<id>/<id>.sock. */
+/* Creates and listens on <socket-dir>/<id>/<id>.sock. */
 struct plugsock *
-plugsock_open(const char *dir, const char *id, char **cause)
+plugsock_open(const struct options *o, const char *id, char **cause)
 {
+	const char		*dir = o->socket_dir;
 	struct plugsock		*ps;
 	struct sockaddr_un	 sun;
 	struct stat		 st;
@@ -238,7 +231,7 @@ plugsock_open(const char *dir, const char *id, char **cause)
 		    ps->path, sizeof sun.sun_path - 1);
 		goto fail;
 	}
-	submode = sock_gid != (gid_t)-1 ? SOCKET_SUBDIR_GROUP_MODE :
+	submode = o->socket_group != NULL ? SOCKET_SUBDIR_GROUP_MODE :
 	    SOCKET_SUBDIR_MODE;
 	/* Someone may have removed the whole directory since we started. */
 	if (access(dir, F_OK) != 0 && errno == ENOENT &&
@@ -258,7 +251,7 @@ plugsock_open(const char *dir, const char *id, char **cause)
 		    "using it", ps->dir, (long)st.st_uid);
 		goto fail;
 	}
-	if (sockets_own(ps->dir, submode, cause) != 0)
+	if (sockets_own(o, ps->dir, submode, cause) != 0)
 		goto fail;
 	if (lstat(ps->path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
@@ -296,7 +289,7 @@ plugsock_open(const char *dir, const char *id, char **cause)
 		goto fail;
 	}
 	/* Before listen(): until then a connect() is refused anyway. */
-	if (sockets_own(ps->path, SOCKET_MODE, cause) != 0) {
+	if (sockets_own(o, ps->path, SOCKET_MODE, cause) != 0) {
 		unlink(ps->path);
 		goto fail;
 	}

@@ -1,6 +1,7 @@
 /*
  * spawn.c - start a worker: fork, then exec this binary in worker mode
- * with the channel on fd 3 and the statistics page on fd 4.  A fresh exec
+ * with the channel on fd 3 and the statistics page on fd 4, and send it
+ * its global settings as the channel's first message.  A fresh exec
  * (not just a fork) gives each module a clean address space with none of
  * the supervisor's state in it.
  */
@@ -101,21 +102,27 @@ pid_t
 spawn_worker(const struct options *o, const char *path, int statsfd,
     int *chan, char **cause)
 {
-	char	**argv;
-	int	  sp[2], i;
-	pid_t	  pid, self = getpid();
+	struct worker_settings	 ws;
+	char			*argv[] = { HOST_NAME, "--worker", NULL, NULL };
+	int			 sp[2];
+	pid_t			 pid, self = getpid();
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
 		xasprintf(cause, "socketpair: %s", strerror(errno));
 		return -1;
 	}
-	argv = options_worker_argv(o, path);
+	/* The channel is empty: this cannot block. */
+	options_worker(o, &ws);
+	if (channel_send(sp[0], MSG_WORKER, &ws, sizeof ws, -1) != 0) {
+		xasprintf(cause, "channel: settings: %s", strerror(errno));
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
+	argv[2] = (char *)path;
 	pid = fork();
 	if (pid == 0)
 		child_exec(o, self, sp[1], statsfd, argv);
-	for (i = 0; argv[i] != NULL; i++)
-		free(argv[i]);
-	free(argv);
 	close(sp[1]);
 	if (pid == -1) {
 		xasprintf(cause, "fork: %s", strerror(errno));

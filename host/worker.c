@@ -1,6 +1,7 @@
 /*
- * worker.c - one module, one process: load it, say hello to the
- * supervisor, receive the listening socket, serve HTTP until told to stop.
+ * worker.c - one module, one process: take the settings the supervisor
+ * sends, load the module, say hello, receive its settings and the
+ * listening socket, serve HTTP until told to stop.
  * Everything that can crash or hang (module code) runs here, never in the
  * supervisor.
  */
@@ -21,7 +22,10 @@
 #define FAULT_LOG_INTERVAL_MS 60000
 
 struct worker {
-	const struct options	*opts;
+	struct worker_settings	 ws;
+	struct module_settings	 ms;
+	struct msg_param	*params;	/* this module's, from MSG_PARAM */
+	size_t			 nparams;
 	struct module		 mod;
 	struct sph_host		 host;
 	char			 probe_id[HTTP_QUERY_MAX];
@@ -31,8 +35,6 @@ struct worker {
 	struct event_base	*base;
 	struct server		*server;
 	struct evbuffer		*body;
-	unsigned		 interval_ms;
-	unsigned		 budget_ms;
 
 	/*
 	 * Interval mode: a collector thread refreshes the cache so that a
@@ -182,8 +184,12 @@ static const char *
 host_param_cb(void *ctx, const char *key)
 {
 	struct worker	*w = ctx;
+	size_t		 i;
 
-	return options_lookup(w->opts->params, w->opts->nparams, w->mod.id, key);
+	for (i = 0; i < w->nparams; i++)
+		if (strcmp(w->params[i].key, key) == 0)
+			return w->params[i].value;
+	return NULL;
 }
 
 /*
@@ -236,12 +242,12 @@ worker_collect(struct worker *w, struct evbuffer *out, char **cause,
 			free(line);
 	}
 	us = reporter_last_us(w->reporter);
-	if (w->budget_ms > 0 && us > (uint64_t)w->budget_ms * 1000 &&
+	if (w->ms.budget_ms > 0 && us > (uint64_t)w->ms.budget_ms * 1000 &&
 	    now_ms() - w->last_slow_log >= FAULT_LOG_INTERVAL_MS) {
 		log_warn("collect took %llu ms, over the %u ms budget (Scope "
 		    "allows 500 ms for every plugin in turn)%s",
-		    (unsigned long long)(us / 1000), w->budget_ms,
-		    w->interval_ms == 0 ? "; consider an interval" : "");
+		    (unsigned long long)(us / 1000), w->ms.budget_ms,
+		    w->ms.interval_ms == 0 ? "; consider an interval" : "");
 		w->last_slow_log = now_ms();
 	}
 	return rc;
@@ -285,8 +291,8 @@ collector_main(void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&w->cache_lock);
 	while (!w->stopping) {
-		next.tv_sec += w->interval_ms / 1000;
-		next.tv_nsec += (long)(w->interval_ms % 1000) * 1000000;
+		next.tv_sec += w->ms.interval_ms / 1000;
+		next.tv_nsec += (long)(w->ms.interval_ms % 1000) * 1000000;
 		if (next.tv_nsec >= 1000000000) {
 			next.tv_sec++;
 			next.tv_nsec -= 1000000000;
@@ -356,7 +362,7 @@ serve_report(struct worker *w, struct server_conn *c,
 {
 	char	*cause = NULL, *reason = NULL;
 
-	if (w->interval_ms > 0) {
+	if (w->ms.interval_ms > 0) {
 		size_t	len;
 
 		pthread_mutex_lock(&w->cache_lock);
@@ -449,7 +455,7 @@ serve_control(struct worker *w, struct server_conn *c,
 			reply_fault(w, c, req, reason, cause);
 			return;
 		}
-		if (w->interval_ms > 0) {
+		if (w->ms.interval_ms > 0) {
 			/* The UI should not flip back to the old state. */
 			pthread_mutex_lock(&w->cache_lock);
 			evbuffer_drain(w->cache, evbuffer_get_length(w->cache));
@@ -535,18 +541,78 @@ worker_channel_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* The supervisor logs the refusal (one line); we only log if it cannot. */
-static void
+static noreturn void
 refuse(const char *reason)
 {
-	if (channel_send(WORKER_CHANNEL_FD, MSG_REFUSE, -1, 1, reason) != 0)
+	if (channel_refuse(WORKER_CHANNEL_FD, reason) != 0)
 		log_err("refused: %s", reason);
 	exit(WORKER_EXIT_REFUSED);
+}
+
+/* The next message from the supervisor, of a type we wait for. */
+static void
+worker_expect(struct msg *m, const char *what)
+{
+	int	r;
+
+	if ((r = channel_recv(WORKER_CHANNEL_FD, m)) != 1)
+		fatal("channel: no %s from the supervisor: %s", what, r == 0 ?
+		    "it closed the channel" : strerror(errno));
+	if (m->hdr.type == MSG_REFUSE) {
+		/* Disabled is the supervisor's to report, and no error. */
+		if (strcmp(m->u.refuse.reason, WORKER_DISABLED) != 0)
+			log_err("refused: %s", m->u.refuse.reason);
+		exit(WORKER_EXIT_REFUSED);
+	}
+}
+
+/* The module's settings: its parameters, then MSG_MODULE. */
+static void
+worker_settings(struct worker *w)
+{
+	struct msg	m;
+
+	for (;;) {
+		worker_expect(&m, "settings");
+		if (m.hdr.type == MSG_MODULE)
+			break;
+		if (m.hdr.type != MSG_PARAM)
+			fatal("channel: unexpected message %u before the "
+			    "settings", m.hdr.type);
+		w->params = xrealloc(w->params, (w->nparams + 1) *
+		    sizeof *w->params);
+		w->params[w->nparams++] = m.u.param;
+	}
+	w->ms = m.u.module;
+}
+
+/* HELLO: who the module is; text that does not fit is a refusal. */
+static void
+worker_hello(struct worker *w)
+{
+	struct msg_hello	 h;
+	char			*why;
+
+	memset(&h, 0, sizeof h);
+	if (channel_text(h.id, sizeof h.id, w->mod.id) != 0 ||
+	    channel_text(h.label, sizeof h.label, w->mod.label) != 0 ||
+	    channel_text(h.description, sizeof h.description,
+	    w->mod.description) != 0) {
+		xasprintf(&why, "label longer than %d or description longer "
+		    "than %d bytes", MSG_LABEL_MAX - 1, MSG_TEXT_MAX - 1);
+		refuse(why);
+	}
+	h.interval_ms = w->mod.interval_ms;
+	h.controller = w->mod.control != NULL;
+	if (channel_send(WORKER_CHANNEL_FD, MSG_HELLO, &h, sizeof h, -1) != 0)
+		fatal("channel: hello: %s", strerror(errno));
 }
 
 /* --check: one collect, validated as the probe would, verdict to the supervisor. */
 static int
 worker_check(struct worker *w)
 {
+	struct msg_check verdict;
 	struct evbuffer	*out;
 	char		*cause = NULL, *detail, *warnings = NULL;
 	uint64_t	 us;
@@ -573,13 +639,25 @@ worker_check(struct worker *w)
 		    warnings != NULL ? warnings : "");
 	else
 		detail = xstrdup(cause);
-	channel_send(WORKER_CHANNEL_FD, MSG_CHECK, -1, 3, ok ? "ok" : "fail",
-	    w->mod.id, detail);
+	memset(&verdict, 0, sizeof verdict);
+	verdict.ok = ok;
+	if (channel_text(verdict.id, sizeof verdict.id, w->mod.id) != 0 ||
+	    channel_text(verdict.detail, sizeof verdict.detail, detail) != 0) {
+		/* Whole, in our log, rather than cut short in the verdict. */
+		log_err("%s", detail);
+		snprintf(verdict.detail, sizeof verdict.detail, "%s; the detail "
+		    "is longer than %d bytes: logged above", ok ? "ok" :
+		    "failed", MSG_TEXT_MAX - 1);
+	}
+	if (channel_send(WORKER_CHANNEL_FD, MSG_CHECK, &verdict,
+	    sizeof verdict, -1) != 0)
+		log_err("channel: verdict: %s", strerror(errno));
 	free(detail);
 	free(cause);
 	free(warnings);
 	evbuffer_free(out);
 	module_unload(&w->mod);
+	free(w->params);
 	return ok ? 0 : 1;
 }
 
@@ -599,19 +677,25 @@ stats_map(struct worker *w)
 }
 
 int
-worker_main(const char *path, const struct options *opts, int check)
+worker_main(const char *path)
 {
 	struct worker	 w;
 	struct msg	 m;
 	struct event	*sigterm, *sigint, *chan_ev;
 	struct http_limits limits;
 	char		*cause = NULL, prefix[128];
-	char		 ibuf[16];
 	const char	*base;
-	int		 r, sock;
+	int		 sock, check;
 
 	memset(&w, 0, sizeof w);
-	w.opts = opts;
+	/* First, how to log and whether this is --check. */
+	worker_expect(&m, "settings");
+	if (m.hdr.type != MSG_WORKER)
+		fatal("channel: unexpected message %u instead of the settings",
+		    m.hdr.type);
+	w.ws = m.u.worker;
+	check = w.ws.check_mode;
+	log_open(HOST_NAME, w.ws.use_syslog, w.ws.log_level);
 	pthread_mutex_init(&w.module_lock, NULL);
 	pthread_mutex_init(&w.cache_lock, NULL);
 	pthread_mutex_init(&w.log_lock, NULL);
@@ -627,29 +711,15 @@ worker_main(const char *path, const struct options *opts, int check)
 		refuse(cause);
 	snprintf(prefix, sizeof prefix, "module %s", w.mod.id);
 	log_set_prefix(prefix);
-	if (options_module_uint(opts, w.mod.id, "enabled", 1) == 0)
-		refuse(WORKER_DISABLED);
-	w.budget_ms = options_module_uint(opts, w.mod.id, "budget",
-	    opts->budget_ms);
-	w.interval_ms = options_module_uint(opts, w.mod.id, "interval",
-	    w.mod.interval_ms);
-	snprintf(ibuf, sizeof ibuf, "%u", w.interval_ms);
-	if (channel_send(WORKER_CHANNEL_FD, MSG_HELLO, -1, 5, w.mod.id,
-	    w.mod.label, w.mod.description, ibuf,
-	    w.mod.control != NULL ? "1" : "0") != 0)
-		fatal("channel: hello: %s", strerror(errno));
+	worker_hello(&w);
+	worker_settings(&w);
 
 	sock = -1;
 	if (!check) {
-		r = channel_recv(WORKER_CHANNEL_FD, &m);
-		if (r != 1)
-			fatal("channel: no answer from the supervisor");
-		if (m.type == MSG_REFUSE) {
-			log_err("refused: %s", m.fields[0]);
-			exit(WORKER_EXIT_REFUSED);
-		}
-		if (m.type != MSG_SOCKET || m.fd < 0)
-			fatal("channel: unexpected message %d", (int)m.type);
+		worker_expect(&m, "socket");
+		if (m.hdr.type != MSG_SOCKET)
+			fatal("channel: unexpected message %u instead of the "
+			    "socket", m.hdr.type);
 		sock = m.fd;
 	}
 
@@ -682,12 +752,13 @@ worker_main(const char *path, const struct options *opts, int check)
 	    (w.body = evbuffer_new()) == NULL ||
 	    (w.cache = evbuffer_new()) == NULL)
 		fatal("libevent: out of memory");
-	if (w.interval_ms > 0) {
+	if (w.ms.interval_ms > 0) {
 		/* The first report is ready before we say READY. */
 		worker_refresh_cache(&w);
 		collector_start(&w);
 	}
-	server_limits_default(&limits);
+	server_limits_init(&limits, w.ms.max_conns, w.ms.read_timeout_ms,
+	    w.ms.idle_timeout_ms);
 	w.server = server_new(w.base, sock, &limits, worker_request_cb, &w);
 	sigterm = evsignal_new(w.base, SIGTERM, worker_signal_cb, &w);
 	sigint = evsignal_new(w.base, SIGINT, worker_signal_cb, &w);
@@ -697,9 +768,9 @@ worker_main(const char *path, const struct options *opts, int check)
 	    event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0 ||
 	    event_add(chan_ev, NULL) != 0)
 		fatal("libevent: cannot install events");
-	if (channel_send(WORKER_CHANNEL_FD, MSG_READY, -1, 0) != 0)
+	if (channel_send(WORKER_CHANNEL_FD, MSG_READY, NULL, 0, -1) != 0)
 		fatal("channel: ready: %s", strerror(errno));
-	log_debug("serving (interval %u ms)", w.interval_ms);
+	log_debug("serving (interval %u ms)", w.ms.interval_ms);
 
 	if (event_base_dispatch(w.base) == -1)
 		log_err("event loop failed");
@@ -719,6 +790,7 @@ worker_main(const char *path, const struct options *opts, int check)
 	free(w.cache_fault);
 	free(w.cache_reason);
 	free(w.last_fault);
+	free(w.params);
 	event_base_free(w.base);
 	return 0;
 }

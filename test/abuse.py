@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import integration as it  # noqa: E402
 from integration import Conn, Host, check, wait_until  # noqa: E402
 
-# The server's limits (serve.c server_limits_default; docs/SECURITY.md).
+# The server's limits (host.h HTTP_MAX_HEAD, HTTP_MAX_BODY and the defaults
+# of the settings table in options.c; docs/SECURITY.md).
 MAX_HEAD = 8192
 MAX_BODY = 64 * 1024
 READ_TIMEOUT = 5.0

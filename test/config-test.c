@@ -3,26 +3,15 @@
  * every error class with its exact file:line, global keys, module blocks,
  * params, the "*" fallback, and flags overriding the file.
  */
+#include <sys/socket.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "host.h"
-
-static unsigned	passed, failed;
-
-static void
-result(const char *name, int ok, const char *why)
-{
-	if (ok) {
-		passed++;
-		printf("ok   %s\n", name);
-	} else {
-		failed++;
-		printf("FAIL %s: %s\n", name, why);
-	}
-}
+#include "unit.h"
 
 /* Parses len bytes of text as file "t.conf"; errors joined with '\n'. */
 static int
@@ -224,20 +213,10 @@ test_raw_errors(void)
 	options_free(&o);
 }
 
-static int
-has(char **list, size_t n, const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(list[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 static void
 test_values(void)
 {
+	struct module_settings ms;
 	struct options	 o;
 	char		*got;
 	const char	*v;
@@ -293,19 +272,20 @@ test_values(void)
 	    o.healthy_ms == 1000 && o.stop_grace_ms == 600000 &&
 	    o.rescan_ms == 100 && o.settle_ms == 60000 &&
 	    o.memory_limit_mb == 0, "a number differs");
-	result("block-settings",
-	    has(o.settings, o.nsettings, "fx-good.interval=0") &&
-	    has(o.settings, o.nsettings, "fx-good.deadline=5000") &&
-	    has(o.settings, o.nsettings, "fx-good.budget=300") &&
-	    has(o.settings, o.nsettings, "fx-good.memory-limit=64") &&
-	    has(o.settings, o.nsettings, "fx-good.enabled=0") &&
-	    has(o.settings, o.nsettings, "c.enabled=1") && o.nsettings == 6,
-	    "settings list");
-	result("module-uint", options_module_uint(&o, "fx-good", "deadline",
-	    1) == 5000 && options_module_uint(&o, "fx-good", "enabled", 1) == 0 &&
-	    options_module_uint(&o, "c", "enabled", 0) == 1 &&
-	    options_module_uint(&o, "B2", "deadline", 77) == 77 &&
-	    options_module_uint(&o, "B2", "enabled", 1) == 1, "lookups");
+	options_module(&o, "fx-good", 1234, &ms);
+	result("block-settings", o.noverrides == 6 && ms.interval_ms == 0 &&
+	    ms.deadline_ms == 5000 && ms.budget_ms == 300 &&
+	    ms.memory_limit_mb == 64 && ms.enabled == 0, "fx-good");
+	options_module(&o, "c", 0, &ms);
+	result("block-enabled", ms.enabled == 1 && ms.deadline_ms == 250 &&
+	    ms.budget_ms == 0 && ms.memory_limit_mb == 0, "c");
+	/* No block: the globals, the module's own interval, and a deadline
+	 * no shorter than that interval. */
+	options_module(&o, "B2", 1234, &ms);
+	result("module-defaults", ms.enabled == 1 && ms.interval_ms == 1234 &&
+	    ms.deadline_ms == 1234 && ms.budget_ms == 0 &&
+	    ms.max_conns == 128 && ms.read_timeout_ms == 5000 &&
+	    ms.idle_timeout_ms == 60000, "B2");
 
 	v = options_lookup(o.params, o.nparams, "fx-good", "proc_root");
 	result("block-param-wins", v != NULL && strcmp(v, "/other/proc") == 0,
@@ -323,9 +303,9 @@ test_values(void)
 	result("param-block-over-global", v != NULL && strcmp(v, "x") == 0,
 	    v != NULL ? v : "(null)");
 	v = options_lookup(o.params, o.nparams, "fx-good", "deadline");
+	options_module(&o, "fx-good", 0, &ms);
 	result("param-named-like-key", v != NULL && strcmp(v, "1") == 0 &&
-	    options_module_uint(&o, "fx-good", "deadline", 0) == 5000,
-	    "param and setting mixed up");
+	    ms.deadline_ms == 5000, "param and setting mixed up");
 	v = options_lookup(o.params, o.nparams, "B2", "nope");
 	result("param-absent", v == NULL, v);
 	options_free(&o);
@@ -367,14 +347,50 @@ setup(struct options *o, char **argv)
 	return config_setup(o, argc, argv);
 }
 
+/*
+ * The parameters channel_send_module() sends module id, as "key=value\n"
+ * lines, equal to want.
+ */
+static int
+sent_params(const struct options *o, const char *id, const char *want)
+{
+	struct module_settings	 ms;
+	struct msg		 m;
+	char			 got[1024] = "", *cause = NULL;
+	char			 line[PARAM_KEY_MAX + PARAM_VALUE_MAX + 3];
+	int			 sp[2], ok;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) != 0) {
+		perror("socketpair");
+		exit(2);
+	}
+	options_module(o, id, 0, &ms);
+	if (channel_send_module(sp[0], o, id, &ms, &cause) != 0) {
+		printf("     %s\n", cause);
+		free(cause);
+		return 0;
+	}
+	while (channel_recv(sp[1], &m) == 1 && m.hdr.type == MSG_PARAM) {
+		snprintf(line, sizeof line, "%s=%s\n", m.u.param.key,
+		    m.u.param.value);
+		strncat(got, line, sizeof got - strlen(got) - 1);
+	}
+	ok = m.hdr.type == MSG_MODULE && strcmp(got, want) == 0;
+	if (!ok)
+		printf("     got \"%s\"\n", got);
+	close(sp[0]);
+	close(sp[1]);
+	return ok;
+}
+
 static void
 test_precedence(void)
 {
+	struct module_settings ms;
 	struct options	 o;
-	char		*path, **wargv;
+	char		*path;
 	const char	*v;
-	size_t		 i;
-	int		 r, seen_no_config = 0, seen_star = 0;
+	int		 r;
 
 	path = temp_conf("deadline 2000\nbudget 50\nsettle 10\n"
 	    "param p file\nparam q file-global\n"
@@ -393,21 +409,15 @@ test_precedence(void)
 		v = options_lookup(o.params, o.nparams, "m2", "q");
 		result("global-param-kept", v != NULL &&
 		    strcmp(v, "file-global") == 0, v != NULL ? v : "(null)");
-		result("flag-set-over-block", options_module_uint(&o, "m1",
-		    "deadline", 0) == 4000, "m1.deadline");
+		options_module(&o, "m1", 0, &ms);
+		result("flag-set-over-block", ms.deadline_ms == 4000,
+		    "m1.deadline");
 
-		/* Workers get it all through argv, and never read the file. */
-		wargv = options_worker_argv(&o, "/x.so");
-		for (i = 0; wargv[i] != NULL; i++) {
-			if (strcmp(wargv[i], "--no-config") == 0)
-				seen_no_config = 1;
-			if (strcmp(wargv[i], "*.q=file-global") == 0)
-				seen_star = 1;
-			free(wargv[i]);
-		}
-		free(wargv);
-		result("worker-argv", seen_no_config && seen_star,
-		    "--no-config or *.q missing");
+		/* Workers get their parameters over the channel. */
+		result("worker-params-m1", sent_params(&o, "m1",
+		    "p=flag\nq=file-global\n"), "m1");
+		result("worker-params-m2", sent_params(&o, "m2",
+		    "p=file\nq=file-global\n"), "m2");
 		options_free(&o);
 	}
 	{
@@ -475,6 +485,5 @@ main(void)
 	test_raw_errors();
 	test_values();
 	test_precedence();
-	printf("%u passed, %u failed\n", passed, failed);
-	return failed > 0 ? 1 : 0;
+	return unit_summary();
 }

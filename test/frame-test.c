@@ -150,28 +150,28 @@ test_good(void)
 
 	fixture_init(&f, "fx", "Fx", "a \"test\" module", 0);
 	rc = build(&f, B_EMPTY, &cause, &text);
-	report("empty", rc == 0 && strcmp(text, "{" PLUGINS_ENTRY("fx", "Fx",
+	result("empty", rc == 0 && strcmp(text, "{" PLUGINS_ENTRY("fx", "Fx",
 	    "a \\\"test\\\" module", "\"reporter\"")) == 0, text);
 	free(text);
 	evbuffer_drain(f.out, evbuffer_get_length(f.out));
 	rc = build(&f, B_MEMBERS, &cause, &text);
-	report("members", rc == 0 && strcmp(text, "{\"Host\":{\"nodes\":{}},"
+	result("members", rc == 0 && strcmp(text, "{\"Host\":{\"nodes\":{}},"
 	    PLUGINS_ENTRY("fx", "Fx", "a \\\"test\\\" module", "\"reporter\""))
 	    == 0, text);
 	rc = validate_report(text, strlen(text), "fx", 0, &vcause);
-	report("members-valid", rc == 0, vcause);
+	result("members-valid", rc == 0, vcause);
 	free(vcause);
 	free(text);
 	/* A second report is appended to what out already holds. */
 	rc = build(&f, B_EMPTY, &cause, &text);
-	report("appends", rc == 0 && strncmp(text, "{\"Host\"", 7) == 0 &&
+	result("appends", rc == 0 && strncmp(text, "{\"Host\"", 7) == 0 &&
 	    strstr(text, "}{\"Plugins\"") != NULL, text);
 	free(text);
 	fixture_free(&f);
 
 	fixture_init(&f, "fx-ctl", "Ctl", "", 1);
 	rc = build(&f, B_EMPTY, &cause, &text);
-	report("controller", rc == 0 && strcmp(text, "{" PLUGINS_ENTRY("fx-ctl",
+	result("controller", rc == 0 && strcmp(text, "{" PLUGINS_ENTRY("fx-ctl",
 	    "Ctl", "", "\"reporter\",\"controller\"")) == 0, text);
 	free(text);
 	fixture_free(&f);
@@ -182,7 +182,7 @@ test_good(void)
 	tail = "]," PLUGINS_ENTRY("fx", "Fx", "", "\"reporter\"");
 	want = strlen("{\"Host\":[") + BIG_COUNT * (strlen(BIG_STRING) + 3) -
 	    1 + strlen(tail);
-	report("big", rc == 0 && strlen(text) == want &&
+	result("big", rc == 0 && strlen(text) == want &&
 	    strncmp(text, "{\"Host\":[\"" BIG_STRING "\",", 11) == 0 &&
 	    strcmp(text + want - strlen(tail), tail) == 0, cause);
 	free(cause);
@@ -222,7 +222,7 @@ test_refusals(void)
 		evbuffer_drain(f.out, evbuffer_get_length(f.out));
 		evbuffer_add(f.out, "kept", 4);
 		rc = build(&f, refusals[i].b, &cause, &text);
-		report(refusals[i].name, rc == -1 && cause != NULL &&
+		result(refusals[i].name, rc == -1 && cause != NULL &&
 		    strstr(cause, refusals[i].want) != NULL &&
 		    strcmp(text, "kept") == 0, cause != NULL ? cause : "no cause");
 		free(cause);
@@ -230,7 +230,7 @@ test_refusals(void)
 		/* The fault is forgotten: the next good collect goes through. */
 		evbuffer_drain(f.out, evbuffer_get_length(f.out));
 		rc = build(&f, B_MEMBERS, &cause, &text);
-		report("good-after-refusal", rc == 0 &&
+		result("good-after-refusal", rc == 0 &&
 		    strncmp(text, "{\"Host\"", 7) == 0, cause);
 		free(cause);
 		free(text);
@@ -250,11 +250,11 @@ test_per_generator(void)
 	fixture_init(&a, "fx-a", "A", "", 0);
 	fixture_init(&b, "fx-b", "B", "", 0);
 	rc = build(&a, B_NAN, &cause, &text);
-	report("a-refused", rc == -1, NULL);
+	result("a-refused", rc == -1, NULL);
 	free(cause);
 	free(text);
 	rc = build(&b, B_MEMBERS, &cause, &text);
-	report("b-unaffected", rc == 0, cause);
+	result("b-unaffected", rc == 0, cause);
 	free(cause);
 	free(text);
 	fixture_free(&a);
@@ -262,20 +262,20 @@ test_per_generator(void)
 
 	/* An unwatched generator records nothing; a watched one the first. */
 	if ((g = yajl_gen_alloc(NULL)) == NULL) {
-		report("gen-alloc", 0, NULL);
+		result("gen-alloc", 0, NULL);
 		return;
 	}
 	yajl_gen_integer(g, 1);
 	yajl_gen_integer(g, 2);
-	report("unwatched", yajl_wrap_fault(g, &status) == NULL, NULL);
+	result("unwatched", yajl_wrap_fault(g, &status) == NULL, NULL);
 	yajl_wrap_watch(g);
 	yajl_gen_map_open(g);
 	yajl_gen_double(g, INFINITY);
-	report("first-fault", yajl_wrap_fault(g, &status) != NULL &&
+	result("first-fault", yajl_wrap_fault(g, &status) != NULL &&
 	    strcmp(yajl_wrap_fault(g, &status), "yajl_gen_map_open") == 0 &&
 	    status == yajl_gen_generation_complete, NULL);
 	yajl_wrap_clear(g);
-	report("cleared", yajl_wrap_fault(g, NULL) == NULL, NULL);
+	result("cleared", yajl_wrap_fault(g, NULL) == NULL, NULL);
 	yajl_wrap_unwatch(g);
 	yajl_gen_free(g);
 }
@@ -286,5 +286,5 @@ main(void)
 	test_good();
 	test_refusals();
 	test_per_generator();
-	return unit_done();
+	return unit_summary();
 }

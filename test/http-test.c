@@ -149,7 +149,7 @@ test_cases(void)
 		    r, status, why != NULL ? why : "-", (int)req.method,
 		    (int)req.route, req.keep_alive, req.content_length,
 		    req.probe_id);
-		report(c->name, ok, ok ? NULL : detail);
+		result(c->name, ok, ok ? NULL : detail);
 	}
 }
 
@@ -168,23 +168,23 @@ test_pipelining(void)
 	int			 status, r;
 
 	r = http_parse_head(p, left, MAX_HEAD, &req, &status, &why);
-	report("pipeline-1", r == HTTP_DONE && req.route == ROUTE_REPORT &&
+	result("pipeline-1", r == HTTP_DONE && req.route == ROUTE_REPORT &&
 	    strcmp(req.probe_id, "a1") == 0 && req.head_len == 45, NULL);
 	p += req.head_len;
 	left -= req.head_len;
 	r = http_parse_head(p, left, MAX_HEAD, &req, &status, &why);
-	report("pipeline-2", r == HTTP_DONE && req.method == HTTP_POST &&
+	result("pipeline-2", r == HTTP_DONE && req.method == HTTP_POST &&
 	    req.content_length == 4 && strncmp(p + req.head_len, "{}{}", 4) == 0,
 	    NULL);
 	p += req.head_len + req.content_length;
 	left -= req.head_len + req.content_length;
 	r = http_parse_head(p, left, MAX_HEAD, &req, &status, &why);
-	report("pipeline-3", r == HTTP_DONE && req.keep_alive == 0 &&
+	result("pipeline-3", r == HTTP_DONE && req.keep_alive == 0 &&
 	    req.probe_id[0] == '\0', NULL);
 	p += req.head_len;
 	left -= req.head_len;
 	r = http_parse_head(p, left, MAX_HEAD, &req, &status, &why);
-	report("pipeline-partial-tail", r == HTTP_INCOMPLETE && left == 8, NULL);
+	result("pipeline-partial-tail", r == HTTP_INCOMPLETE && left == 8, NULL);
 }
 
 /* The head limit, the path and query bounds. */
@@ -198,7 +198,7 @@ test_limits(void)
 	int			 status = 0, r;
 
 	if ((buf = malloc(2 * MAX_HEAD)) == NULL) {
-		report("limits-malloc", 0, "out of memory");
+		result("limits-malloc", 0, "out of memory");
 		return;
 	}
 	/* A head that never ends within the limit: 431, not INCOMPLETE. */
@@ -206,14 +206,14 @@ test_limits(void)
 	while (n < MAX_HEAD + 10)
 		n += (size_t)snprintf(buf + n, 2 * MAX_HEAD - n, "X-Pad: x\r\n");
 	r = http_parse_head(buf, n, MAX_HEAD, &req, &status, &why);
-	report("head-over-limit", r == HTTP_ERROR && status == 431, NULL);
+	result("head-over-limit", r == HTTP_ERROR && status == 431, NULL);
 	/* Just below the limit it is still waiting for more. */
 	r = http_parse_head(buf, MAX_HEAD - 1, MAX_HEAD, &req, &status, &why);
-	report("head-under-limit", r == HTTP_INCOMPLETE, NULL);
+	result("head-under-limit", r == HTTP_INCOMPLETE, NULL);
 	/* A complete head past the limit is refused too. */
 	memcpy(buf + n, "\r\n", 2);
 	r = http_parse_head(buf, n + 2, MAX_HEAD, &req, &status, &why);
-	report("complete-head-over-limit", r == HTTP_ERROR && status == 431,
+	result("complete-head-over-limit", r == HTTP_ERROR && status == 431,
 	    NULL);
 
 	/* A long path is kept truncated and NUL-terminated, not overrun. */
@@ -223,7 +223,7 @@ test_limits(void)
 	n += (size_t)snprintf(buf + n, 2 * MAX_HEAD - n,
 	    "?probe_id=%0600d HTTP/1.1\r\n\r\n", 7);
 	r = http_parse_head(buf, n, MAX_HEAD, &req, &status, &why);
-	report("long-path-and-probe-id", r == HTTP_DONE &&
+	result("long-path-and-probe-id", r == HTTP_DONE &&
 	    req.route == ROUTE_OTHER &&
 	    strlen(req.path) == HTTP_PATH_MAX - 1 &&
 	    strlen(req.probe_id) == HTTP_QUERY_MAX - 1, NULL);
@@ -269,7 +269,7 @@ test_dechunk(void)
 	for (i = 0; i < sizeof dcases / sizeof dcases[0]; i++) {
 		c = &dcases[i];
 		if ((out = evbuffer_new()) == NULL) {
-			report(c->name, 0, "evbuffer_new failed");
+			result(c->name, 0, "evbuffer_new failed");
 			continue;
 		}
 		consumed = 0;
@@ -286,7 +286,7 @@ test_dechunk(void)
 			    consumed == (c->consumed ? c->consumed :
 			    strlen(c->in));
 		}
-		report(c->name, ok, ok ? NULL : "wrong verdict");
+		result(c->name, ok, ok ? NULL : "wrong verdict");
 		evbuffer_free(out);
 	}
 }
@@ -316,18 +316,18 @@ test_respond(void)
 	size_t		 len;
 
 	if ((out = evbuffer_new()) == NULL || (body = evbuffer_new()) == NULL) {
-		report("respond", 0, "evbuffer_new failed");
+		result("respond", 0, "evbuffer_new failed");
 		return;
 	}
 	evbuffer_add(body, "{}", 2);
 	http_respond(out, 200, NULL, "application/json", body, 1, 0, NULL);
 	s = out_text(out, &len);
-	report("respond-status-line", strncmp(s, "HTTP/1.1 200 OK\r\n", 17) == 0,
+	result("respond-status-line", strncmp(s, "HTTP/1.1 200 OK\r\n", 17) == 0,
 	    s);
-	report("respond-length", strstr(s, "Content-Length: 2\r\n") != NULL, s);
-	report("respond-body-last", len > 6 &&
+	result("respond-length", strstr(s, "Content-Length: 2\r\n") != NULL, s);
+	result("respond-body-last", len > 6 &&
 	    strcmp(s + len - 6, "\r\n\r\n{}") == 0, s);
-	report("reason-404", strcmp(http_reason(404), "Not Found") == 0, NULL);
+	result("reason-404", strcmp(http_reason(404), "Not Found") == 0, NULL);
 	free(s);
 	evbuffer_free(body);
 	evbuffer_free(out);
@@ -360,29 +360,29 @@ test_reason_phrase(void)
 
 	for (i = 0; i < sizeof rcases / sizeof rcases[0]; i++) {
 		n = http_reason_phrase(buf, sizeof buf, rcases[i].in);
-		report(rcases[i].name, strcmp(buf, rcases[i].want) == 0 &&
+		result(rcases[i].name, strcmp(buf, rcases[i].want) == 0 &&
 		    n == strlen(rcases[i].want), buf);
 	}
 	/* Cut at HTTP_REASON_MAX bytes with "...", never mid-blank. */
 	memset(big, 'x', sizeof big - 1);
 	big[sizeof big - 1] = '\0';
 	n = http_reason_phrase(buf, sizeof buf, big);
-	report("reason-cut", n == HTTP_REASON_MAX && strlen(buf) == n &&
+	result("reason-cut", n == HTTP_REASON_MAX && strlen(buf) == n &&
 	    strcmp(buf + n - 4, "x...") == 0, buf);
 	memset(big, ' ', sizeof big - 1);
 	big[0] = 'a';
 	big[HTTP_REASON_MAX - 2] = 'b';
 	big[HTTP_REASON_MAX + 5] = 'c';
 	n = http_reason_phrase(buf, sizeof buf, big);
-	report("reason-cut-blanks", strcmp(buf, "a b c") == 0, buf);
+	result("reason-cut-blanks", strcmp(buf, "a b c") == 0, buf);
 	memset(big, 'y', sizeof big - 1);
 	big[HTTP_REASON_MAX - 3] = ' ';
 	n = http_reason_phrase(buf, sizeof buf, big);
-	report("reason-cut-no-blank-before-dots", n <= HTTP_REASON_MAX &&
+	result("reason-cut-no-blank-before-dots", n <= HTTP_REASON_MAX &&
 	    strcmp(buf + n - 4, "y...") == 0, buf);
 	/* A small buffer is respected. */
 	n = http_reason_phrase(small, sizeof small, "abcdefghijkl");
-	report("reason-small-buffer", n == 7 && strcmp(small, "abcd...") == 0,
+	result("reason-small-buffer", n == 7 && strcmp(small, "abcd...") == 0,
 	    small);
 }
 
@@ -395,20 +395,20 @@ test_respond_error(void)
 	size_t		 len;
 
 	if ((out = evbuffer_new()) == NULL) {
-		report("respond-error", 0, "evbuffer_new failed");
+		result("respond-error", 0, "evbuffer_new failed");
 		return;
 	}
 	http_respond_error(out, 500, "cannot read\r\nX: y", "m",
 	    "module m: cannot read\r\nX: y (collect returned -1)", 1, 0, NULL);
 	s = out_text(out, &len);
-	report("respond-error-status-line", strncmp(s,
+	result("respond-error-status-line", strncmp(s,
 	    "HTTP/1.1 500 cannot read X: y\r\nContent-Type:",
 	    strlen("HTTP/1.1 500 cannot read X: y\r\nContent-Type:")) == 0, s);
-	report("respond-error-body", strstr(s, "{\"error\":\"module m: cannot "
+	result("respond-error-body", strstr(s, "{\"error\":\"module m: cannot "
 	    "read\\r\\nX: y (collect returned -1)\",\"module\":\"m\"}") != NULL, s);
 	evbuffer_drain(out, len);
 	http_respond_error(out, 503, " \r\n", NULL, "x", 0, 0, NULL);
-	report("respond-error-standard-phrase", evbuffer_get_length(out) > 33 &&
+	result("respond-error-standard-phrase", evbuffer_get_length(out) > 33 &&
 	    memcmp(evbuffer_pullup(out, -1), "HTTP/1.1 503 Service Unavailable\r\n",
 	    34) == 0, NULL);
 	free(s);
@@ -425,5 +425,5 @@ main(void)
 	test_limits();
 	test_dechunk();
 	test_respond();
-	return unit_done();
+	return unit_summary();
 }

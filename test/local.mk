@@ -69,7 +69,8 @@ test_frame_test_LDFLAGS = $(EXPORT_YAJL_WRAP)
 TESTS += test/http-test test/frame-test
 # libFuzzer targets are built by test/fuzz/run.sh (clang), not by automake.
 EXTRA_DIST += test/fuzz/run.sh test/fuzz/fuzz-validate.c \
-	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c test/fuzz-corpus
+	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c \
+	test/fuzz/fuzz-channel.c test/fuzz-corpus
 
 # The installed SDK builds the out-of-tree example module.
 TESTS += test/sdk-install.test
@@ -77,7 +78,7 @@ EXTRA_DIST += test/sdk-install.test
 
 # Configuration file parser (unit tests).
 check_PROGRAMS += test/config-test
-test_config_test_SOURCES = test/config-test.c
+test_config_test_SOURCES = test/config-test.c test/unit.h
 test_config_test_CPPFLAGS = $(HOST_CPPFLAGS)
 test_config_test_LDADD = libhost.la
 TESTS += test/config-test
@@ -98,6 +99,16 @@ TESTS += test/lifecycle-test
 # and probe; skipped without the Scope harness (see test/interop.py).
 TESTS += test/interop.test
 EXTRA_DIST += test/interop.test test/interop.py
+
+# The supervisor <-> worker channel and the settings table (unit tests).
+check_PROGRAMS += test/channel-test test/options-test
+test_channel_test_SOURCES = test/channel-test.c test/unit.h
+test_channel_test_CPPFLAGS = $(HOST_CPPFLAGS)
+test_channel_test_LDADD = libhost.la
+test_options_test_SOURCES = test/options-test.c test/unit.h
+test_options_test_CPPFLAGS = $(HOST_CPPFLAGS)
+test_options_test_LDADD = libhost.la
+TESTS += test/channel-test test/options-test
 
 # Failures on screen (issue 12): reasons in status lines, in status, on
 # refused modules' sockets, and as the real Scope shows them.

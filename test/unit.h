@@ -1,33 +1,34 @@
 /*
- * unit.h - the counting and reporting the C unit tests share: one line
- * per failed case, then "N passed, N failed" (what build.sh counts).
+ * unit.h - the verdict lines of the C unit tests: "ok   name" or
+ * "FAIL name: why", then "N passed, N failed" (what build.sh counts); the
+ * exit status says if any failed.
  */
 #ifndef UNIT_H
 #define UNIT_H
 
 #include <stdio.h>
 
-static size_t	unit_passed, unit_failed;
+static unsigned	unit_passed, unit_failed;
 
-/* Counts one case; prints it with detail (may be NULL) when it failed. */
+/* Counts one case and prints its verdict; why may be NULL. */
 static void
-report(const char *name, int ok, const char *detail)
+result(const char *name, int ok, const char *why)
 {
 	if (ok) {
 		unit_passed++;
-		return;
+		printf("ok   %s\n", name);
+	} else {
+		unit_failed++;
+		printf("FAIL %s: %s\n", name, why != NULL ? why : "failed");
 	}
-	unit_failed++;
-	printf("FAIL %s%s%s\n", name, detail != NULL ? ": " : "",
-	    detail != NULL ? detail : "");
 }
 
-/* Prints the totals; the exit status of the test program. */
+/* Prints the count; main() returns this. */
 static int
-unit_done(void)
+unit_summary(void)
 {
-	printf("%zu passed, %zu failed\n", unit_passed, unit_failed);
-	return unit_failed == 0 ? 0 : 1;
+	printf("%u passed, %u failed\n", unit_passed, unit_failed);
+	return unit_failed > 0 ? 1 : 0;
 }
 
-#endif
+#endif /* UNIT_H */

@@ -3,7 +3,8 @@
 #
 #   test/fuzz/run.sh [-t SECONDS] [-j JOBS] [-b] [TARGET ...]
 #
-# TARGET is validate, control or http (default: all whose sources exist).
+# TARGET is validate, control, http or channel (default: all whose sources
+# exist).
 # -t  seconds per target (default 30; -max_total_time)
 # -j  parallel libFuzzer jobs/workers per target (default 1)
 # -b  build only
@@ -50,12 +51,13 @@ sources() {
 	validate) echo host/validate.c ;;
 	control) echo host/control.c ;;
 	http) echo host/http.c ;;
+	channel) echo host/channel.c ;;
 	*) echo "run.sh: unknown target $1" >&2; exit 2 ;;
 	esac
 }
 
 if [ $# -eq 0 ]; then
-	for t in validate control http; do
+	for t in validate control http channel; do
 		[ -f "$(sources $t)" ] && set -- "$@" $t
 	done
 fi

@@ -435,6 +435,9 @@ status_main(int argc, char **argv)
 		char		up[32];
 		const char	*id = jstr(m, "id");
 
+		/* A refused file goes by its name: its id may be another's. */
+		if (strcmp(jstr(m, "state"), "refused") == 0)
+			id = "-";
 		fmt_duration(up, sizeof up, jstr(m, "uptime_s"));
 		printf("%-16s %-10s %-7s %-8s %-8s %-9s %-7s %-8s %-8s %s\n",
 		    strcmp(id, "-") != 0 ? id : jstr(m, "file"), jstr(m, "state"),

@@ -50,3 +50,14 @@ bench: $(BENCH_DEPS)
 bench-quick: $(BENCH_DEPS)
 	$(BENCH_ENV) BENCH_QUICK=1 bash $(srcdir)/test/bench/run.sh --build . \
 	    --srcdir $(srcdir) $(BENCH_FLAGS)
+
+# The containers module's collect over 200 containers (issue 13).
+noinst_PROGRAMS += test/bench/collect-time
+test_bench_collect_time_SOURCES = test/bench/collect-time.c
+test_bench_collect_time_CPPFLAGS = $(HOST_CPPFLAGS)
+test_bench_collect_time_LDADD = libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
+EXTRA_DIST += test/bench/containers.sh
+.PHONY: bench-containers
+bench-containers: test/bench/collect-time$(EXEEXT) plugins/containers.la
+	srcdir=$(srcdir) sh $(srcdir)/test/bench/containers.sh
+bench: bench-containers

@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import integration as it  # noqa: E402
 from integration import Conn, Host, check, fixture, wait_until  # noqa: E402
+from interop import find_harness, free_port  # noqa: E402
 
 HWMON = "cannot read /sys/class/hwmon: permission denied"
 REASON_MAX = 200
@@ -443,10 +443,10 @@ def unsafe_module_file_and_dir_refusals_on_their_sockets():
 # ---------------------------------------------------------------- the real Scope
 
 def harness():
-    for d in (os.environ.get("SCOPE_HARNESS"), os.path.join(os.path.dirname(SRCDIR), "shared", "scope")):
-        if d and os.path.exists(os.path.join(d, "scope-bin")):
-            return d
-    raise Skip("no Scope harness ($SCOPE_HARNESS or ../shared/scope)")
+    d = find_harness(SRCDIR)
+    if d is None:
+        raise Skip("no Scope harness ($SCOPE_HARNESS or ../shared/scope)")
+    return d
 
 
 def failing_host():
@@ -525,14 +525,6 @@ def plugincheck_shows_every_reason():
     finally:
         h.stop()
         h.cleanup()
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @test

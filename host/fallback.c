@@ -55,7 +55,8 @@ fallback_cb(struct server_conn *c, const struct http_request *req,
 	/* Close after answering so the client reconnects to the worker. */
 	server_reply_failure(c, &(struct http_request){ .method = req->method,
 	    .route = req->route, .keep_alive = 0 }, 503,
-	    m->id[0] != '\0' ? m->id : m->sock->id, reason, msg);
+	    m->id[0] != '\0' ? m->id : m->sock != NULL ? m->sock->id : m->name,
+	    reason, msg);
 	free(reason);
 	free(msg);
 }

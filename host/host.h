@@ -489,6 +489,7 @@ struct modent {
 	int			 refused_dup;	/* id taken: retry when it frees */
 	int			 unsafe;	/* refused by the scan (file modes) */
 	int			 refused_sock;	/* sock: the refusal's (refused.c) */
+	struct plugsock		*refusal_kept;	/* the refusal's, while a retry starts */
 	int			 refused_sock_warned;
 
 	TAILQ_ENTRY(modent)	 entry;
@@ -518,6 +519,8 @@ const char	*mod_last_error(const struct modent *, char *, size_t);
 
 /* refused.c: a refused module's socket, named after its file. */
 void		 refused_sock_open(struct supervisor *, struct modent *);
+void		 refused_sock_keep(struct modent *);
+void		 refused_sock_drop(struct modent *);
 void		 refused_sock_yield(struct supervisor *, const char *,
 		     const struct modent *);
 void		 refused_socks_retry(struct supervisor *);

@@ -157,14 +157,16 @@ mod_find_pid(struct supervisor *sv, pid_t pid)
 	return NULL;
 }
 
-/* The entry other than skip that holds the socket for id, refusals too. */
+/* The entry other than skip that holds a socket for id, refusals too. */
 struct modent *
 mod_find_sock(struct supervisor *sv, const char *id, const struct modent *skip)
 {
 	struct modent	*m;
 
 	TAILQ_FOREACH(m, &sv->mods, entry)
-		if (m != skip && m->sock != NULL && strcmp(m->sock->id, id) == 0)
+		if (m != skip && ((m->sock != NULL &&
+		    strcmp(m->sock->id, id) == 0) || (m->refusal_kept != NULL &&
+		    strcmp(m->refusal_kept->id, id) == 0)))
 			return m;
 	return NULL;
 }
@@ -176,9 +178,13 @@ mod_find_sock(struct supervisor *sv, const char *id, const struct modent *skip)
 struct modent *
 mod_find_id(struct supervisor *sv, const char *id, const struct modent *skip)
 {
-	struct modent	*m = mod_find_sock(sv, id, skip);
+	struct modent	*m;
 
-	return m != NULL && !m->refused_sock ? m : NULL;
+	TAILQ_FOREACH(m, &sv->mods, entry)
+		if (m != skip && m->sock != NULL && !m->refused_sock &&
+		    strcmp(m->sock->id, id) == 0)
+			return m;
+	return NULL;
 }
 
 static void
@@ -195,6 +201,7 @@ timer_arm(struct modent *m, uint64_t ms)
 void
 mod_release_socket(struct modent *m)
 {
+	refused_sock_drop(m);
 	if (m->sock == NULL)
 		return;
 	plugsock_close(m->sock);
@@ -314,8 +321,12 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		return;
 	}
 	/* A new version of the module may have a new id. */
-	if (m->sock != NULL && strcmp(m->sock->id, id) != 0)
-		mod_release_socket(m);
+	if (m->sock != NULL && strcmp(m->sock->id, id) != 0) {
+		if (m->refused_sock)
+			refused_sock_keep(m);
+		else
+			mod_release_socket(m);
+	}
 	m->refused_sock = 0;	/* the refusal's socket, if kept, is its own now */
 	refused_sock_yield(sv, id, m);
 	snprintf(m->id, sizeof m->id, "%s", id);
@@ -346,6 +357,7 @@ mod_ready(struct supervisor *sv, struct modent *m)
 	m->ready_ms = now_ms();
 	evtimer_del(m->timer);
 	fallback_off(m);
+	refused_sock_drop(m);
 	log_info("module %s: serving %s (pid %ld, %s)", m->id, m->sock->path,
 	    (long)m->pid, m->name);
 	supervisor_ready_check(sv);

@@ -7,12 +7,35 @@
  * Such a socket is second to any module serving or starting with that id:
  * it never takes one (refused_sock_open), gives it up when a module wants
  * it (refused_sock_yield, from HELLO) and gets it when it frees
- * (refused_socks_retry, at every rescan).
+ * (refused_socks_retry, at every rescan).  While a refused module is tried
+ * again (a new file, SIGHUP) under an id other than its file's, the
+ * refusal's socket stays until the module serves or is refused again
+ * (refused_sock_keep), so Scope does not see it vanish and come back.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "host.h"
+
+/* HELLO with another id: m's refusal socket waits aside (see above). */
+void
+refused_sock_keep(struct modent *m)
+{
+	refused_sock_drop(m);
+	m->refusal_kept = m->sock;
+	m->sock = NULL;
+	m->refused_sock = 0;
+}
+
+/* The module serves (or is gone): the refusal kept aside goes. */
+void
+refused_sock_drop(struct modent *m)
+{
+	if (m->refusal_kept == NULL)
+		return;
+	plugsock_close(m->refusal_kept);
+	m->refusal_kept = NULL;
+}
 
 /* Opens (or keeps) m's refusal socket; releases any other socket of m. */
 void
@@ -26,6 +49,14 @@ refused_sock_open(struct supervisor *sv, struct modent *m)
 		mod_release_socket(m);
 		return;
 	}
+	/* Refused again: back to the socket kept aside, if it is this one. */
+	if (m->refusal_kept != NULL && strcmp(m->refusal_kept->id, id) == 0) {
+		if (m->sock != NULL)
+			plugsock_close(m->sock);
+		m->sock = m->refusal_kept;
+		m->refusal_kept = NULL;
+	}
+	refused_sock_drop(m);
 	if (m->sock == NULL || strcmp(m->sock->id, id) != 0) {
 		mod_release_socket(m);
 		if (mod_find_sock(sv, id, m) != NULL)
@@ -52,7 +83,13 @@ refused_sock_yield(struct supervisor *sv, const char *id,
 {
 	struct modent	*r = mod_find_sock(sv, id, m);
 
-	if (r != NULL && r->refused_sock) {
+	if (r == NULL)
+		return;
+	if (r->refusal_kept != NULL && strcmp(r->refusal_kept->id, id) == 0) {
+		log_debug("module %s: socket %s goes to %s", r->name, id,
+		    m->name);
+		refused_sock_drop(r);
+	} else if (r->refused_sock) {
 		log_debug("module %s: socket %s goes to %s", r->name, id,
 		    m->name);
 		mod_release_socket(r);

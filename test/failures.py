@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import integration as it  # noqa: E402
@@ -361,6 +362,42 @@ def refused_socket_follows_the_file():
         wait_running(h, "fx-slow")
         check(status_json(h)["fx-slow.so"]["state"] == "running", "fixed module not running")
         check(it.get(h.sock("fx-good"))[0] == 200, "neighbour disturbed")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def refusal_socket_stays_while_the_module_is_tried_again():
+    # initfail.so says hello as fx-initfail, then fails init: on each retry
+    # its refusal's socket ("initfail") must keep answering.
+    h = Host([fixture("initfail")])
+    h.start()
+    try:
+        wait_until(lambda: os.path.exists(h.sock("initfail")), what="refusal socket")
+        answers, failures, stop = {}, [], threading.Event()
+
+        def poller():
+            while not stop.is_set():
+                try:
+                    line = poll(h.sock("initfail"))[0].decode()
+                    answers[line] = answers.get(line, 0) + 1
+                except (it.HTTPError, OSError) as e:
+                    failures.append(repr(e))
+        t = threading.Thread(target=poller)
+        t.start()
+        try:
+            for n in range(2, 5):
+                h.signal(signal.SIGHUP)
+                wait_until(lambda: h.logtext().count("module initfail.so: refused") >= n,
+                           what="refusal %d" % n)
+        finally:
+            stop.set()
+            t.join(10)
+        check(not failures, "refusal socket gone during a retry: %r (answers %r)" % (failures[:3], answers))
+        want = "HTTP/1.1 503 refused: init failed: fixture: init fails on purpose"
+        check(set(answers) <= {want, "HTTP/1.1 503 starting"} and answers.get(want), answers)
+        check(gone(h.sock("fx-initfail")), "the retry's own socket left behind")
     finally:
         h.stop()
         h.cleanup()

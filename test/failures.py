@@ -388,6 +388,8 @@ def refusal_socket_stays_while_the_module_is_tried_again():
         t.start()
         try:
             for n in range(2, 5):
+                # SIGHUP retries a refused module once its worker is gone.
+                wait_until(lambda: status_json(h)["initfail.so"]["pid"] == 0, what="refused worker exited")
                 h.signal(signal.SIGHUP)
                 wait_until(lambda: h.logtext().count("module initfail.so: refused") >= n,
                            what="refusal %d" % n)

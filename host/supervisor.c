@@ -5,7 +5,8 @@
  * loop, the signals and shutdown; the rest of the supervisor is
  * lifecycle.c (each module's states), reconcile.c (the module
  * directory), health.c (deadlines, memory), fallback.c (answers while a
- * module is down) and status.c (the operator's view).
+ * module is down), refused.c (a refused module's socket) and status.c
+ * (the operator's view).
  */
 #include <sys/wait.h>
 

@@ -41,10 +41,11 @@ struct worker {
 	 * Interval mode: a collector thread refreshes the cache so that a
 	 * slow collect never delays a reply.  module_lock keeps module
 	 * callbacks (collect, control) from ever running concurrently;
-	 * cache_lock guards cache and cache_fault.
+	 * cache_lock guards cache, cache_fault and cache_reason.
 	 */
 	struct evbuffer		*cache;
 	char			*cache_fault;
+	char			*cache_reason;	/* its status-line form */
 	pthread_t		 collector;
 	int			 collector_running;
 	int			 stopping;
@@ -55,17 +56,129 @@ struct worker {
 	char			*last_fault;
 	uint64_t		 last_fault_log;
 	uint64_t		 last_slow_log;
+
+	/*
+	 * The module's last error line (sph_log at SPH_LOG_ERR or worse)
+	 * since the current collect or init began: the reason a failure
+	 * gives.  A module may log from threads of its own: log_lock.
+	 */
+	pthread_mutex_t		 log_lock;
+	char			 err_line[1024];
 };
+
+/*
+ * Last words.  A module that crashes in collect or control takes its worker
+ * down in the middle of the probe's request, and Scope would show only
+ * "EOF".  While such a call runs for a request, crash_fd is that request's
+ * connection; a handler for the fatal signals writes a 500 naming the
+ * signal to it, prepared beforehand (write() is all a handler may do
+ * safely), and the worker then dies of the signal as it would have.
+ */
+static const int	 crash_signals[] = {
+	SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT
+};
+#define NCRASH_SIGNALS (sizeof crash_signals / sizeof crash_signals[0])
+static char		*crash_replies[NCRASH_SIGNALS];
+static size_t		 crash_lens[NCRASH_SIGNALS];
+static volatile sig_atomic_t crash_fd = -1;
+
+static void
+crash_handler(int sig)
+{
+	int	fd = crash_fd;
+	size_t	i;
+
+	for (i = 0; i < NCRASH_SIGNALS && fd >= 0; i++)
+		if (crash_signals[i] == sig && crash_replies[i] != NULL &&
+		    write(fd, crash_replies[i], crash_lens[i]) < 0)
+			break;
+	/* SA_RESETHAND | SA_NODEFER: this is the default action now. */
+	raise(sig);
+}
+
+/* Prepares the replies and installs the handler (on its own stack). */
+static void
+crash_replies_init(const char *id)
+{
+	static char		 altstack[64 * 1024];
+	struct sigaction	 sa;
+	stack_t			 ss;
+	struct evbuffer		*b;
+	char			*reason, *msg;
+	size_t			 i;
+
+	ss.ss_sp = altstack;
+	ss.ss_size = sizeof altstack;
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL) != 0)
+		log_debug("sigaltstack: %s", strerror(errno));
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = crash_handler;
+	sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < NCRASH_SIGNALS; i++) {
+		if ((b = evbuffer_new()) == NULL)
+			fatal("evbuffer_new: out of memory");
+		xasprintf(&reason, "killed by %s (%d); restarting",
+		    signal_name(crash_signals[i]), crash_signals[i]);
+		xasprintf(&msg, "module %s: killed by %s (%d) while answering; "
+		    "the host restarts it", id, signal_name(crash_signals[i]),
+		    crash_signals[i]);
+		http_respond_error(b, 500, reason, id, msg, 0, 0, NULL);
+		crash_lens[i] = evbuffer_get_length(b);
+		crash_replies[i] = xmalloc(crash_lens[i]);
+		evbuffer_remove(b, crash_replies[i], crash_lens[i]);
+		evbuffer_free(b);
+		free(reason);
+		free(msg);
+		if (sigaction(crash_signals[i], &sa, NULL) != 0)
+			log_warn("sigaction %d: %s", crash_signals[i],
+			    strerror(errno));
+	}
+}
+
+/* Module code is about to run for this request: see above. */
+static void
+crash_watch(struct server_conn *c, const struct http_request *req)
+{
+	crash_fd = req->method == HTTP_HEAD ? -1 : server_conn_quiet_fd(c);
+}
+
+static void
+crash_unwatch(void)
+{
+	crash_fd = -1;
+}
 
 static void
 host_log_cb(void *ctx, int level, const char *line)
 {
-	(void)ctx;
+	struct worker	*w = ctx;
+
 	if (level < 0)
 		level = 0;
 	if (level > 7)
 		level = 7;
 	log_msg(level, "%s", line);
+	if (level <= SPH_LOG_ERR && line[0] != '\0') {
+		pthread_mutex_lock(&w->log_lock);
+		snprintf(w->err_line, sizeof w->err_line, "%s", line);
+		pthread_mutex_unlock(&w->log_lock);
+	}
+}
+
+/* The module's error line logged since the last call, or NULL; forgets it. */
+static char *
+worker_take_error_line(struct worker *w)
+{
+	char	*line = NULL;
+
+	pthread_mutex_lock(&w->log_lock);
+	if (w->err_line[0] != '\0')
+		line = xstrdup(w->err_line);
+	w->err_line[0] = '\0';
+	pthread_mutex_unlock(&w->log_lock);
+	return line;
 }
 
 static const char *
@@ -80,12 +193,16 @@ host_param_cb(void *ctx, const char *key)
 	return NULL;
 }
 
-/* Logs a fault once per interval unless it changed. */
+/*
+ * Logs a fault once per interval unless it changed; the supervisor sees
+ * every one (the last error in `status`).
+ */
 static void
 worker_fault(struct worker *w, const char *what, const char *cause)
 {
 	uint64_t	now = now_ms();
 
+	stats_set_error(w->stats, cause);
 	if (w->last_fault != NULL && strcmp(w->last_fault, cause) == 0 &&
 	    now - w->last_fault_log < FAULT_LOG_INTERVAL_MS)
 		return;
@@ -95,15 +212,36 @@ worker_fault(struct worker *w, const char *what, const char *cause)
 	w->last_fault_log = now;
 }
 
-/* Runs collect into out; warns when over the soft budget. */
+/*
+ * Runs collect into out; warns when over the soft budget.  On failure
+ * *cause is the full text and, if reason is not NULL, *reason the short
+ * one for the status line: the module's own error line when it logged
+ * one (the contract: log why, return -1), else the host's finding.
+ */
 static int
-worker_collect(struct worker *w, struct evbuffer *out, char **cause)
+worker_collect(struct worker *w, struct evbuffer *out, char **cause,
+    char **reason)
 {
-	uint64_t	us;
-	int		rc;
+	char		*line;
+	uint64_t	 us;
+	int		 rc;
 
 	/* Callers hold module_lock whenever a collector thread exists. */
+	free(worker_take_error_line(w));
 	rc = reporter_build(w->reporter, out, cause);
+	if (rc != 0) {
+		if ((line = worker_take_error_line(w)) != NULL) {
+			char	*full;
+
+			xasprintf(&full, "%s (%s)", line, *cause);
+			free(*cause);
+			*cause = full;
+		}
+		if (reason != NULL)
+			*reason = line != NULL ? line : xstrdup(*cause);
+		else
+			free(line);
+	}
 	us = reporter_last_us(w->reporter);
 	if (w->ms.budget_ms > 0 && us > (uint64_t)w->ms.budget_ms * 1000 &&
 	    now_ms() - w->last_slow_log >= FAULT_LOG_INTERVAL_MS) {
@@ -120,24 +258,27 @@ static void
 worker_refresh_cache(struct worker *w)
 {
 	struct evbuffer	*fresh, *old;
-	char		*cause = NULL;
+	char		*cause = NULL, *reason = NULL;
 	int		 rc;
 
 	if ((fresh = evbuffer_new()) == NULL)
 		fatal("evbuffer_new: out of memory");
 	pthread_mutex_lock(&w->module_lock);
-	rc = worker_collect(w, fresh, &cause);
-	pthread_mutex_unlock(&w->module_lock);
+	rc = worker_collect(w, fresh, &cause, &reason);
 	if (rc != 0) {
+		/* Under module_lock: a control's refresh may fault too. */
 		worker_fault(w, "collect", cause);
 		/* Serve the fault rather than an ever older report. */
 		evbuffer_drain(fresh, evbuffer_get_length(fresh));
 	}
+	pthread_mutex_unlock(&w->module_lock);
 	pthread_mutex_lock(&w->cache_lock);
 	old = w->cache;
 	w->cache = fresh;
 	free(w->cache_fault);
 	w->cache_fault = cause;
+	free(w->cache_reason);
+	w->cache_reason = reason;
 	pthread_mutex_unlock(&w->cache_lock);
 	evbuffer_free(old);
 }
@@ -201,17 +342,18 @@ collector_stop(struct worker *w)
 	w->collector_running = 0;
 }
 
-/* 500 with the module's fault; frees cause. */
+/* 500 for a failed collect: the reason in the status line, all in the body. */
 static void
 reply_fault(struct worker *w, struct server_conn *c,
-    const struct http_request *req, char *cause)
+    const struct http_request *req, char *reason, char *cause)
 {
 	char	*msg;
 
 	w->stats->errors++;
 	xasprintf(&msg, "module %s: %s", w->mod.id, cause);
-	server_reply_error(c, req, 500, w->mod.id, msg);
+	server_reply_failure(c, req, 500, w->mod.id, reason, msg);
 	free(msg);
+	free(reason);
 	free(cause);
 }
 
@@ -219,7 +361,7 @@ static void
 serve_report(struct worker *w, struct server_conn *c,
     const struct http_request *req)
 {
-	char	*cause = NULL;
+	char	*cause = NULL, *reason = NULL;
 
 	if (w->ms.interval_ms > 0) {
 		size_t	len;
@@ -229,20 +371,31 @@ serve_report(struct worker *w, struct server_conn *c,
 			if (evbuffer_add(w->body, evbuffer_pullup(w->cache, -1),
 			    len) != 0)
 				fatal("evbuffer_add: out of memory");
-		} else
+		} else {
 			cause = xstrdup(w->cache_fault != NULL ?
 			    w->cache_fault : "no report collected yet");
+			reason = xstrdup(w->cache_reason != NULL ?
+			    w->cache_reason : cause);
+		}
 		pthread_mutex_unlock(&w->cache_lock);
 		if (len > 0) {
 			server_reply(c, req, 200, "application/json", w->body, NULL);
 			return;
 		}
-	} else if (worker_collect(w, w->body, &cause) == 0) {
-		server_reply(c, req, 200, "application/json", w->body, NULL);
-		return;
-	} else
+	} else {
+		int	rc;
+
+		crash_watch(c, req);
+		rc = worker_collect(w, w->body, &cause, &reason);
+		crash_unwatch();
+		if (rc == 0) {
+			server_reply(c, req, 200, "application/json", w->body,
+			    NULL);
+			return;
+		}
 		worker_fault(w, "collect", cause);
-	reply_fault(w, c, req, cause);
+	}
+	reply_fault(w, c, req, reason, cause);
 }
 
 static void
@@ -251,7 +404,7 @@ serve_control(struct worker *w, struct server_conn *c,
 {
 	struct control_request	*cr;
 	char			 errbuf[512];
-	char			*cause = NULL, *msg;
+	char			*cause = NULL, *reason = NULL, *msg;
 	size_t			 len = evbuffer_get_length(reqbody);
 	const char		*data;
 	int			 rc;
@@ -268,7 +421,9 @@ serve_control(struct worker *w, struct server_conn *c,
 	errbuf[0] = '\0';
 	pthread_mutex_lock(&w->module_lock);
 	__atomic_store_n(&w->stats->collect_start_ns, now_ns(), __ATOMIC_RELEASE);
+	crash_watch(c, req);
 	rc = w->mod.control(w->mod.state, control_get(cr), errbuf, sizeof errbuf);
+	crash_unwatch();
 	__atomic_store_n(&w->stats->collect_start_ns, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&w->module_lock);
 	errbuf[sizeof errbuf - 1] = '\0';
@@ -290,13 +445,15 @@ serve_control(struct worker *w, struct server_conn *c,
 		if ((report = evbuffer_new()) == NULL)
 			fatal("evbuffer_new: out of memory");
 		pthread_mutex_lock(&w->module_lock);
-		rc = worker_collect(w, report, &cause);
+		crash_watch(c, req);
+		rc = worker_collect(w, report, &cause, &reason);
+		crash_unwatch();
 		if (rc != 0)
 			worker_fault(w, "collect after control", cause);
 		pthread_mutex_unlock(&w->module_lock);
 		if (rc != 0) {
-			reply_fault(w, c, req, cause);
 			evbuffer_free(report);
+			reply_fault(w, c, req, reason, cause);
 			return;
 		}
 		if (w->ms.interval_ms > 0) {
@@ -307,6 +464,8 @@ serve_control(struct worker *w, struct server_conn *c,
 			    evbuffer_get_length(report));
 			free(w->cache_fault);
 			w->cache_fault = NULL;
+			free(w->cache_reason);
+			w->cache_reason = NULL;
 			pthread_mutex_unlock(&w->cache_lock);
 		}
 		evbuffer_add(w->body, "{\"shortcutReport\":", 18);
@@ -480,7 +639,7 @@ worker_check(struct worker *w)
 
 	if ((out = evbuffer_new()) == NULL)
 		fatal("evbuffer_new: out of memory");
-	if (worker_collect(w, out, &cause) != 0)
+	if (worker_collect(w, out, &cause, NULL) != 0)
 		ok = 0;
 	else {
 		len = evbuffer_get_length(out);
@@ -559,6 +718,7 @@ worker_main(const char *path)
 		log_to_pipe(WORKER_LOG_FD);
 	pthread_mutex_init(&w.module_lock, NULL);
 	pthread_mutex_init(&w.cache_lock, NULL);
+	pthread_mutex_init(&w.log_lock, NULL);
 	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
 	snprintf(prefix, sizeof prefix, "module %s", base);
 	log_set_prefix(prefix);
@@ -588,8 +748,20 @@ worker_main(const char *path)
 	w.host.param = host_param_cb;
 	w.host.probe_id = w.probe_id;
 	w.host.ctx = &w;
+	/* Before init: a module's own handlers, if it has any, win. */
+	if (!check)
+		crash_replies_init(w.mod.id);
+	free(worker_take_error_line(&w));
 	if (module_init(&w.mod, &w.host, &cause) != 0) {
+		char	*line = worker_take_error_line(&w);
+
 		w.mod.host = NULL;	/* no fini after a failed init */
+		if (line != NULL) {
+			/* What the module logged is the reason worth showing. */
+			free(cause);
+			xasprintf(&cause, "init failed: %s", line);
+			free(line);
+		}
 		refuse(cause);
 	}
 	w.reporter = reporter_new(&w.mod, w.stats);
@@ -633,7 +805,10 @@ worker_main(const char *path)
 	event_free(chan_ev);
 	evbuffer_free(w.body);
 	evbuffer_free(w.cache);
+	for (size_t i = 0; i < NCRASH_SIGNALS; i++)
+		free(crash_replies[i]);
 	free(w.cache_fault);
+	free(w.cache_reason);
 	free(w.last_fault);
 	free(w.params);
 	event_base_free(w.base);

@@ -192,6 +192,10 @@ class Host:
             st, _, _ = get(self.sock(mid), timeout=2.0)
             return st == 200
         wait_until(ok, timeout, what="module %s answering 200" % mid)
+        # Until the supervisor has read READY, its fallback may still take
+        # a new connection and answer "starting": wait for its log line.
+        wait_until(lambda: ("module %s: serving " % mid) in self.logtext(), timeout,
+                   what="module %s: serving (logged)" % mid)
 
     def logtext(self):
         with open(self.logfile, "rb") as f:

@@ -1,7 +1,8 @@
 # test/bench build fragment, included from Makefile.am.
 #
 # Benchmarks are not part of `make check`.  `make bench` builds the load
-# generator, the floor server, the bench modules and the daemon, then runs
+# generator, the floor server, the bench modules, the bundled modules (the
+# poll and collect scenarios) and the daemon, then runs
 # test/bench/run.sh from the top build directory (docs/BENCHMARKS.md).
 #   make bench BENCH_FLAGS='--runs 5 --idle 30'
 #   make bench-quick                    (BENCH_QUICK=1, about a minute)
@@ -40,7 +41,8 @@ BENCH_DEPS = scope-plugin-host$(EXEEXT) libscope-plugin.la \
 	test/bench/loadgen$(EXEEXT) test/bench/floor$(EXEEXT) \
 	test/bench/modcat$(EXEEXT) \
 	test/bench/mod-trivial.la test/bench/mod-cached.la \
-	test/bench/mod-realistic.la test/bench/mod-realistic-cached.la
+	test/bench/mod-realistic.la test/bench/mod-realistic-cached.la \
+	$(module_LTLIBRARIES)
 BENCH_ENV = CC="$(CC)" YAJL_CFLAGS="$(YAJL_CFLAGS)" YAJL_LIBS="$(YAJL_LIBS)"
 
 .PHONY: bench bench-quick

@@ -530,7 +530,7 @@ for col in $columns; do
 done
 
 declare -A IDLE_PIDS IDLE_MAIN
-log "startup of $modules modules/processes: $runs runs per column"
+[ -n "$many_cols" ] && log "startup of $modules modules/processes: $runs runs per column"
 for col in $many_cols; do
 	ready=() rss=() pss=() per=() sup=()
 	for ((i = 0; i < runs; i++)); do

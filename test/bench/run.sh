@@ -848,7 +848,7 @@ echo "slows them less than it slows latency."
 echo "floor cached rows repeat the per-call figures (its body is always precomputed)."
 # Targets of issue 14 that these figures decide.
 verdict() {	# LABEL MEASURED OK(0/1)
-	printf '  %-58s %-22s %s\n' "$1" "$2" "$([ "$3" = 1 ] && echo met || echo MISSED)"
+	printf '  %-62s %-24s %s\n' "$1" "$2" "$([ "$3" = 1 ] && echo met || echo MISSED)"
 }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && b != "" && a + 0 <= b + 0) }'; }
 if [ -n "$POLL_MODS$COLLECT_MODS${R[idle.supwake.ours]:-}" ]; then

@@ -132,7 +132,9 @@ dpkg-deb -x "$hostdeb" "$x" && dpkg-deb -x "$devdeb" "$x"
 check "packaged unit runs /usr/bin/scope-plugin-host" \
 	grep -qx 'ExecStart=/usr/bin/scope-plugin-host --foreground' "$x$unit"
 # The daemon, the pkg-config file and the package agree on the module dir.
-helpdir=$("$x/usr/bin/scope-plugin-host" --help 2>&1 | sed -n 's/.*--module-dir .*(default \([^)]*\)).*/\1/p')
+# --help prints the default on the line after the flag.
+helpdir=$("$x/usr/bin/scope-plugin-host" --help 2>&1 |
+    sed -n '/--module-dir /,/(default/s/.*(default \([^)]*\)).*/\1/p' | head -1)
 pcdir=$(PKG_CONFIG_PATH="$x/usr/lib/$triplet/pkgconfig" pkg-config --variable=moduledir scope-plugin)
 check "compiled-in module dir ($helpdir) is the packaged one" test "$helpdir" = "$moddir"
 check "pkg-config moduledir ($pcdir) is the packaged one" test "$pcdir" = "$moddir"

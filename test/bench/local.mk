@@ -39,7 +39,7 @@ EXTRA_DIST += test/bench/run.sh test/bench/peer.go test/bench/peer.py
 
 BENCH_DEPS = scope-plugin-host$(EXEEXT) libscope-plugin.la \
 	test/bench/loadgen$(EXEEXT) test/bench/floor$(EXEEXT) \
-	test/bench/modcat$(EXEEXT) \
+	test/bench/modcat$(EXEEXT) test/bench/collect-time$(EXEEXT) \
 	test/bench/mod-trivial.la test/bench/mod-cached.la \
 	test/bench/mod-realistic.la test/bench/mod-realistic-cached.la \
 	$(module_LTLIBRARIES)
@@ -52,3 +52,15 @@ bench: $(BENCH_DEPS)
 bench-quick: $(BENCH_DEPS)
 	$(BENCH_ENV) BENCH_QUICK=1 bash $(srcdir)/test/bench/run.sh --build . \
 	    --srcdir $(srcdir) $(BENCH_FLAGS)
+
+# collect-time: CPU of one collect (run.sh's collect scenario); the
+# containers module's collect over 200 containers (issue 13).
+noinst_PROGRAMS += test/bench/collect-time
+test_bench_collect_time_SOURCES = test/bench/collect-time.c
+test_bench_collect_time_CPPFLAGS = $(HOST_CPPFLAGS)
+test_bench_collect_time_LDADD = libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
+EXTRA_DIST += test/bench/containers.sh
+.PHONY: bench-containers
+bench-containers: test/bench/collect-time$(EXEEXT) plugins/containers.la
+	srcdir=$(srcdir) sh $(srcdir)/test/bench/containers.sh
+bench: bench-containers

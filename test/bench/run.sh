@@ -733,9 +733,10 @@ if has_scn poll && [ "$poll" -gt 0 ] && [ $ours = 1 ] && [ -n "$BUNDLED" ]; then
 fi
 
 # ---- collect benchmark: CPU of one collect per bundled module --------------
-# modcat -n: the module's collect() and the host's framing in a loop, in
-# one process, on this machine's /proc and /sys; procfds also over a
-# generated /proc of --procs processes (fixture files: no kernel cost).
+# collect-time: the module's collect() in a loop in one process (median
+# CPU time of one collect), on this machine's /proc and /sys; procfds also
+# over a generated /proc of --procs processes (fixture files: the same
+# work on any machine, no kernel generation).
 fixture_procs() {	# DIR N: a /proc tree of N processes like fixture pid 1
 	local dir=$1 n=$2 i
 	local src=$srcdir/test/fixtures/procfds/1
@@ -749,18 +750,19 @@ fixture_procs() {	# DIR N: a /proc tree of N processes like fixture pid 1
 		cp -r "$src/1/fd" "$dir/$((1000 + i))/fd"
 	done
 }
-collect_one() {	# KEY MODULE.so [modcat args]
+collect_one() {	# KEY MODULE.so [collect-time args]
 	local key=$1 so=$2 i out v=()
 	shift 2
 	for ((i = 0; i < runs; i++)); do
-		out=$("$modcat" -n "$collects" "$@" "$so" 2> /dev/null | grep '^RESULT')
+		out=$("$collect_time" -n "$collects" "$@" "$so" 2> /dev/null | grep '^RESULT')
 		raw_log "collect $key run=$i $out"
-		v+=($(field "$out" cpu_us))
+		v+=($(field "$out" median_us))
 	done
 	R[collect.$key.ours]=$(printf '%s\n' "${v[@]}" | median)
 }
 COLLECT_MODS=
-if has_scn collect && [ -n "$BUNDLED" ]; then
+collect_time=${BENCH_COLLECT_TIME:-$bench/collect-time}
+if has_scn collect && [ -n "$BUNDLED" ] && [ -x "$collect_time" ]; then
 	fill_procs
 	COLLECT_PROCS=$(nprocs)
 	log "collect: $collects collects x $runs runs per bundled module, $COLLECT_PROCS processes"
@@ -837,10 +839,10 @@ if [ -n "$POLL_MODS" ]; then
 	done
 fi
 for m in $COLLECT_MODS; do
-	row "collect $m ($COLLECT_PROCS procs): us CPU" collect.$m
+	row "collect $m ($COLLECT_PROCS procs): median us CPU" collect.$m
 done
 [ -n "${FIXTURE_PROCS:-}" ] &&
-    row "collect procfds, fixture of $FIXTURE_PROCS: us CPU" collect.procfds-fixture
+    row "collect procfds, fixture of $FIXTURE_PROCS: median us" collect.procfds-fixture
 echo
 echo "req/s: higher is better; everything else: lower is better.  CPU figures"
 echo "are CPU time (the scheduler's runtime), not wall time: a busy machine"

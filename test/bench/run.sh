@@ -48,14 +48,14 @@ usage: $prog [options]
   --scenarios LIST  subset of "load many poll collect" (many includes idle)
   --raw FILE        also write every raw measurement to FILE
 BENCH_QUICK=1 makes it about a minute: --runs 1 --duration 1 --warmup 0.3
---idle 10 --modules 20 --poll 10 --collects 50 (later options still
+--idle 10 --modules 20 --poll 20 --collects 50 (later options still
 override).
 EOF
 	exit 2
 }
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-	runs=1 duration=1 warmup=0.3 idle=10 modules=20 poll=10 collects=50
+	runs=1 duration=1 warmup=0.3 idle=10 modules=20 poll=20 collects=50
 fi
 while [ $# -gt 0 ]; do
 	case $1 in

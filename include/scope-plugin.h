@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define SPH_ABI_MAJOR 1
-#define SPH_ABI_MINOR 0
+#define SPH_ABI_MINOR 1
 /* Packed as major << 16 | minor. */
 #define SPH_ABI_VERSION ((uint32_t)((SPH_ABI_MAJOR << 16) | SPH_ABI_MINOR))
 
@@ -133,7 +133,7 @@ struct sph_module {
 	 * override it.
 	 */
 	uint32_t	 interval_ms;
-	uint32_t	 flags;		/* none defined yet; must be 0 */
+	uint32_t	 flags;		/* SPH_MODULE_* flags below, or 0 */
 
 	sph_init_fn	 init;
 	sph_collect_fn	 collect;
@@ -143,6 +143,23 @@ struct sph_module {
 	/* Room to grow without changing size; must be zero. */
 	void		*reserved[8];
 };
+
+/*
+ * Descriptor flags.  A host refuses a module with a flag it does not
+ * know, so a module that sets one needs a host of at least the ABI
+ * version given.
+ */
+
+/*
+ * SPH_MODULE_INSTANCES_ONLY (ABI 1.1): the module makes sense only as
+ * instances the operator defines, each with its own plugin id and
+ * parameters (a block "module ID { file NAME.so ... }" in
+ * scope-plugin-host.conf(5)); the host does not also serve it under the
+ * id of its descriptor.  For generic modules that do nothing without
+ * parameters, such as one that runs a command.  sph_module_id() tells an
+ * instance its id.
+ */
+#define SPH_MODULE_INSTANCES_ONLY	0x1u
 
 #if defined(__GNUC__)
 #define SPH_EXPORT __attribute__((visibility("default")))
@@ -183,7 +200,13 @@ void sph_log(struct sph_host *host, int level, const char *fmt, ...)
  */
 const char *sph_param(struct sph_host *host, const char *key);
 
-/* This module's id, as in its descriptor. */
+/*
+ * The plugin id this worker serves: the descriptor's id, or, when the
+ * module runs as an instance (scope-plugin-host.conf(5)), the instance's
+ * id.  Two instances of one module run in two workers, each with its own
+ * id and parameters; use the id where instances must not collide (keys
+ * in the report, log lines, files).
+ */
 const char *sph_module_id(struct sph_host *host);
 
 /*

@@ -47,6 +47,8 @@ EXTRA_DIST += test/modrun-misuse.test
 # Integration tests: the daemon end to end over unix sockets, probe style.
 TESTS += test/integration.test
 EXTRA_DIST += test/integration.test test/integration.py
+TESTS += test/contain.test
+EXTRA_DIST += test/contain.test test/contain.py
 # Parsers: report validation and POST /control bodies (unit tests).
 check_PROGRAMS += test/validate-test test/control-test
 test_validate_test_SOURCES = test/validate-test.c
@@ -70,7 +72,8 @@ TESTS += test/http-test test/frame-test
 # libFuzzer targets are built by test/fuzz/run.sh (clang), not by automake.
 EXTRA_DIST += test/fuzz/run.sh test/fuzz/fuzz-validate.c \
 	test/fuzz/fuzz-control.c test/fuzz/fuzz-http.c \
-	test/fuzz/fuzz-channel.c test/fuzz/fuzz-containers.c test/fuzz-corpus
+	test/fuzz/fuzz-channel.c test/fuzz/fuzz-containers.c \
+	test/fuzz/fuzz-elf.c test/fuzz-corpus
 
 # The installed SDK builds the out-of-tree example module.
 TESTS += test/sdk-install.test

@@ -3,8 +3,8 @@
 #
 #   test/fuzz/run.sh [-t SECONDS] [-j JOBS] [-b] [TARGET ...]
 #
-# TARGET is validate, control, http, channel, prom or containers (default:
-# all whose sources exist).
+# TARGET is validate, control, http, channel, prom, containers or elf
+# (default: all whose sources exist).
 # -t  seconds per target (default 30; -max_total_time)
 # -j  parallel libFuzzer jobs/workers per target (default 1)
 # -b  build only
@@ -54,12 +54,13 @@ sources() {
 	channel) echo host/channel.c ;;
 	prom) echo plugins/prom-parse.c plugins/strmap.c ;;
 	containers) echo plugins/containers.c ;;	# #included by its target
+	elf) echo host/module.c ;;
 	*) echo "run.sh: unknown target $1" >&2; exit 2 ;;
 	esac
 }
 
 if [ $# -eq 0 ]; then
-	for t in validate control http channel prom containers; do
+	for t in validate control http channel prom containers elf; do
 		[ -f "$(sources $t | cut -d' ' -f1)" ] && set -- "$@" $t
 	done
 fi

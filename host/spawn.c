@@ -98,9 +98,17 @@ child_exec(const struct options *o, pid_t parent, int chan,
 		_exit(1);
 	/* Own process group: a terminal's ^C is the supervisor's to handle. */
 	setpgid(0, 0);
+	/*
+	 * The supervisor's handlers write to its event loop's signal pipe,
+	 * which we share until exec: a SIGTERM for this worker (say, refused
+	 * at once) would stop the supervisor.  Signals stayed blocked since
+	 * the fork (spawn_worker); from their default actions on they are ours.
+	 */
+	for (i = 1; i < NSIG; i++)
+		if (i != SIGKILL && i != SIGSTOP)
+			signal(i, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
 	/* Out of the way of the targets first, then into place. */
 	c = fcntl(chan, F_DUPFD, 10);
 	st = a->statsfd >= 0 ? fcntl(a->statsfd, F_DUPFD, 10) : -1;
@@ -158,6 +166,7 @@ spawn_worker(const struct options *o, const struct spawn_args *a,
 	struct worker_settings	 ws;
 	char			*argv[] = { HOST_NAME, "--worker", NULL, NULL };
 	char			**env;
+	sigset_t		 all, old;
 	int			 sp[2];
 	pid_t			 pid, self = getpid();
 
@@ -176,9 +185,13 @@ spawn_worker(const struct options *o, const struct spawn_args *a,
 	}
 	argv[2] = (char *)a->path;
 	env = spawn_env(a->marker);
+	/* No handler of ours may run in the child before exec (child_exec). */
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0)
 		child_exec(o, self, sp[1], a, argv, env != NULL ? env : environ);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	free(env);
 	close(sp[1]);
 	if (pid == -1) {

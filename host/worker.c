@@ -80,6 +80,19 @@ host_param_cb(void *ctx, const char *key)
 	return NULL;
 }
 
+static int
+host_param_at_cb(void *ctx, size_t index, const char **key,
+    const char **value)
+{
+	struct worker	*w = ctx;
+
+	if (index >= w->nparams)
+		return -1;
+	*key = w->params[index].key;
+	*value = w->params[index].value;
+	return 0;
+}
+
 /* Logs a fault once per interval unless it changed. */
 static void
 worker_fault(struct worker *w, const char *what, const char *cause)
@@ -586,6 +599,8 @@ worker_main(const char *path)
 	w.host.id = w.mod.id;
 	w.host.log = host_log_cb;
 	w.host.param = host_param_cb;
+	w.host.param_at = host_param_at_cb;
+	w.host.deadline_ms = w.ms.deadline_ms;
 	w.host.probe_id = w.probe_id;
 	w.host.ctx = &w;
 	if (module_init(&w.mod, &w.host, &cause) != 0) {

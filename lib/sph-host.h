@@ -30,6 +30,12 @@ struct sph_host {
 	/* probe_id of the current request, NUL-terminated; never NULL once set. */
 	const char	*probe_id;
 	void		*ctx;
+	/* ABI 1.1: the index-th parameter in the operator's order; 0, or -1
+	 * past the last.  Backs sph_param_next(). */
+	int		(*param_at)(void *ctx, size_t index, const char **key,
+			    const char **value);
+	/* ABI 1.1: the collect deadline in force for this worker, 0 unknown. */
+	uint32_t	 deadline_ms;
 };
 
 /* Hosts from before size was set leave it 0: they filled all of the above. */

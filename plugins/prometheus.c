@@ -222,6 +222,8 @@ mappings_load(struct prom *pr)
 			free(m);
 			continue;
 		}
+		/* A host sends each key once; were it not so, the last wins. */
+		free(strmap_get(&pr->names, name));
 		if (strmap_put(&pr->names, name, m) != 0) {
 			free(m);
 			return -1;

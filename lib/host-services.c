@@ -1,4 +1,4 @@
-/* host-services.c - sph_log(), sph_param() and friends: calls into the hosting worker. */
+/* host-services.c - sph_log(), sph_param() and the like: calls into the worker. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -38,7 +38,7 @@ struct sph_host {
 	uint32_t	 deadline_ms;
 };
 
-/* Hosts from before size was set leave it 0: they filled all of the above. */
+/* Hosts from before size was set leave it 0: they filled the members up to ctx. */
 #define SPH_HOST_SIZE_FIRST (offsetof(struct sph_host, ctx) + sizeof(void *))
 
 /* Whether host h filled in member m (it is inside h->size). */

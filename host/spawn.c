@@ -78,8 +78,9 @@ static noreturn void
 child_exec(const struct options *o, pid_t parent, int chan,
     const struct spawn_args *a, char **argv, char **envp)
 {
+	struct sigaction sa;
 	sigset_t	none;
-	int		c, st, io[3], fd, i;
+	int		c, st, io[3], fd, i, sig;
 
 	/*
 	 * Into its cgroup before any module code can fork, and while still
@@ -98,9 +99,21 @@ child_exec(const struct options *o, pid_t parent, int chan,
 		_exit(1);
 	/* Own process group: a terminal's ^C is the supervisor's to handle. */
 	setpgid(0, 0);
+	/*
+	 * Signals are blocked since before the fork (spawn_worker): drop the
+	 * supervisor's handlers before letting any in.  Its libevent handler
+	 * would write a signal sent to this child (say a SIGTERM right after
+	 * the fork) into the socket pair the child shares with the
+	 * supervisor, which would then take it for its own and shut down.
+	 */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
 	/* Out of the way of the targets first, then into place. */
 	c = fcntl(chan, F_DUPFD, 10);
 	st = a->statsfd >= 0 ? fcntl(a->statsfd, F_DUPFD, 10) : -1;
@@ -158,6 +171,7 @@ spawn_worker(const struct options *o, const struct spawn_args *a,
 	struct worker_settings	 ws;
 	char			*argv[] = { HOST_NAME, "--worker", NULL, NULL };
 	char			**env;
+	sigset_t		 all, old;
 	int			 sp[2];
 	pid_t			 pid, self = getpid();
 
@@ -176,9 +190,20 @@ spawn_worker(const struct options *o, const struct spawn_args *a,
 	}
 	argv[2] = (char *)a->path;
 	env = spawn_env(a->marker);
+	/* No handler of ours may run in the child: see child_exec(). */
+	sigfillset(&all);
+	if (sigprocmask(SIG_BLOCK, &all, &old) != 0) {
+		xasprintf(cause, "sigprocmask: %s", strerror(errno));
+		free(env);
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
 	pid = fork();
 	if (pid == 0)
 		child_exec(o, self, sp[1], a, argv, env != NULL ? env : environ);
+	if (sigprocmask(SIG_SETMASK, &old, NULL) != 0)
+		log_warn("sigprocmask: %s", strerror(errno));
 	free(env);
 	close(sp[1]);
 	if (pid == -1) {

@@ -419,6 +419,32 @@ def two_instances_at_once_with_their_own_ids_and_mappings():
 
 
 @test
+def timeout_follows_the_deadline():
+    # No timeout param: a scrape that hangs is given up below the
+    # instance's deadline (less a tenth, at least 50 ms), with the URL as
+    # the reason, and the worker is not killed.
+    ex = Exporter()
+    more = conf_block("slow", ex.url("/never"), 0, ["metric.node_load1=host"]).replace(
+        "    interval 0\n", "    interval 0\n    deadline 800\n")
+    h = prom_host(ex.url("/never"), mid="sooner", interval=0, more_conf=more,
+                  extra=["--set", "sooner.deadline=500"])
+    h.start()
+    try:
+        for mid, want in (("sooner", 450), ("slow", 720)):
+            it.wait_until(lambda: os.path.exists(h.sock(mid)), 15, what="%s's socket" % mid)
+            st, _, body = it.get(h.sock(mid), timeout=10)
+            it.check(st == 500, "%s: %d %r" % (mid, st, body[:200]))
+            h.wait_log("module %s: %s: no answer within %d ms" % (mid, ex.url("/never"), want))
+        it.check("collect hung" not in h.logtext(), "the host killed a worker:\n" + h.logtext()[-1500:])
+        mods = it.status_by_id(h)
+        it.check(mods["sooner"]["restarts"] == 0 and mods["slow"]["restarts"] == 0, "a worker was restarted")
+    finally:
+        h.stop()
+        h.cleanup()
+        ex.close()
+
+
+@test
 def mapped_names_missing_from_the_exposition_warned_once():
     ex = Exporter()
     h = prom_host(ex.url(), interval=200, extra=["--param", "node.metric.no_such_series=host",

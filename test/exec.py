@@ -495,6 +495,19 @@ def check_mode_runs_each_instance():
         s.cleanup()
 
 
+def gave_up_below_deadline(h, reasons):
+    """Each instance (id -> its reason) fails its poll and logs its
+    reason, and the host killed no worker at a deadline."""
+    for mid, reason in reasons.items():
+        it.wait_until(lambda: os.path.exists(h.sock(mid)), 15, what="%s's socket" % mid)
+        st, _, body = it.get(h.sock(mid), timeout=10)
+        it.check(st == 500, "%s: %d %r" % (mid, st, body[:200]))
+        h.wait_log(reason)
+    it.check("collect hung" not in h.logtext(), "the host killed a worker at its deadline:\n" + h.logtext()[-1500:])
+    mods = it.status_by_id(h)
+    it.check(all(mods[mid]["restarts"] == 0 for mid in reasons), "a worker was restarted: %r" % mods)
+
+
 @test
 def timeout_follows_the_deadline():
     # No timeout param: the command is stopped below the instance's
@@ -507,14 +520,8 @@ def timeout_follows_the_deadline():
     h = exec_host(s, path, mid="sooner", more_conf=conf, extra=["--set", "sooner.deadline=600"])
     h.start()
     try:
-        for mid, want in (("sooner", 540), ("later", 1350)):
-            it.wait_until(lambda: os.path.exists(h.sock(mid)), 15, what="%s's socket" % mid)
-            st, _, body = it.get(h.sock(mid), timeout=10)
-            it.check(st == 500, "%s: %d %r" % (mid, st, body[:200]))
-            h.wait_log("module %s: slow.sh: timed out after %d ms (killed)" % (mid, want))
-        it.check("collect hung" not in h.logtext(), "the host killed a worker at its deadline:\n" + h.logtext()[-1500:])
-        mods = it.status_by_id(h)
-        it.check(mods["sooner"]["restarts"] == 0 and mods["later"]["restarts"] == 0, "a worker was restarted")
+        gave_up_below_deadline(h, {"sooner": "module sooner: slow.sh: timed out after 540 ms (killed)",
+                                   "later": "module later: slow.sh: timed out after 1350 ms (killed)"})
         it.wait_until(lambda: not s.leftovers(), 10, what="no process left")
     finally:
         h.stop()

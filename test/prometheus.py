@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import integration as it  # noqa: E402  (the shared Host, Conn, get, waits)
-from exec import NeighbourWatch  # noqa: E402
+from exec import NeighbourWatch, gave_up_below_deadline  # noqa: E402
 
 TESTS = []
 CID1 = "0123456789abcdef" * 4
@@ -430,14 +430,8 @@ def timeout_follows_the_deadline():
                   extra=["--set", "sooner.deadline=500"])
     h.start()
     try:
-        for mid, want in (("sooner", 450), ("slow", 720)):
-            it.wait_until(lambda: os.path.exists(h.sock(mid)), 15, what="%s's socket" % mid)
-            st, _, body = it.get(h.sock(mid), timeout=10)
-            it.check(st == 500, "%s: %d %r" % (mid, st, body[:200]))
-            h.wait_log("module %s: %s: no answer within %d ms" % (mid, ex.url("/never"), want))
-        it.check("collect hung" not in h.logtext(), "the host killed a worker:\n" + h.logtext()[-1500:])
-        mods = it.status_by_id(h)
-        it.check(mods["sooner"]["restarts"] == 0 and mods["slow"]["restarts"] == 0, "a worker was restarted")
+        gave_up_below_deadline(h, {mid: "module %s: %s: no answer within %d ms" % (mid, ex.url("/never"), ms)
+                                   for mid, ms in (("sooner", 450), ("slow", 720))})
     finally:
         h.stop()
         h.cleanup()

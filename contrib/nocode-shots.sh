@@ -93,4 +93,4 @@ epid=$!
 sed -e "s|http://127.0.0.1:9100/metrics|http://127.0.0.1:$eport/metrics|" \
     -e 's|^\( *interval\) .*|\1 1000|' \
     "$top/contrib/prometheus/node-exporter.conf" >"$t/node.conf"
-shoot prometheus-node-exporter "$t/node.conf" "Memory available"
+shoot prometheus-node-exporter "$t/node.conf" "Processes started /s"

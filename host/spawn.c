@@ -78,8 +78,9 @@ static noreturn void
 child_exec(const struct options *o, pid_t parent, int chan,
     const struct spawn_args *a, char **argv, char **envp)
 {
+	struct sigaction sa;
 	sigset_t	none;
-	int		c, st, io[3], fd, i;
+	int		c, st, io[3], fd, i, sig;
 
 	/*
 	 * Into its cgroup before any module code can fork, and while still
@@ -99,14 +100,18 @@ child_exec(const struct options *o, pid_t parent, int chan,
 	/* Own process group: a terminal's ^C is the supervisor's to handle. */
 	setpgid(0, 0);
 	/*
-	 * The supervisor's handlers write to its event loop's signal pipe,
-	 * which we share until exec: a SIGTERM for this worker (say, refused
-	 * at once) would stop the supervisor.  Signals stayed blocked since
-	 * the fork (spawn_worker); from their default actions on they are ours.
+	 * Signals are blocked since before the fork (spawn_worker): drop the
+	 * supervisor's handlers before letting any in.  Its libevent handler
+	 * would write a signal sent to this child (say a SIGTERM right after
+	 * the fork) into the socket pair the child shares with the
+	 * supervisor, which would then take it for its own and shut down.
 	 */
-	for (i = 1; i < NSIG; i++)
-		if (i != SIGKILL && i != SIGSTOP)
-			signal(i, SIG_DFL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Out of the way of the targets first, then into place. */
@@ -185,13 +190,20 @@ spawn_worker(const struct options *o, const struct spawn_args *a,
 	}
 	argv[2] = (char *)a->path;
 	env = spawn_env(a->marker);
-	/* No handler of ours may run in the child before exec (child_exec). */
+	/* No handler of ours may run in the child: see child_exec(). */
 	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, &old);
+	if (sigprocmask(SIG_BLOCK, &all, &old) != 0) {
+		xasprintf(cause, "sigprocmask: %s", strerror(errno));
+		free(env);
+		close(sp[0]);
+		close(sp[1]);
+		return -1;
+	}
 	pid = fork();
 	if (pid == 0)
 		child_exec(o, self, sp[1], a, argv, env != NULL ? env : environ);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (sigprocmask(SIG_SETMASK, &old, NULL) != 0)
+		log_warn("sigprocmask: %s", strerror(errno));
 	free(env);
 	close(sp[1]);
 	if (pid == -1) {

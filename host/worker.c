@@ -193,6 +193,19 @@ host_param_cb(void *ctx, const char *key)
 	return NULL;
 }
 
+static int
+host_param_at_cb(void *ctx, size_t index, const char **key,
+    const char **value)
+{
+	struct worker	*w = ctx;
+
+	if (index >= w->nparams)
+		return -1;
+	*key = w->params[index].key;
+	*value = w->params[index].value;
+	return 0;
+}
+
 /*
  * Logs a fault once per interval unless it changed; the supervisor sees
  * every one (the last error in `status`).
@@ -746,6 +759,8 @@ worker_main(const char *path)
 	w.host.id = w.mod.id;
 	w.host.log = host_log_cb;
 	w.host.param = host_param_cb;
+	w.host.param_at = host_param_at_cb;
+	w.host.deadline_ms = w.ms.deadline_ms;
 	w.host.probe_id = w.probe_id;
 	w.host.ctx = &w;
 	/* Before init: a module's own handlers, if it has any, win. */

@@ -224,6 +224,33 @@ void sph_now(struct sph_host *host, struct timespec *ts);
  */
 const char *sph_probe_id(struct sph_host *host);
 
+/*
+ * Walks this module's parameters in the operator's order, those whose key
+ * begins with prefix (NULL or "": all).  Start with *cursor = 0; each
+ * call returns 1 and sets *key and *value (either may be NULL if not
+ * wanted) to the next match, 0 when there is none left, or -1 when the
+ * host cannot list parameters (a host older than this SDK).  The strings
+ * live as long as the worker.  For modules whose parameter names are
+ * data, such as "metric.<name>":
+ *
+ *	size_t cur = 0;
+ *	const char *k, *v;
+ *	while (sph_param_next(host, "metric.", &cur, &k, &v) == 1)
+ *		...
+ */
+int sph_param_next(struct sph_host *host, const char *prefix,
+    size_t *cursor, const char **key, const char **value);
+
+/*
+ * The deadline in milliseconds the host gives one collect() of this
+ * worker before it kills it (scope-plugin-host.conf(5), "deadline"; for a
+ * module with an interval, at least the interval), or 0 when the host
+ * does not say.  A module that waits on something else (a child process,
+ * a server) should give up before it, so that the poll fails with its
+ * reason rather than with the worker killed.
+ */
+unsigned sph_deadline_ms(struct sph_host *host);
+
 /* ====================================================================
  * Report SDK (libscope-plugin).  See scope-plugin-report(3).
  *

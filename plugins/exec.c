@@ -27,7 +27,6 @@
 #include "scope-plugin.h"
 #include "strmap.h"
 
-#define DEFAULT_TIMEOUT_MS	900
 #define DEFAULT_MAX_OUTPUT	(1024 * 1024)
 #define MAX_ERRLINES		20	/* stderr lines logged per run */
 #define KEY_MAX			64	/* metric, info and table names */
@@ -103,25 +102,37 @@ env_free(char **env, size_t from)
 	free(env);
 }
 
+/* SCOPE_PARAM_<KEY>: upper case, anything but letters and digits as "_". */
+static char *
+param_env_entry(const char *key, const char *value)
+{
+	char	name[128];
+	size_t	i;
+
+	snprintf(name, sizeof name, "SCOPE_PARAM_%s", key);
+	for (i = 12; name[i] != '\0'; i++)
+		name[i] = isalnum((unsigned char)name[i]) ?
+		    (char)toupper((unsigned char)name[i]) : '_';
+	return env_entry(name, value);
+}
+
 /*
  * The worker's environment without our names, then SCOPE_HOSTNAME,
- * SCOPE_PROBE_ID, SCOPE_PLUGIN_ID and SCOPE_PARAM_<NAME> for command,
- * timeout and every name listed in the "env" parameter.  Entries from
- * *nown on are ours to free.
+ * SCOPE_PROBE_ID, SCOPE_PLUGIN_ID and SCOPE_PARAM_<KEY> for every param
+ * of the instance.  Entries from *nown on are ours to free.
  */
 static char **
 env_build(struct sph_host *host, size_t *nown)
 {
-	const char	*list = sph_param(host, "env"), *v;
-	char		 hostname[256], name[128], word[96], **env, *e;
-	size_t		 n = 0, k = 0, i, j, wl;
-	const char	*p;
+	const char	*key, *value;
+	char		 hostname[256], **env, *e;
+	size_t		 n = 0, k = 0, i, np = 0, cur = 0;
 
 	while (environ[n] != NULL)
 		n++;
-	/* The fixed entries, plus one per word of the list at most. */
-	wl = 8 + (list != NULL ? strlen(list) / 2 + 1 : 0);
-	if ((env = calloc(n + wl + 1, sizeof *env)) == NULL)
+	while (sph_param_next(host, NULL, &cur, NULL, NULL) == 1)
+		np++;
+	if ((env = calloc(n + np + 4, sizeof *env)) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++)
 		if (!env_ours(environ[i]))
@@ -129,34 +140,19 @@ env_build(struct sph_host *host, size_t *nown)
 	*nown = k;
 	if (sph_hostname(hostname, sizeof hostname) != 0)
 		hostname[0] = '\0';
-#define ADD(nm, val) do {						\
-	if ((e = env_entry((nm), (val))) == NULL)			\
+#define ADD(make) do {							\
+	if ((e = (make)) == NULL)					\
 		goto oom;						\
 	env[k++] = e;							\
 } while (0)
-	ADD("SCOPE_HOSTNAME", hostname);
-	ADD("SCOPE_PROBE_ID", sph_probe_id(host));
-	ADD("SCOPE_PLUGIN_ID", sph_module_id(host) != NULL ?
-	    sph_module_id(host) : "");
-	ADD("SCOPE_PARAM_COMMAND", sph_param(host, "command"));
-	if ((v = sph_param(host, "timeout")) != NULL)
-		ADD("SCOPE_PARAM_TIMEOUT", v);
-	for (p = list; p != NULL && *p != '\0'; p += strspn(p, " \t")) {
-		j = strcspn(p, " \t");
-		if (j > 0 && j < sizeof word) {
-			memcpy(word, p, j);
-			word[j] = '\0';
-			snprintf(name, sizeof name, "SCOPE_PARAM_%s", word);
-			for (i = 12; name[i] != '\0'; i++)
-				name[i] = isalnum((unsigned char)name[i]) ?
-				    (char)toupper((unsigned char)name[i]) : '_';
-			if ((v = sph_param(host, word)) != NULL &&
-			    strcmp(word, "command") != 0 &&
-			    strcmp(word, "timeout") != 0)
-				ADD(name, v);
-		}
-		p += j;
-	}
+	ADD(env_entry("SCOPE_HOSTNAME", hostname));
+	ADD(env_entry("SCOPE_PROBE_ID", sph_probe_id(host)));
+	ADD(env_entry("SCOPE_PLUGIN_ID", sph_module_id(host) != NULL ?
+	    sph_module_id(host) : ""));
+	/* The count above bounds the walk: the list does not change. */
+	for (cur = 0, i = 0; i < np &&
+	    sph_param_next(host, NULL, &cur, &key, &value) == 1; i++)
+		ADD(param_env_entry(key, value));
 #undef ADD
 	env[k] = NULL;
 	return env;
@@ -770,6 +766,7 @@ exec_init(struct sph_host *host, void **state)
 	}
 	ex->host = host;
 	*state = ex;
+	param_timeout_check(host);
 	return 0;
 }
 
@@ -795,8 +792,7 @@ exec_collect(void *state, yajl_gen gen)
 	size_t			 nown;
 	int			 argc, rc = -1;
 
-	lim.timeout_ms = param_uint(host, "timeout", DEFAULT_TIMEOUT_MS, 10,
-	    3600000);
+	lim.timeout_ms = param_timeout(host);
 	lim.max_output = param_uint(host, "max_output", DEFAULT_MAX_OUTPUT,
 	    1024, 64 * 1024 * 1024);
 	lim.max_errlines = MAX_ERRLINES;
@@ -873,6 +869,7 @@ SPH_MODULE(
 	.label = "Exec",
 	.description = "Runs a program and shows what it prints",
 	.interval_ms = 5000,
+	.flags = SPH_MODULE_INSTANCES_ONLY,
 	.init = exec_init,
 	.collect = exec_collect,
 	.fini = exec_fini,

@@ -331,3 +331,36 @@ param_uint(struct sph_host *host, const char *key, unsigned def,
 	}
 	return (unsigned)u;
 }
+
+static unsigned
+timeout_default(struct sph_host *host)
+{
+	unsigned	d = sph_deadline_ms(host), margin;
+
+	if (d == 0)
+		return FIELDS_TIMEOUT_FALLBACK_MS;
+	margin = d / 10;
+	if (margin < 50)
+		margin = 50;
+	if (margin > 1000)
+		margin = 1000;
+	/* A deadline too short for the margin: half of it. */
+	return d > 2 * margin ? d - margin : (d / 2 > 10 ? d / 2 : 10);
+}
+
+unsigned
+param_timeout(struct sph_host *host)
+{
+	return param_uint(host, "timeout", timeout_default(host), 10, 3600000);
+}
+
+void
+param_timeout_check(struct sph_host *host)
+{
+	unsigned	d = sph_deadline_ms(host), t = param_timeout(host);
+
+	if (d != 0 && t >= d)
+		sph_log(host, SPH_LOG_WARNING, "param timeout %u ms is not "
+		    "below the deadline of %u ms: a slow run is killed by the "
+		    "host, without its reason", t, d);
+}

@@ -65,6 +65,19 @@ void	spec_range(const struct series_spec *spec, double value, double *min,
 unsigned param_uint(struct sph_host *host, const char *key, unsigned def,
 	    unsigned min, unsigned max);
 
+/*
+ * The "timeout" param in ms (waiting for a command or a server), by
+ * default below the host's collect deadline (sph_deadline_ms()) so that
+ * the poll fails with the module's reason before the host kills the
+ * worker: the deadline less a tenth of it, at least 50 ms and at most
+ * 1 s; FIELDS_TIMEOUT_FALLBACK_MS when the host does not say.
+ */
+#define FIELDS_TIMEOUT_FALLBACK_MS	900
+unsigned param_timeout(struct sph_host *host);
+
+/* At init: warn when the "timeout" param is not below the deadline. */
+void	param_timeout_check(struct sph_host *host);
+
 /* Parse a finite number, the whole string.  0 or -1. */
 int	parse_finite(const char *s, double *out);
 

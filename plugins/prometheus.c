@@ -8,9 +8,8 @@
  * series of <name> onto the host node, "metric.<name> container:<label>
  * [options]" onto the container whose id the label holds.  Counters
  * become per-second rates from two scrapes; gauges are taken as they
- * are; NaN, infinities and stale series are dropped.  Without a way to
- * list the params, the module asks for "metric.<name>" of each name the
- * exposition has, once per name, and remembers the answer.
+ * are; NaN, infinities and stale series are dropped.  The mappings are
+ * read once, at init, from the params that begin with "metric.".
  * See scope-plugin-prometheus(8).
  */
 #include <errno.h>
@@ -26,11 +25,9 @@
 #include "scope-plugin.h"
 #include "strmap.h"
 
-#define DEFAULT_TIMEOUT_MS	900
 #define DEFAULT_MAX_SIZE	(16 * 1024 * 1024)
 #define DEFAULT_STALE_S		300	/* Prometheus's own lookback */
 #define WHERE_MAX		8
-#define NAMES_MAX		100000	/* remembered metric names */
 #define SERIES_MAX		100000	/* counters followed for rates */
 #define NAME_MAX_LEN		200
 
@@ -49,6 +46,8 @@ struct mapping {
 	struct where		where[WHERE_MAX];
 	size_t			nwhere;
 	int			templated[2];	/* host, container */
+	unsigned		seen_gen;	/* last scrape that had it */
+	int			warned;		/* missing: said once */
 };
 
 /* The last value of a counter series, for its rate. */
@@ -69,7 +68,7 @@ struct agg {
 struct prom {
 	struct sph_host	*host;
 	struct prom_url	 url;
-	struct strmap	 names;		/* name -> mapping, or &no_mapping */
+	struct strmap	 names;		/* name -> mapping */
 	struct strmap	 series;	/* series key -> struct series */
 	unsigned	 gen;
 	/* During one scrape. */
@@ -80,8 +79,6 @@ struct prom {
 	unsigned	 dropped_nonfinite, dropped_stale, dropped_noid;
 	char		 err[512];
 };
-
-static char no_mapping;
 
 static double
 mono_s(void)
@@ -195,45 +192,76 @@ mapping_parse(struct mapping *m, const char *value, char *err, size_t errlen)
 	return 0;
 }
 
-/* The operator's mapping for name, asked for once; NULL if none. */
-static struct mapping *
-mapping_for(struct prom *pr, const char *name)
+/*
+ * The mappings, from every "metric.<name>" param.  One that does not
+ * parse is logged and left out; the others still work.
+ */
+static int
+mappings_load(struct prom *pr)
 {
 	struct mapping	*m;
-	const char	*v;
-	char		 key[NAME_MAX_LEN + 16], err[256];
+	const char	*key, *v, *name;
+	char		 err[256];
+	size_t		 cur = 0;
+	int		 rc;
 
-	if ((m = strmap_get(&pr->names, name)) != NULL)
-		return m == (void *)&no_mapping ? NULL : m;
-	if (strlen(name) > NAME_MAX_LEN)
-		return NULL;
-	snprintf(key, sizeof key, "metric.%s", name);
-	m = NULL;
-	if ((v = sph_param(pr->host, key)) != NULL) {
+	while ((rc = sph_param_next(pr->host, "metric.", &cur, &key, &v)) == 1) {
+		name = key + 7;
+		if (*name == '\0' || strlen(name) > NAME_MAX_LEN) {
+			sph_log(pr->host, SPH_LOG_ERR, "param %s: the metric "
+			    "name must be 1 to %d bytes; ignored", key,
+			    NAME_MAX_LEN);
+			continue;
+		}
 		if ((m = calloc(1, sizeof *m)) == NULL)
-			return NULL;
+			return -1;
 		strcpy(m->name, name);
 		if (mapping_parse(m, v, err, sizeof err) != 0) {
 			sph_log(pr->host, SPH_LOG_ERR, "param %s: %s; "
 			    "ignored", key, err);
 			free(m);
-			m = NULL;
+			continue;
+		}
+		/* A host sends each key once; were it not so, the last wins. */
+		free(strmap_get(&pr->names, name));
+		if (strmap_put(&pr->names, name, m) != 0) {
+			free(m);
+			return -1;
 		}
 	}
-	/* Past the bound, names are looked up every time instead. */
-	if (pr->names.len < NAMES_MAX &&
-	    strmap_put(&pr->names, name, m != NULL ? m : (void *)&no_mapping)
-	    != 0) {
-		free(m);
-		return NULL;
+	if (rc == -1) {
+		sph_log(pr->host, SPH_LOG_ERR, "the host cannot list this "
+		    "module's params (older than the module)");
+		return -1;
 	}
-	if (m != NULL && pr->names.len >= NAMES_MAX &&
-	    strmap_get(&pr->names, name) != m) {
-		/* Not kept: cannot be freed later, so do not use it. */
-		free(m);
-		return NULL;
+	if (pr->names.len == 0)
+		sph_log(pr->host, SPH_LOG_WARNING, "no param metric.<name>: "
+		    "nothing is mapped, see scope-plugin-prometheus(8)");
+	return 0;
+}
+
+/* The operator's mapping for name; NULL if none. */
+static struct mapping *
+mapping_for(struct prom *pr, const char *name)
+{
+	return strmap_get(&pr->names, name);
+}
+
+/* Says once per name which mapped names the exposition lacks. */
+static int
+warn_missing(const char *key, void *value, void *arg)
+{
+	struct mapping	*m = value;
+	struct prom	*pr = arg;
+
+	(void)key;
+	if (m->seen_gen != pr->gen && !m->warned) {
+		sph_log(pr->host, SPH_LOG_WARNING, "param metric.%s: no series "
+		    "%s in the exposition at %s", m->name, m->name,
+		    sph_param(pr->host, "url"));
+		m->warned = 1;
 	}
-	return m;
+	return 0;
 }
 
 static const char *
@@ -331,7 +359,10 @@ on_sample(void *arg, const struct prom_sample *s)
 	const char	*v;
 	double		 value;
 
-	if ((m = mapping_for(pr, s->name)) == NULL || !where_ok(m, s))
+	if ((m = mapping_for(pr, s->name)) == NULL)
+		return 0;
+	m->seen_gen = pr->gen;
+	if (!where_ok(m, s))
 		return 0;
 	if (!isfinite(s->value)) {
 		pr->dropped_nonfinite++;
@@ -371,6 +402,15 @@ on_sample(void *arg, const struct prom_sample *s)
 }
 
 static int
+free_value(const char *key, void *value, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(value);
+	return 1;
+}
+
+static int
 prom_init(struct sph_host *host, void **state)
 {
 	const char	*url = sph_param(host, "url");
@@ -392,18 +432,15 @@ prom_init(struct sph_host *host, void **state)
 		return -1;
 	}
 	pr->host = host;
+	if (mappings_load(pr) != 0) {
+		strmap_sweep(&pr->names, free_value, NULL);
+		strmap_clear(&pr->names);
+		free(pr);
+		return -1;
+	}
+	param_timeout_check(host);
 	*state = pr;
 	return 0;
-}
-
-static int
-free_value(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)arg;
-	if (value != &no_mapping)
-		free(value);
-	return 1;
 }
 
 static int
@@ -468,8 +505,7 @@ clear_templated(const char *key, void *value, void *arg)
 
 	(void)key;
 	(void)arg;
-	if (value != &no_mapping)
-		m->templated[0] = m->templated[1] = 0;
+	m->templated[0] = m->templated[1] = 0;
 	return 0;
 }
 
@@ -486,7 +522,7 @@ prom_collect(void *state, yajl_gen gen)
 	size_t			 max;
 	int			 rc;
 
-	timeout = param_uint(host, "timeout", DEFAULT_TIMEOUT_MS, 10, 3600000);
+	timeout = param_timeout(host);
 	max = param_uint(host, "max_size", DEFAULT_MAX_SIZE, 1024,
 	    256 * 1024 * 1024);
 	pr->stale_s = param_uint(host, "stale", DEFAULT_STALE_S, 0, 86400);
@@ -510,6 +546,7 @@ prom_collect(void *state, yajl_gen gen)
 	}
 	/* Counters that vanished start over when they come back. */
 	strmap_sweep(&pr->series, drop_unseen, pr);
+	strmap_sweep(&pr->names, warn_missing, pr);
 	if (pr->dropped_nonfinite + pr->dropped_stale + pr->dropped_noid > 0)
 		sph_log(host, SPH_LOG_DEBUG, "dropped %u NaN/Inf, %u stale and "
 		    "%u series without a container id", pr->dropped_nonfinite,
@@ -546,6 +583,7 @@ SPH_MODULE(
 	.description = "Shows a Prometheus exporter's series on hosts and "
 	    "containers",
 	.interval_ms = 5000,
+	.flags = SPH_MODULE_INSTANCES_ONLY,
 	.init = prom_init,
 	.collect = prom_collect,
 	.fini = prom_fini,

@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import integration as it  # noqa: E402  (the shared Host, Conn, get, waits)
-from exec import NeighbourWatch  # noqa: E402
+from exec import NeighbourWatch, gave_up_below_deadline  # noqa: E402
 
 TESTS = []
 CID1 = "0123456789abcdef" * 4
@@ -108,6 +108,7 @@ class Exporter:
                     body = outer.big
                 elif p in ("/metrics", "/"):
                     body = exposition().encode()
+                    outer.scrapes += 1
                 else:
                     self.send_error(404, "No Such Page")
                     return
@@ -133,6 +134,7 @@ class Exporter:
                 conn, _ = super().get_request()
                 return conn, ("unix", 0)
 
+        self.scrapes = 0
         self.dir = tempfile.mkdtemp(prefix="sph-prom-")
         self.unix_path = os.path.join(self.dir, "exporter.sock")
         self.tcp = TCP(("127.0.0.1", 0), Handler)
@@ -174,47 +176,61 @@ MAPPING = [
 ]
 
 
-def prom_host(url, mid="prometheus", interval=300, extra=(), more_modules=()):
-    args = ["--param", "%s.url=%s" % (mid, url), "--set", "%s.interval=%d" % (mid, interval)]
-    for m in MAPPING:
-        args += ["--param", "%s.%s" % (mid, m)]
-    return it.Host([it.plugin("prometheus")] + list(more_modules), args=args + list(extra))
+def conf_block(mid, url, interval, mapping=None):
+    """An instance of prometheus.so: url, interval and the mapping."""
+    lines = ["module %s {" % mid, "    file prometheus.so", "    interval %d" % interval]
+    if url is not None:
+        lines.append("    param url %s" % url)
+    for m in MAPPING if mapping is None else mapping:
+        lines.append("    param " + m.replace("=", " ", 1))
+    return "\n".join(lines) + "\n}\n"
 
 
-def report(h, mid="prometheus"):
+def prom_host(url, mid="node", interval=300, extra=(), more_modules=(), more_conf=""):
+    """A host serving the prometheus instance mid; extra are flags (such
+    as --param mid.key=value, which win over the file)."""
+    h = it.Host([it.plugin("prometheus")] + list(more_modules), args=list(extra))
+    conf = os.path.join(h.dir, "host.conf")
+    with open(conf, "w") as f:
+        f.write(conf_block(mid, url, interval) + more_conf)
+    h.args = ["--config", conf] + h.args
+    return h
+
+
+def report(h, mid="node"):
     st, _, body = it.get(h.sock(mid))
     it.check(st == 200, "status %d: %s" % (st, body[:300]))
     return it.assert_report(body, mid)
 
 
-def metric(doc, key, topo="Host", node="testhost;<host>"):
+def metric(doc, key, topo="Host", node="testhost;<host>", mid="node"):
     try:
-        return doc[topo]["nodes"][node]["metrics"]["prometheus." + key]
+        return doc[topo]["nodes"][node]["metrics"][mid + "." + key]
     except KeyError:
         return None
 
 
-def wait_metric(h, key, topo="Host", node="testhost;<host>"):
-    return it.wait_until(lambda: metric(report(h), key, topo, node), 15,
+def wait_metric(h, key, topo="Host", node="testhost;<host>", mid="node"):
+    return it.wait_until(lambda: metric(report(h, mid), key, topo, node, mid), 15,
                          what="metric %s on %s" % (key, node))
 
 
 @test
 def counters_gauges_labels_and_containers():
     ex = Exporter()
-    h = prom_host(ex.url()).start(wait_for=["prometheus"])
+    h = prom_host(ex.url()).start(wait_for=["node"])
     try:
         m = wait_metric(h, "node_network_receive_bytes_total")
         doc = report(h)
         load = metric(doc, "node_load1")
         it.check(load["samples"][0]["value"] == 0.75, "gauge as it is: %r" % load)
         mt = doc["Host"]["metric_templates"]
-        it.check(mt["prometheus.node_load1"]["label"] == "Load (1 min)" and
-                 mt["prometheus.node_load1"]["priority"] == 1.5, "label/priority %r" % mt["prometheus.node_load1"])
+        it.check(mt["node.node_load1"]["label"] == "Load (1 min)" and
+                 mt["node.node_load1"]["priority"] == 1.5, "label/priority %r" % mt["node.node_load1"])
         # eth0 + eth1 grow by 1500/s; lo (7777/s) is excluded by where=.
         rate = metric(doc, "node_network_receive_bytes_total")["samples"][0]["value"]
         it.check(1200 < rate < 1800, "rate of eth0+eth1 %r, expected about 1500/s" % rate)
-        t = mt["prometheus.node_network_receive_bytes_total"]
+        t = mt["node.node_network_receive_bytes_total"]
         it.check(t["format"] == "filesize" and t["label"] == "node_network_receive_bytes_total /s",
                  "counter template %r" % t)
         c1 = "%s;<container>" % CID1
@@ -227,15 +243,15 @@ def counters_gauges_labels_and_containers():
                  % list(doc["Container"]["nodes"]))
         cpu = wait_metric(h, "container_cpu_usage_seconds_total", "Container", c1)
         it.check(8 < cpu["samples"][0]["value"] < 12, "per-cpu series summed as a rate, expected 10/s: %r" % cpu)
-        it.check(doc["Container"]["metric_templates"]["prometheus.container_cpu_usage_seconds_total"]["label"] == "CPU",
+        it.check(doc["Container"]["metric_templates"]["node.container_cpu_usage_seconds_total"]["label"] == "CPU",
                  "container label option")
         esc = metric(doc, "escaped", "Container", c2)
         it.check(esc is not None and esc["samples"][0]["value"] == 3, "series with escaped labels: %r" % esc)
         for gone in ("not_a_number", "infinite", "old"):
             it.check(metric(doc, gone) is None, "%s should be dropped" % gone)
-            it.check("prometheus." + gone not in mt, "template of dropped %s" % gone)
+            it.check("node." + gone not in mt, "template of dropped %s" % gone)
         it.check(metric(doc, "fresh")["samples"][0]["value"] == 6, "timestamped fresh sample")
-        it.check("prometheus.unmapped_metric" not in json.dumps(doc), "unmapped series reported")
+        it.check("node.unmapped_metric" not in json.dumps(doc), "unmapped series reported")
         it.check(m is not None, "no rate")
     finally:
         h.stop()
@@ -246,8 +262,8 @@ def counters_gauges_labels_and_containers():
 @test
 def unix_socket_and_5mb_exposition():
     ex = Exporter()
-    h = prom_host("unix:%s:/big" % ex.unix_path).start(wait_for=["prometheus"])
-    h2 = prom_host("unix:" + ex.unix_path).start(wait_for=["prometheus"])
+    h = prom_host("unix:%s:/big" % ex.unix_path).start(wait_for=["node"])
+    h2 = prom_host("unix:" + ex.unix_path).start(wait_for=["node"])
     try:
         it.check(metric(report(h), "last_one")["samples"][0]["value"] == 42, "series after 5 MB")
         it.check(metric(report(h2), "node_load1")["samples"][0]["value"] == 0.75, "default path /metrics")
@@ -280,19 +296,19 @@ def bad_endpoints_are_the_reason_never_a_hang():
     ]
     try:
         for name, url, reason in cases:
-            h = prom_host(url, extra=["--param", "prometheus.timeout=300",
-                                      "--param", "prometheus.max_size=1048576"],
+            h = prom_host(url, extra=["--param", "node.timeout=300",
+                                      "--param", "node.max_size=1048576"],
                           more_modules=[it.plugin("load")]).start(wait_for=["load"])
             try:
                 with NeighbourWatch(h, name):
                     def failing():
-                        st, _, body = it.get(h.sock("prometheus"))
+                        st, _, body = it.get(h.sock("node"))
                         return st == 500 and json.loads(body)["error"]
                     it.wait_until(failing, 20, what="%s: prometheus failing" % name)
                     h.wait_log(reason, 20)
                     for _ in range(5):
                         t0 = time.monotonic()
-                        st, _, _ = it.get(h.sock("prometheus"))
+                        st, _, _ = it.get(h.sock("node"))
                         it.check(st == 500 and time.monotonic() - t0 < 1, "%s: poll %d in %.2fs" %
                                  (name, st, time.monotonic() - t0))
                     it.check("restart" not in h.logtext(), "%s: worker restarted" % name)
@@ -330,7 +346,7 @@ def recovers_when_the_endpoint_comes_back():
         th = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
         th.start()
         try:
-            h.wait_serving("prometheus", 20)
+            h.wait_serving("node", 20)
             wait_metric(h, "node_load1")
         finally:
             srv.shutdown()
@@ -343,43 +359,139 @@ def recovers_when_the_endpoint_comes_back():
 
 
 @test
-def two_hosts_each_with_prometheus_at_once():
+def two_instances_at_once_with_their_own_ids_and_mappings():
+    # Two instances of prometheus.so in one host scraping at the same
+    # time, one over TCP, one over the unix socket, each with its own id,
+    # mapping and label; a third on a dead port fails alone, with the URL
+    # and the cause as its reason; --check and status list each.
     ex = Exporter()
-    ha = prom_host(ex.url()).start()
-    hb = prom_host("unix:" + ex.unix_path, interval=500).start()
+    port = dead_port()
+    more = (conf_block("cadvisor", "unix:" + ex.unix_path, 500,
+                       ["metric.container_memory_usage_bytes=container:id label=Memory"]) +
+            conf_block("down", "http://127.0.0.1:%d/metrics" % port, 300, ["metric.node_load1=host"]))
+    h = prom_host(ex.url(), more_conf=more, extra=["--param", "down.timeout=300"])
     try:
-        ha.wait_serving("prometheus")
-        hb.wait_serving("prometheus")
-        for h in (ha, hb):
-            wait_metric(h, "node_network_receive_bytes_total")
-            it.check(metric(report(h), "node_load1")["samples"][0]["value"] == 0.75, "load")
+        r = __import__("subprocess").run(h.cmd(["--check"]), capture_output=True, text=True, timeout=60, env=h.env)
+        for want in ("skip prometheus.so: served only as instances (node, cadvisor, down)",
+                     "ok   prometheus.so node: ", "ok   prometheus.so cadvisor: ", "FAIL prometheus.so down: "):
+            it.check(want in r.stdout, "--check: missing %r in:\n%s" % (want, r.stdout))
+        it.check(r.returncode == 1, "--check exit %d" % r.returncode)
+        it.check("module down: http://127.0.0.1:%d/metrics: connect: Connection refused" % port in r.stdout + r.stderr,
+                 "--check: the reason: " + r.stdout + r.stderr)
+        h.start(wait_for=["node", "cadvisor"])
+        wait_metric(h, "node_network_receive_bytes_total")
+        c1 = "%s;<container>" % CID1
+        wait_metric(h, "container_memory_usage_bytes", "Container", c1, mid="cadvisor")
+        docs = {}
+
+        def poll(mid):
+            docs[mid] = [it.get(h.sock(mid), timeout=10) for _ in range(10)]
+        threads = [threading.Thread(target=poll, args=(m,)) for m in ("node", "cadvisor", "down")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for st, _, body in docs["node"]:
+            doc = it.assert_report(body, "node")
+            it.check(metric(doc, "node_load1")["samples"][0]["value"] == 0.75, "node's load")
+            it.check(not any(k.startswith("cadvisor.") for k in json.dumps(doc).split('"')), "cadvisor's keys in node")
+        for st, _, body in docs["cadvisor"]:
+            doc = it.assert_report(body, "cadvisor")
+            it.check(metric(doc, "container_memory_usage_bytes", "Container", c1, "cadvisor")["samples"][0]["value"]
+                     == 1.5e8, "cadvisor's container memory")
+            it.check(doc["Container"]["metric_templates"]["cadvisor.container_memory_usage_bytes"]["label"] ==
+                     "Memory", "cadvisor's label")
+            it.check(metric(doc, "node_load1", mid="cadvisor") is None and
+                     metric(doc, "node_load1") is None, "node's mapping used by cadvisor")
+        for st, _, body in docs["down"]:
+            it.check(st == 500, "down: %d %r" % (st, body[:200]))
+        h.wait_log("module down: http://127.0.0.1:%d/metrics: connect: Connection refused" % port)
+        it.check(not os.path.exists(os.path.join(h.sockdir, "prometheus")), "served under its own id")
+        mods = it.status_by_id(h)
+        for mid in ("node", "cadvisor", "down"):
+            it.check(mods[mid]["instance"] is True and mods[mid]["file"] == "prometheus.so", mods[mid])
+        it.check(len({mods[m]["pid"] for m in ("node", "cadvisor", "down")}) == 3, "shared workers %r" % mods)
+        it.check("init failed" not in h.logtext(), h.logtext()[-800:])
     finally:
-        ha.stop()
-        hb.stop()
-        ha.cleanup()
-        hb.cleanup()
+        h.stop()
+        h.cleanup()
+        ex.close()
+
+
+@test
+def timeout_follows_the_deadline():
+    # No timeout param: a scrape that hangs is given up below the
+    # instance's deadline (less a tenth, at least 50 ms), with the URL as
+    # the reason, and the worker is not killed.
+    ex = Exporter()
+    more = conf_block("slow", ex.url("/never"), 0, ["metric.node_load1=host"]).replace(
+        "    interval 0\n", "    interval 0\n    deadline 800\n")
+    h = prom_host(ex.url("/never"), mid="sooner", interval=0, more_conf=more,
+                  extra=["--set", "sooner.deadline=500"])
+    h.start()
+    try:
+        gave_up_below_deadline(h, {mid: "module %s: %s: no answer within %d ms" % (mid, ex.url("/never"), ms)
+                                   for mid, ms in (("sooner", 450), ("slow", 720))})
+    finally:
+        h.stop()
+        h.cleanup()
+        ex.close()
+
+
+@test
+def mapped_names_missing_from_the_exposition_warned_once():
+    ex = Exporter()
+    h = prom_host(ex.url(), interval=200, extra=["--param", "node.metric.no_such_series=host",
+                                                 "--param", "node.metric.also_missing=container:id"])
+    h.start(wait_for=["node"])
+    try:
+        h.wait_log("param metric.no_such_series: no series no_such_series in the exposition at " + ex.url())
+        h.wait_log("param metric.also_missing: no series also_missing in the exposition")
+        # Several scrapes later, still said once per name.
+        first = ex.scrapes
+        it.wait_until(lambda: ex.scrapes >= first + 4, 15, what="four more scrapes")
+        report(h)
+        log = h.logtext()
+        it.check(log.count("param metric.no_such_series: no series") == 1, "warned more than once:\n" + log[-1500:])
+        # A mapped name that is present is not warned about.
+        it.check("param metric.node_load1: no series" not in log, log[-1500:])
+    finally:
+        h.stop()
+        h.cleanup()
         ex.close()
 
 
 @test
 def refused_without_a_usable_url_and_bad_mappings_logged():
+    # A default install: prometheus.so and no configuration: not served,
+    # not refused as failing.
+    h = it.Host([it.plugin("prometheus")]).start()
+    try:
+        h.wait_log("module prometheus.so: not loaded: served only as instances, and none is configured")
+        it.check("init failed" not in h.logtext() and "param url is not set" not in h.logtext(), h.logtext())
+    finally:
+        h.stop()
+        h.cleanup()
     for url, text in [(None, "param url is not set"), ("ftp://x/", "must start with http:// or unix:"),
                       ("http://127.0.0.1:99999999/", "bad port"), ("unix:relative.sock", "absolute socket path")]:
-        args = [] if url is None else ["--param", "prometheus.url=" + url]
-        h = it.Host([it.plugin("prometheus")], args=args).start()
+        h = prom_host(url, mid="bad")
+        h.start()
         try:
             h.wait_log(text)
             h.wait_log("refused")
+            it.check("module bad: param url" in h.logtext(), "not logged under the instance's id: " + h.logtext())
         finally:
             h.stop()
             h.cleanup()
     ex = Exporter()
-    h = prom_host(ex.url(), extra=["--param", "prometheus.metric.node_load1=process:1",
-                                   "--param", "prometheus.metric.fresh=host format=bytes"]).start(wait_for=["prometheus"])
+    h = prom_host(ex.url(), extra=["--param", "node.metric.node_load1=process:1",
+                                   "--param", "node.metric.fresh=host format=bytes"]).start(wait_for=["node"])
     try:
-        h.wait_log("param metric.node_load1: only host and container:LABEL; ignored")
+        h.wait_log("module node: param metric.node_load1: only host and container:LABEL; ignored")
         h.wait_log("param metric.fresh: format must be")
         it.check(metric(report(h), "node_load1") is None, "a bad mapping was used")
+        it.check(metric(report(h), "node_network_receive_bytes_total") is not None or
+                 wait_metric(h, "node_network_receive_bytes_total"), "the good mappings not used")
     finally:
         h.stop()
         h.cleanup()

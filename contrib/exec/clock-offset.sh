@@ -4,7 +4,9 @@
 # a metric "Clock offset" in milliseconds and the reference source and
 # stratum as host metadata.
 #
-# module exec {
+# module clock {
+#     file exec.so
+#     label Clock
 #     interval 10000
 #     param command /usr/share/doc/scope-plugin-host/examples/clock-offset.sh
 # }

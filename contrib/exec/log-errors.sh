@@ -8,16 +8,16 @@
 #   - a table "Log errors by program": per program, the count and the
 #     latest matching message.
 #
-# Parameters (the module passes the ones listed in its "env" param):
+# Parameters (the module passes every param as SCOPE_PARAM_<NAME>):
 #   log      the file (default /var/log/syslog)
 #   pattern  an extended regular expression, case-insensitive
 #            (default: error|fail|fatal|panic)
 #   lines    how many of the last lines to look at (default 5000)
 #
-# module exec {
+# module logerrors {
+#     file exec.so
 #     interval 10000
 #     param command /usr/share/doc/scope-plugin-host/examples/log-errors.sh
-#     param env log pattern
 #     param log /var/log/syslog
 # }
 set -eu

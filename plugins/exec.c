@@ -458,7 +458,7 @@ line_row(struct lines *ls, char **f, int nf, char *err, size_t errlen)
 	sph_topology(ls->r, target_topology(t.kind));
 	if (!tb->templated[t.kind]) {
 		for (i = 0; i < tb->ncols; i++) {
-			snprintf(ids[i], sizeof ids[i], "c%zu", i);
+			snprintf(ids[i], sizeof ids[i], "c%u", (unsigned)(i % TABLE_COLS_MAX));
 			cols[i].id = ids[i];
 			cols[i].label = tb->cols[i];
 			cols[i].datatype = SPH_DATATYPE_TEXT;

@@ -1,22 +1,141 @@
 /*
- * fallback.c - while no worker serves a module's socket, the supervisor
- * answers on it: at once, with a 503 that says why.  A silent socket
- * would cost the probe 500 ms of every poll round (docs/ARCHITECTURE.md).
+ * fallback.c - the supervisor's side of the request path
+ * (docs/ARCHITECTURE.md, "Request path").  It accepts every connection on
+ * a module's socket, keeps a duplicate and passes the connection to the
+ * worker, so that whatever the worker does, each request gets a complete
+ * reply by the deadline: a 503 from here when it is overdue, when its
+ * worker dies, or while no worker serves the module.  The supervisor
+ * never reads what a client sends (the OpenBSD privilege-separation
+ * model): it only asks the kernel whether bytes are waiting, and what it
+ * writes is a canned reply.
+ *
+ * Each held connection has a slot in the worker's shared page.  While
+ * the worker serves it, the supervisor watches it for input only until
+ * it sees a request arrive, then checks it once at the reply deadline:
+ * two wakeups per request at most, none while nothing happens.
  */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "host.h"
 
-static void
-fallback_cb(struct server_conn *c, const struct http_request *req,
-    struct evbuffer *body, void *arg)
+/* Accept at most this many connections per wakeup, to stay fair. */
+#define ACCEPT_BURST 32
+/* With every slot in use, try again after this long. */
+#define ACCEPT_FULL_MS 10
+
+struct heldconn {
+	struct modent	*m;
+	unsigned	 idx;		/* slot */
+	int		 fd;		/* our duplicate; -1: none */
+	int		 passed;	/* the worker has it */
+	int		 taken;		/* answered by us; the worker's copy
+					 * closes when it notices */
+	struct event	*ev;		/* EV_READ on fd */
+	int		 watching;
+	uint64_t	 noticed_ns;	/* input seen at; 0: not pending */
+	uint32_t	 reads;		/* the slot's reads then */
+	uint64_t	 heartbeat;	/* the worker's then */
+	uint64_t	 active_ms;	/* accepted or last request: eviction */
+};
+
+static void	held_read_cb(evutil_socket_t, short, void *);
+
+static struct conn_slot *
+held_slot(struct heldconn *h)
 {
-	struct modent	*m = arg;
+	struct worker_stats	*st = h->m->stats;
+
+	return st != NULL && h->idx < st->nslots ? &st->slots[h->idx] : NULL;
+}
+
+static enum slot_state
+slot_get(struct conn_slot *s)
+{
+	return s != NULL ? __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) :
+	    SLOT_FREE;
+}
+
+static void
+held_watch(struct heldconn *h, int on)
+{
+	if (on == h->watching || h->fd == -1)
+		return;
+	if (on ? event_add(h->ev, NULL) != 0 : event_del(h->ev) != 0)
+		log_err("module %s: cannot watch a connection", h->m->id);
+	h->watching = on;
+}
+
+/* Forgets h; the slot is free for the next connection. */
+static void
+held_release(struct heldconn *h)
+{
+	struct conn_slot	*s = held_slot(h);
+
+	held_watch(h, 0);
+	if (h->ev != NULL) {
+		event_free(h->ev);
+		h->ev = NULL;
+	}
+	if (h->fd != -1)
+		close(h->fd);
+	h->fd = -1;
+	h->passed = h->taken = 0;
+	h->noticed_ns = 0;
+	if (s != NULL)
+		__atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
+}
+
+/* Bytes the client sent that nobody read yet. */
+static int
+held_unread(struct heldconn *h)
+{
+	int	n = 0;
+
+	if (h->fd == -1 || ioctl(h->fd, FIONREAD, &n) != 0)
+		return 0;
+	return n;
+}
+
+/*
+ * Writes the canned 503 with why (JSON-escaped, the module's id beside
+ * it), then ends the connection for everyone: the worker's copy, if it
+ * has one, reads end of file.
+ */
+static void
+held_answer(struct heldconn *h, const char *why)
+{
+	struct evbuffer	*out;
+	size_t		 len;
+	ssize_t		 n;
+
+	if ((out = evbuffer_new()) == NULL)
+		fatal("evbuffer_new: out of memory");
+	http_respond_error(out, 503, h->m->id, why, 0, 0, NULL);
+	len = evbuffer_get_length(out);
+	/* A fresh reply on a socket we own takes one write; best effort. */
+	n = write(h->fd, evbuffer_pullup(out, -1), len);
+	if (n != (ssize_t)len)
+		log_debug("module %s: 503 to a client: %s", h->m->id,
+		    n == -1 ? strerror(errno) : "short write");
+	evbuffer_free(out);
+	shutdown(h->fd, SHUT_RDWR);
+}
+
+/* Why the module does not answer itself, for a 503 while it is down. */
+static char *
+down_reason(struct modent *m)
+{
 	char		*msg;
 	uint64_t	 now = now_ms();
 
-	(void)body;
 	switch (m->state) {
 	case M_BACKOFF:
 		xasprintf(&msg, "module %s is down (%s); restarting in %llu ms",
@@ -36,29 +155,543 @@ fallback_cb(struct server_conn *c, const struct http_request *req,
 		xasprintf(&msg, "module %s is starting", m->id);
 		break;
 	}
-	/* Close after answering so the client reconnects to the worker. */
-	server_reply_error(c, &(struct http_request){ .method = req->method,
-	    .route = req->route, .keep_alive = 0 }, 503, m->id, msg);
-	free(msg);
+	return msg;
 }
 
-/* Starts (or resumes) answering on m's socket, if it has one. */
+/*
+ * The module's socket has no worker behind it: answer whatever arrives
+ * with a 503, and close.  Nothing sent is read: the reply does not
+ * depend on it.
+ */
+static void
+held_down(struct heldconn *h)
+{
+	char	*msg;
+
+	if (held_unread(h) > 0) {
+		msg = down_reason(h->m);
+		held_answer(h, msg);
+		free(msg);
+	}
+	/* Else the client closed: nothing to say. */
+	held_release(h);
+}
+
+/* Arms the module's check at at_ns (CLOCK_MONOTONIC), unless sooner. */
+static void
+check_arm(struct modent *m, uint64_t at_ns)
+{
+	struct timeval	tv;
+	uint64_t	now = now_ns(), d = at_ns > now ? at_ns - now : 0;
+
+	if (m->check_ev == NULL || (m->check_due_ns != 0 &&
+	    m->check_due_ns <= at_ns && evtimer_pending(m->check_ev, NULL)))
+		return;
+	m->check_due_ns = at_ns;
+	tv.tv_sec = (time_t)(d / 1000000000);
+	tv.tv_usec = (suseconds_t)((d % 1000000000) / 1000);
+	if (evtimer_add(m->check_ev, &tv) != 0)
+		log_err("module %s: cannot arm the reply deadline", m->id);
+}
+
+/*
+ * A worker serves h: the supervisor saw input.  If the worker has not
+ * answered by the reply deadline, the check (check_cb) will.
+ */
+static void
+held_noticed(struct heldconn *h)
+{
+	struct conn_slot	*s = held_slot(h);
+	struct modent		*m = h->m;
+
+	switch (slot_get(s)) {
+	case SLOT_CLOSED:
+		held_release(h);
+		return;
+	case SLOT_TAKEN:
+		held_release(h);
+		return;
+	default:
+		break;
+	}
+	held_watch(h, 0);
+	h->noticed_ns = now_ns();
+	h->active_ms = now_ms();
+	h->reads = s != NULL ? __atomic_load_n(&s->reads, __ATOMIC_RELAXED) : 0;
+	h->heartbeat = m->stats != NULL ? __atomic_load_n(&m->stats->heartbeat,
+	    __ATOMIC_RELAXED) : 0;
+	check_arm(m, h->noticed_ns + (uint64_t)m->reply_ms * 1000000);
+	health_wake(m->sv);
+}
+
+static void
+held_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct heldconn	*h = arg;
+
+	(void)fd;
+	(void)what;
+	if (h->passed)
+		held_noticed(h);
+	else
+		held_down(h);
+}
+
+/* Kills the worker of m for why (the 503s follow when it is reaped). */
+static void
+worker_kill(struct modent *m, const char *why)
+{
+	if (m->pid <= 0 || m->kill_reason != NULL)
+		return;
+	m->kill_reason = xstrdup(why);
+	log_err("module %s: %s; killing worker %ld", m->id, why, (long)m->pid);
+	kill(m->pid, SIGKILL);
+}
+
+/* Takes h from its worker: we answered, the worker's copy reads EOF. */
+static void
+held_take(struct heldconn *h, const char *why)
+{
+	if (why != NULL)
+		held_answer(h, why);
+	else
+		shutdown(h->fd, SHUT_RDWR);
+	held_watch(h, 0);
+	event_free(h->ev);
+	h->ev = NULL;
+	close(h->fd);
+	h->fd = -1;
+	h->taken = 1;
+	h->noticed_ns = 0;
+}
+
+/*
+ * h's request is past the reply deadline.  The 503 says why; a worker
+ * that is stuck (a collect or control past the module's deadline) or not
+ * running at all (stopped, or wedged outside collect: it read nothing
+ * since the request came) is killed and restarted.
+ */
+static void
+held_overdue(struct heldconn *h, struct conn_slot *s, enum slot_state st,
+    uint64_t now)
+{
+	struct modent	*m = h->m;
+	uint64_t	 start, hb;
+	uint32_t	 expect = st;
+	char		*why, *msg;
+	int		 kill_it = 1;
+
+	start = m->stats != NULL ? __atomic_load_n(&m->stats->collect_start_ns,
+	    __ATOMIC_ACQUIRE) : 0;
+	hb = m->stats != NULL ? __atomic_load_n(&m->stats->heartbeat,
+	    __ATOMIC_RELAXED) : 0;
+	if (start != 0 && now > start &&
+	    now - start >= (uint64_t)m->deadline_ms * 1000000)
+		xasprintf(&why, "collect did not finish within %u ms "
+		    "(deadline); restarting", m->deadline_ms);
+	else if (start == 0 && hb == h->heartbeat)
+		xasprintf(&why, "worker not responding for %u ms (stopped, or "
+		    "stuck outside collect); restarting", m->reply_ms);
+	else {
+		xasprintf(&why, "no report within %u ms (deadline): collect "
+		    "still running", m->reply_ms);
+		kill_it = 0;
+	}
+	xasprintf(&msg, "module %s: %s", m->id, why);
+	/* The worker may be answering right now: only one of us does. */
+	if (s == NULL)
+		held_answer(h, msg), held_release(h);
+	else if (__atomic_compare_exchange_n(&s->state, &expect, SLOT_TAKEN, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		held_take(h, msg);
+	else {
+		/* It did: watch for the next request. */
+		h->noticed_ns = 0;
+		held_watch(h, 1);
+	}
+	if (kill_it)
+		worker_kill(m, why);
+	free(msg);
+	free(why);
+}
+
+/* The reply deadline of some held connection of m has come. */
+static void
+check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct modent		*m = arg;
+	struct heldconn		*h;
+	struct conn_slot	*s;
+	enum slot_state		 st;
+	uint64_t		 now = now_ns(), due, next = 0, start;
+	uint64_t		 reply_ns = (uint64_t)m->reply_ms * 1000000;
+	unsigned		 i;
+
+	(void)fd;
+	(void)what;
+	m->check_due_ns = 0;
+	for (i = 0; i < m->nheld; i++) {
+		h = &m->held[i];
+		if (h->fd == -1 || !h->passed || h->noticed_ns == 0)
+			continue;
+		s = held_slot(h);
+		st = slot_get(s);
+		due = 0;
+		if (st == SLOT_CLOSED || st == SLOT_TAKEN) {
+			held_release(h);
+			continue;
+		} else if (st == SLOT_REQUEST)
+			due = __atomic_load_n(&s->req_start_ns,
+			    __ATOMIC_RELAXED) + reply_ns;
+		else if (st == SLOT_IDLE && held_unread(h) > 0 &&
+		    (s == NULL || __atomic_load_n(&s->reads, __ATOMIC_RELAXED)
+		    == h->reads))
+			due = h->noticed_ns + reply_ns;
+		if (due == 0) {
+			/* Answered (or being answered): wait for the next. */
+			h->noticed_ns = 0;
+			held_watch(h, 1);
+		} else if (now >= due)
+			held_overdue(h, s, st, now);
+		else if (next == 0 || due < next)
+			next = due;
+	}
+	/* A collect that a 503 left running is still bounded. */
+	start = m->stats != NULL ? __atomic_load_n(&m->stats->collect_start_ns,
+	    __ATOMIC_ACQUIRE) : 0;
+	if (start != 0 && m->pid > 0 && m->kill_reason == NULL &&
+	    m->stats != NULL && m->held != NULL) {
+		due = start + (uint64_t)m->deadline_ms * 1000000;
+		if (now >= due) {
+			char	*why;
+
+			xasprintf(&why, "collect did not finish within %u ms "
+			    "(deadline); restarting", m->deadline_ms);
+			worker_kill(m, why);
+			free(why);
+		} else if (next == 0 || due < next)
+			next = due;
+	}
+	if (next != 0)
+		check_arm(m, next);
+}
+
+/* Hands h to the worker of m; on failure h stays ours (fallback). */
+static void
+held_pass(struct modent *m, struct heldconn *h)
+{
+	struct conn_slot	*s = held_slot(h);
+	struct msg_conn		 mc;
+
+	if (s == NULL) {
+		/* No shared page: pass it, keep nothing (no 503 on death). */
+		memset(&mc, 0, sizeof mc);
+		mc.slot = UINT32_MAX;
+		if (channel_send(m->chan, MSG_CONN, &mc, sizeof mc, h->fd) != 0)
+			log_debug("module %s: cannot pass a connection: %s",
+			    m->id, strerror(errno));
+		held_release(h);
+		return;
+	}
+	__atomic_store_n(&s->state, SLOT_IDLE, __ATOMIC_RELEASE);
+	s->reads = 0;
+	memset(&mc, 0, sizeof mc);
+	mc.slot = h->idx;
+	if (channel_send(m->chan, MSG_CONN, &mc, sizeof mc, h->fd) != 0) {
+		/* Its channel is full or gone: we answer (held_down). */
+		log_debug("module %s: cannot pass a connection: %s", m->id,
+		    strerror(errno));
+		__atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
+		return;
+	}
+	h->passed = 1;
+	h->noticed_ns = 0;
+	held_watch(h, 1);
+}
+
+/* True if m has a worker to pass connections to. */
+static int
+serving(const struct modent *m)
+{
+	return m->state == M_RUNNING && m->pid > 0 && m->chan != -1;
+}
+
+/*
+ * Closes the least recently active connection the worker holds idle (no
+ * request, nothing unread): the probe polls every second on a fresh or
+ * kept-alive connection, so the one quiet longest is not the probe's.
+ * Returns -1 if every connection is being answered.
+ */
+static int
+held_evict(struct modent *m)
+{
+	struct heldconn		*h, *victim = NULL;
+	struct conn_slot	*s;
+	uint32_t		 expect = SLOT_IDLE;
+	unsigned		 i;
+
+	for (i = 0; i < m->nheld; i++) {
+		h = &m->held[i];
+		if (h->fd == -1 || held_unread(h) > 0 ||
+		    (h->passed && slot_get(held_slot(h)) != SLOT_IDLE))
+			continue;
+		if (victim == NULL || h->active_ms < victim->active_ms)
+			victim = h;
+	}
+	if (victim == NULL)
+		return -1;
+	s = held_slot(victim);
+	if (!victim->passed || s == NULL)
+		held_release(victim);
+	else if (__atomic_compare_exchange_n(&s->state, &expect, SLOT_TAKEN, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		held_take(victim, NULL);
+	else
+		return -1;
+	m->evictions++;
+	/* One line a minute at most: a flood must not flood the log. */
+	if (m->evict_logged == 0 || now_ms() - m->evict_logged >= 60000) {
+		log_warn("module %s: connection limit (%u) reached: closed the "
+		    "least recently active idle connection (%llu evicted so "
+		    "far)", m->id, m->max_conns,
+		    (unsigned long long)m->evictions);
+		m->evict_logged = now_ms();
+	}
+	return 0;
+}
+
+/*
+ * A free slot for a new connection, evicting one at max_conns; NULL with
+ * *full set if every slot is in use.  There are twice as many slots as
+ * connections allowed: an evicted connection's slot is free only once its
+ * worker lets go of it.
+ */
+static struct heldconn *
+held_get(struct modent *m, int *full)
+{
+	struct heldconn	*h, *free_slot = NULL;
+	unsigned	 i, live = 0;
+
+	for (i = 0; i < m->nheld; i++) {
+		h = &m->held[i];
+		if ((h->fd != -1 && h->passed) || h->taken) {
+			if (slot_get(held_slot(h)) == SLOT_CLOSED)
+				held_release(h);
+		}
+		if (h->fd != -1)
+			live++;
+		else if (!h->taken && free_slot == NULL)
+			free_slot = h;
+	}
+	*full = free_slot == NULL;
+	if (free_slot == NULL ||
+	    (live >= m->max_conns && held_evict(m) != 0))
+		return NULL;
+	return free_slot;
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 37\r\n"
+	    "Connection: close\r\n\r\n{\"error\":\"too many open connections\"}";
+	struct modent	*m = arg;
+	struct heldconn	*h;
+	int		 fd, i, full;
+
+	(void)what;
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		h = held_get(m, &full);
+		if (full) {
+			/* Evicted connections not let go of yet: they will be
+			 * soon (or their worker dies).  The backlog waits. */
+			struct timeval tv = { 0, ACCEPT_FULL_MS * 1000 };
+
+			event_del(m->sock->accept_ev);
+			evtimer_add(m->sock->retry_ev, &tv);
+			return;
+		}
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				struct timeval tv = { 0, 100000 };
+
+				log_warn("module %s: accept: %s; pausing 100 ms",
+				    m->id, strerror(errno));
+				event_del(m->sock->accept_ev);
+				evtimer_add(m->sock->retry_ev, &tv);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("module %s: accept: %s", m->id,
+				    strerror(errno));
+			return;
+		}
+		if (h == NULL) {
+			/* A fresh socket's buffer takes this whole. */
+			if (write(fd, busy, sizeof busy - 1) == -1)
+				log_debug("busy reply: %s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		h->m = m;
+		h->fd = fd;
+		h->passed = h->taken = 0;
+		h->noticed_ns = 0;
+		h->active_ms = now_ms();
+		h->watching = 0;
+		h->ev = event_new(m->sv->base, fd, EV_READ | EV_PERSIST,
+		    held_read_cb, h);
+		if (h->ev == NULL)
+			fatal("event_new: out of memory");
+		if (serving(m))
+			held_pass(m, h);
+		if (!h->passed)
+			held_watch(h, 1);
+	}
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct modent	*m = arg;
+
+	(void)fd;
+	(void)what;
+	if (m->sock != NULL && event_add(m->sock->accept_ev, NULL) != 0)
+		log_err("module %s: cannot resume accepting", m->id);
+}
+
+/*
+ * Slots for m's connections, max_conns of them open at once.  A new
+ * count drops the connections held so far.  Returns the number of slots.
+ */
+unsigned
+fallback_slots(struct modent *m, unsigned max_conns)
+{
+	unsigned	i, n = 2 * max_conns;
+
+	m->max_conns = max_conns;
+	if (m->held != NULL && m->nheld == n)
+		return n;
+	fallback_free(m);
+	m->held = xcalloc(n, sizeof *m->held);
+	m->nheld = n;
+	for (i = 0; i < n; i++) {
+		m->held[i].m = m;
+		m->held[i].idx = i;
+		m->held[i].fd = -1;
+	}
+	if (m->check_ev == NULL &&
+	    (m->check_ev = evtimer_new(m->sv->base, check_cb, m)) == NULL)
+		fatal("evtimer_new: out of memory");
+	return n;
+}
+
+/*
+ * Starts accepting on m's socket, if it has one; whatever the state, the
+ * supervisor accepts.  While m has no worker serving, held connections
+ * are answered here.
+ */
 void
 fallback_on(struct supervisor *sv, struct modent *m)
 {
-	if (m->sock == NULL)
+	struct plugsock	*ps = m->sock;
+
+	if (ps == NULL || m->held == NULL)
 		return;
-	if (m->sock->fallback == NULL)
-		m->sock->fallback = server_new(sv->base, m->sock->fd, &sv->limits,
-		    fallback_cb, m);
-	else if (server_resume(m->sock->fallback) != 0)
-		log_err("module %s: cannot answer on its socket", m->id);
+	if (ps->accept_ev == NULL) {
+		if (set_nonblock(ps->fd) == -1)
+			log_warn("fcntl O_NONBLOCK on %s: %s", ps->path,
+			    strerror(errno));
+		ps->accept_ev = event_new(sv->base, ps->fd, EV_READ | EV_PERSIST,
+		    accept_cb, m);
+		ps->retry_ev = evtimer_new(sv->base, retry_cb, m);
+		if (ps->accept_ev == NULL || ps->retry_ev == NULL ||
+		    event_add(ps->accept_ev, NULL) != 0)
+			fatal("event_add: cannot watch %s", ps->path);
+	}
 }
 
-/* Leaves m's socket to its worker. */
+/* The worker is ready: it takes every connection we hold. */
 void
-fallback_off(struct modent *m)
+fallback_off(struct supervisor *sv, struct modent *m)
 {
-	if (m->sock != NULL && m->sock->fallback != NULL)
-		server_pause(m->sock->fallback);
+	unsigned	i;
+
+	fallback_on(sv, m);
+	if (!serving(m))
+		return;
+	for (i = 0; i < m->nheld; i++)
+		if (m->held[i].fd != -1 && !m->held[i].passed)
+			held_pass(m, &m->held[i]);
+	health_wake(sv);
+}
+
+/*
+ * m's worker is gone (crashed, killed, stopped).  A request it read and
+ * did not begin to answer gets a 503 with the reason; idle connections
+ * stay open, answered here until the next worker takes them.
+ */
+void
+fallback_worker_gone(struct supervisor *sv, struct modent *m)
+{
+	struct heldconn		*h;
+	struct conn_slot	*s;
+	char			*msg;
+	unsigned		 i;
+
+	(void)sv;
+	if (m->check_ev != NULL)
+		evtimer_del(m->check_ev);
+	m->check_due_ns = 0;
+	msg = down_reason(m);
+	for (i = 0; i < m->nheld; i++) {
+		h = &m->held[i];
+		s = held_slot(h);
+		if (h->fd == -1) {
+			h->taken = 0;
+			h->passed = 0;
+			continue;
+		}
+		if (!h->passed)
+			continue;
+		switch (slot_get(s)) {
+		case SLOT_IDLE:
+			h->passed = 0;
+			h->noticed_ns = 0;
+			if (s != NULL)
+				__atomic_store_n(&s->state, SLOT_FREE,
+				    __ATOMIC_RELEASE);
+			held_watch(h, 1);
+			break;
+		case SLOT_REQUEST:
+			held_answer(h, msg);
+			held_release(h);
+			break;
+		default:
+			/* A reply was on its way, or it is closed. */
+			held_release(h);
+			break;
+		}
+	}
+	free(msg);
+}
+
+/* Drops every connection held for m (its socket is going away). */
+void
+fallback_free(struct modent *m)
+{
+	unsigned	i;
+
+	for (i = 0; i < m->nheld; i++)
+		held_release(&m->held[i]);
+	free(m->held);
+	m->held = NULL;
+	m->nheld = 0;
+	if (m->check_ev != NULL) {
+		event_free(m->check_ev);
+		m->check_ev = NULL;
+	}
 }

@@ -152,6 +152,7 @@ mod_release_socket(struct modent *m)
 {
 	if (m->sock == NULL)
 		return;
+	fallback_free(m);
 	plugsock_close(m->sock);
 	m->sock = NULL;
 }
@@ -169,20 +170,59 @@ mod_close_channel(struct modent *m)
 	}
 }
 
+static void
+stats_release(struct modent *m)
+{
+	if (m->stats != NULL)
+		munmap(m->stats, m->stats_size);
+	m->stats = NULL;
+	if (m->stats_fd != -1)
+		close(m->stats_fd);
+	m->stats_fd = -1;
+}
+
 void
 mod_free(struct supervisor *sv, struct modent *m)
 {
 	TAILQ_REMOVE(&sv->mods, m, entry);
 	mod_close_channel(m);
 	mod_release_socket(m);
-	if (m->stats != NULL)
-		munmap(m->stats, sizeof *m->stats);
+	fallback_free(m);
+	stats_release(m);
 	event_free(m->timer);
 	free(m->name);
 	free(m->path);
 	free(m->reason);
 	free(m->kill_reason);
 	free(m);
+}
+
+/*
+ * Grows the shared page to hold n connection slots (before the worker
+ * maps it, which it does after MSG_MODULE).  Without it the module runs
+ * without the supervisor's replies for its requests.
+ */
+static void
+stats_slots(struct modent *m, unsigned n)
+{
+	struct worker_stats	*st;
+	size_t			 size = STATS_SIZE(n);
+
+	if (m->stats == NULL || m->stats_fd == -1)
+		return;
+	if (ftruncate(m->stats_fd, (off_t)size) != 0 ||
+	    (st = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    m->stats_fd, 0)) == MAP_FAILED) {
+		log_warn("module %s: shared page for %u connections: %s",
+		    m->id, n, strerror(errno));
+		return;
+	}
+	munmap(m->stats, m->stats_size);
+	m->stats = st;
+	m->stats_size = size;
+	st->nslots = n;
+	close(m->stats_fd);
+	m->stats_fd = -1;
 }
 
 /* Permanent for this file version: only a new file or SIGHUP retries. */
@@ -260,6 +300,7 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		mod_release_socket(m);
 	snprintf(m->id, sizeof m->id, "%s", id);
 	m->deadline_ms = ms.deadline_ms;
+	m->reply_ms = ms.reply_ms;
 	m->memory_limit_mb = ms.memory_limit_mb;
 
 	if (m->sock == NULL &&
@@ -269,12 +310,11 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		free(cause);
 		return;
 	}
+	stats_slots(m, fallback_slots(m, ms.max_conns));
 	if (channel_send_module(m->chan, sv->o, id, &ms, &cause) != 0) {
 		log_err("module %s: %s", id, cause);
 		free(cause);
-	} else if (channel_send(m->chan, MSG_SOCKET, NULL, 0, m->sock->fd) != 0)
-		log_err("module %s: cannot pass the socket: %s", id,
-		    strerror(errno));
+	}
 	/* Until READY, the supervisor answers "starting". */
 	fallback_on(sv, m);
 }
@@ -285,7 +325,7 @@ mod_ready(struct supervisor *sv, struct modent *m)
 	mod_set_state(m, M_RUNNING, "worker ready");
 	m->ready_ms = now_ms();
 	evtimer_del(m->timer);
-	fallback_off(m);
+	fallback_off(sv, m);
 	log_info("module %s: serving %s (pid %ld, %s)", m->id, m->sock->path,
 	    (long)m->pid, m->name);
 	supervisor_ready_check(sv);
@@ -397,6 +437,7 @@ mod_new(struct supervisor *sv, const struct modfile *f)
 	m->path = xstrdup(f->path);
 	m->st = f->st;
 	m->chan = -1;
+	m->stats_fd = -1;
 	m->sv = sv;
 	m->memory_limit_mb = sv->o->memory_limit_mb;	/* until HELLO */
 	m->timer = evtimer_new(sv->base, mod_timer_cb, m);
@@ -412,6 +453,7 @@ stats_create(int *fdp)
 	struct worker_stats	*st;
 	int			 fd;
 
+	*fdp = -1;
 #ifdef HAVE_MEMFD_CREATE
 	fd = memfd_create("scope-plugin-host-stats", MFD_CLOEXEC);
 #else
@@ -450,14 +492,12 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 		return;
 	}
 	mod_close_channel(m);
-	if (m->stats != NULL) {
-		munmap(m->stats, sizeof *m->stats);
-		m->stats = NULL;
-	}
+	stats_release(m);
 	m->stats = stats_create(&statsfd);
+	m->stats_size = sizeof *m->stats;
 	pid = spawn_worker(sv->o, m->path, statsfd, &chan, &cause);
-	if (statsfd != -1)
-		close(statsfd);
+	/* Kept until HELLO: the page grows by the module's connections. */
+	m->stats_fd = statsfd;
 	if (pid == -1) {
 		log_err("module %s: %s", m->name, cause);
 		free(cause);
@@ -512,7 +552,6 @@ mod_stop(struct supervisor *sv, struct modent *m, enum after_stop after)
 		kill(m->pid, SIGTERM);
 		timer_arm(m, sv->o->stop_grace_ms);
 	}
-	fallback_on(sv, m);
 }
 
 static const char *
@@ -531,16 +570,37 @@ signame(int sig)
 	}
 }
 
+/*
+ * The reason a worker wrote in the shared page before ending itself:
+ * untrusted text, so only printable ASCII of it, within its field.
+ */
+static void
+worker_reason(struct modent *m, char *buf, size_t len)
+{
+	const char	*r = m->stats->exit_reason;
+	size_t		 i, j = 0;
+
+	for (i = 0; i < sizeof m->stats->exit_reason && r[i] != '\0' &&
+	    j + 1 < len; i++)
+		buf[j++] = r[i] >= 0x20 && r[i] < 0x7f ? r[i] : '?';
+	buf[j] = '\0';
+	if (j == 0)
+		snprintf(buf, len, "exited with status %d", WORKER_EXIT_DEADLINE);
+}
+
 /* A worker died without being asked to: restart later, or give up. */
 static void
 mod_crashed(struct supervisor *sv, struct modent *m, pid_t pid, int status)
 {
 	uint64_t	now = now_ms(), ran = now - m->spawned_ms;
-	char		how[96];
+	char		how[STATS_REASON_MAX];
 
 	if (WIFSIGNALED(status))
 		snprintf(how, sizeof how, "killed by %s (%d)",
 		    signame(WTERMSIG(status)), WTERMSIG(status));
+	else if (WEXITSTATUS(status) == WORKER_EXIT_DEADLINE &&
+	    m->stats != NULL && m->kill_reason == NULL)
+		worker_reason(m, how, sizeof how);
 	else
 		snprintf(how, sizeof how, "exited with status %d",
 		    WEXITSTATUS(status));
@@ -573,8 +633,7 @@ mod_crashed(struct supervisor *sv, struct modent *m, pid_t pid, int status)
 		    (unsigned long long)ran, m->failures,
 		    (unsigned long long)m->backoff_ms);
 	}
-	if (m->id[0] != '\0' && m->sock != NULL)
-		fallback_on(sv, m);
+	fallback_worker_gone(sv, m);
 	supervisor_ready_check(sv);
 }
 
@@ -590,6 +649,7 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 	evtimer_del(m->timer);
 
 	if (m->state == M_STOPPING) {
+		fallback_worker_gone(sv, m);
 		switch (m->after) {
 		case AFTER_REMOVE:
 			log_info("module %s: stopped and removed", mod_name(m));

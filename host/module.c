@@ -60,9 +60,9 @@ module_check_descriptor(const struct sph_module *d, char **cause)
 		xasprintf(cause, "no collect callback");
 		return -1;
 	}
-	if (d->flags != 0) {
+	if ((d->flags & ~SPH_MODULE_FLAGS) != 0) {
 		xasprintf(cause, "unknown flags 0x%x (newer than this host?)",
-		    d->flags);
+		    d->flags & ~SPH_MODULE_FLAGS);
 		return -1;
 	}
 	return 0;
@@ -117,6 +117,7 @@ module_fill(struct module *m, const struct sph_module *d)
 	m->label = d->label;
 	m->description = d->description != NULL ? d->description : "";
 	m->interval_ms = d->interval_ms;
+	m->per_request = (d->flags & SPH_MODULE_PER_REQUEST) != 0;
 	m->init = d->init;
 	m->collect = d->collect;
 	m->control = d->control;

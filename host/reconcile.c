@@ -119,6 +119,8 @@ rescan_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	reconcile(arg, 0);
+	/* Telling systemd may have waited for this rescan. */
+	supervisor_ready_check(arg);
 }
 
 static void

@@ -6,6 +6,7 @@
  * supervisor.
  */
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -32,9 +33,22 @@ struct worker {
 	struct reporter		*reporter;
 	struct worker_stats	*stats;
 	struct worker_stats	 local_stats;	/* when no shared page */
+	size_t			 stats_size;	/* mapped */
 	struct event_base	*base;
 	struct server		*server;
 	struct evbuffer		*body;
+
+	/*
+	 * Coalesced collects (docs/ARCHITECTURE.md, "Request path"): the
+	 * report requests read before a collect starts wait in this list
+	 * and are all answered by it; collect_ev runs it once the requests
+	 * read in this round of the event loop are in.
+	 */
+	struct server_conn	**waiting;
+	size_t			 nwaiting, waiting_cap;
+	struct event		*collect_ev;
+	int			 per_request;	/* the module opted out */
+	struct event		*watchdog_ev;	/* interval collect's deadline */
 
 	/*
 	 * Interval mode: a collector thread refreshes the cache so that a
@@ -214,6 +228,79 @@ reply_fault(struct worker *w, struct server_conn *c,
 	free(cause);
 }
 
+/* Answers the first n waiting requests with one collect. */
+static void
+collect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker		 *w = arg;
+	struct server_conn	**batch, *c;
+	struct evbuffer		 *copy;
+	const unsigned char	 *data;
+	char			 *cause = NULL;
+	size_t			  i, n, len;
+	int			  rc;
+
+	(void)fd;
+	(void)what;
+	if (w->nwaiting == 0)
+		return;
+	/* Taken now: requests read during the collect wait for the next. */
+	n = w->per_request ? 1 : w->nwaiting;
+	batch = xmalloc(n * sizeof *batch);
+	memcpy(batch, w->waiting, n * sizeof *batch);
+	memmove(w->waiting, w->waiting + n, (w->nwaiting - n) * sizeof *batch);
+	w->nwaiting -= n;
+
+	evbuffer_drain(w->body, evbuffer_get_length(w->body));
+	if ((rc = worker_collect(w, w->body, &cause)) != 0)
+		worker_fault(w, "collect", cause);
+	len = evbuffer_get_length(w->body);
+	data = len > 0 ? evbuffer_pullup(w->body, -1) : NULL;
+	if ((copy = evbuffer_new()) == NULL)
+		fatal("evbuffer_new: out of memory");
+	for (i = 0; i < n; i++) {
+		c = batch[i];
+		if (rc != 0)
+			reply_fault(w, c, server_request(c), xstrdup(cause));
+		else if (i + 1 == n)
+			server_reply(c, server_request(c), 200,
+			    "application/json", w->body, NULL);
+		else {
+			if (evbuffer_add(copy, data, len) != 0)
+				fatal("evbuffer_add: out of memory");
+			server_reply(c, server_request(c), 200,
+			    "application/json", copy, NULL);
+		}
+	}
+	/* Only now: sending may read the next request, which uses w->body. */
+	for (i = 0; i < n; i++)
+		server_complete(batch[i]);
+	evbuffer_free(copy);
+	free(cause);
+	free(batch);
+	if (w->nwaiting > 0)
+		event_active(w->collect_ev, EV_TIMEOUT, 1);
+}
+
+/* A report request waits for the next collect (collect_cb). */
+static void
+report_wait(struct worker *w, struct server_conn *c)
+{
+	if (w->nwaiting == w->waiting_cap) {
+		w->waiting_cap = w->waiting_cap == 0 ? 16 : 2 * w->waiting_cap;
+		w->waiting = xrealloc(w->waiting, w->waiting_cap *
+		    sizeof *w->waiting);
+	}
+	w->waiting[w->nwaiting++] = c;
+	server_defer(c);
+	/*
+	 * Active events run in order: the collect comes after the other
+	 * connections found readable in this round of the loop.
+	 */
+	if (w->nwaiting == 1)
+		event_active(w->collect_ev, EV_TIMEOUT, 1);
+}
+
 static void
 serve_report(struct worker *w, struct server_conn *c,
     const struct http_request *req)
@@ -236,12 +323,32 @@ serve_report(struct worker *w, struct server_conn *c,
 			server_reply(c, req, 200, "application/json", w->body, NULL);
 			return;
 		}
-	} else if (worker_collect(w, w->body, &cause) == 0) {
-		server_reply(c, req, 200, "application/json", w->body, NULL);
+	} else {
+		report_wait(w, c);
 		return;
-	} else
-		worker_fault(w, "collect", cause);
+	}
 	reply_fault(w, c, req, cause);
+}
+
+/*
+ * Takes module_lock, waiting for a background collect at most the reply
+ * deadline: a control must not outwait the probe.  Returns 0 or -1.
+ */
+static int
+module_lock_timed(struct worker *w)
+{
+	struct timespec	ts;
+	uint64_t	ns;
+
+	if (!w->collector_running) {
+		pthread_mutex_lock(&w->module_lock);
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ns = (uint64_t)ts.tv_nsec + (uint64_t)w->ms.reply_ms * 1000000 * 3 / 4;
+	ts.tv_sec += (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	return pthread_mutex_timedlock(&w->module_lock, &ts) == 0 ? 0 : -1;
 }
 
 static void
@@ -265,7 +372,13 @@ serve_control(struct worker *w, struct server_conn *c,
 		return;
 	}
 	errbuf[0] = '\0';
-	pthread_mutex_lock(&w->module_lock);
+	if (module_lock_timed(w) != 0) {
+		control_free(cr);
+		server_reply_error(c, req, 503, w->mod.id, "busy: a collect is "
+		    "still running; try again");
+		w->stats->errors++;
+		return;
+	}
 	__atomic_store_n(&w->stats->collect_start_ns, now_ns(), __ATOMIC_RELEASE);
 	rc = w->mod.control(w->mod.state, control_get(cr), errbuf, sizeof errbuf);
 	__atomic_store_n(&w->stats->collect_start_ns, 0, __ATOMIC_RELEASE);
@@ -362,6 +475,7 @@ worker_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
+/* A connection from the supervisor, or its going away. */
 static void
 worker_channel_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -372,13 +486,46 @@ worker_channel_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	r = channel_recv(fd, &m);
 	if (r == 1) {
+		if (m.hdr.type == MSG_CONN && m.fd >= 0) {
+			server_adopt(w->server, m.fd,
+			    m.u.conn.slot < w->stats->nslots &&
+			    w->stats != &w->local_stats ?
+			    &w->stats->slots[m.u.conn.slot] : NULL);
+			return;
+		}
 		if (m.fd >= 0)
 			close(m.fd);
 		return;
 	}
+	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
 	/* The supervisor is gone: a worker never outlives it. */
 	log_info("supervisor gone: stopping");
 	event_base_loopbreak(w->base);
+}
+
+/*
+ * Interval mode: a background collect past its deadline cannot be
+ * cancelled; the worker ends itself so that the supervisor restarts it
+ * (nobody waits for that collect, so the supervisor is not watching it).
+ */
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	uint64_t	 start, now = now_ns();
+
+	(void)fd;
+	(void)what;
+	start = __atomic_load_n(&w->stats->collect_start_ns, __ATOMIC_ACQUIRE);
+	if (start == 0 || now < start ||
+	    now - start < (uint64_t)w->ms.deadline_ms * 1000000)
+		return;
+	snprintf(w->stats->exit_reason, sizeof w->stats->exit_reason,
+	    "collect did not finish within %u ms (deadline); restarting",
+	    w->ms.deadline_ms);
+	log_err("%s", w->stats->exit_reason);
+	_exit(WORKER_EXIT_DEADLINE);
 }
 
 /* The supervisor logs the refusal (one line); we only log if it cannot. */
@@ -502,18 +649,27 @@ worker_check(struct worker *w)
 	return ok ? 0 : 1;
 }
 
+/* The page shared with the supervisor, sized by it before MSG_MODULE. */
 static void
 stats_map(struct worker *w)
 {
-	void	*p;
+	struct stat	 st;
+	void		*p = MAP_FAILED;
 
-	p = mmap(NULL, sizeof(struct worker_stats), PROT_READ | PROT_WRITE,
-	    MAP_SHARED, WORKER_STATS_FD, 0);
+	if (fstat(WORKER_STATS_FD, &st) == 0 &&
+	    (size_t)st.st_size >= sizeof(struct worker_stats))
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, WORKER_STATS_FD, 0);
 	if (p == MAP_FAILED) {
 		log_debug("no shared stats page: %s", strerror(errno));
 		w->stats = &w->local_stats;
-	} else
+	} else {
 		w->stats = p;
+		w->stats_size = (size_t)st.st_size;
+		/* The supervisor's count, bounded by what we mapped. */
+		if (STATS_SIZE(w->stats->nslots) > w->stats_size)
+			w->stats->nslots = 0;
+	}
 	close(WORKER_STATS_FD);
 }
 
@@ -526,7 +682,7 @@ worker_main(const char *path)
 	struct http_limits limits;
 	char		*cause = NULL, prefix[128];
 	const char	*base;
-	int		 sock, check;
+	int		 check;
 
 	memset(&w, 0, sizeof w);
 	/* First, how to log and whether this is --check. */
@@ -544,7 +700,6 @@ worker_main(const char *path)
 	log_set_prefix(prefix);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		fatal("signal SIGPIPE: %s", strerror(errno));
-	stats_map(&w);
 	yajl_wrap_init();
 
 	if (module_load(path, &w.mod, &cause) != 0)
@@ -553,15 +708,8 @@ worker_main(const char *path)
 	log_set_prefix(prefix);
 	worker_hello(&w);
 	worker_settings(&w);
-
-	sock = -1;
-	if (!check) {
-		worker_expect(&m, "socket");
-		if (m.hdr.type != MSG_SOCKET)
-			fatal("channel: unexpected message %u instead of the "
-			    "socket", m.hdr.type);
-		sock = m.fd;
-	}
+	stats_map(&w);
+	w.per_request = w.mod.per_request;
 
 	w.host.id = w.mod.id;
 	w.host.log = host_log_cb;
@@ -578,16 +726,26 @@ worker_main(const char *path)
 
 	if ((w.base = event_base_new()) == NULL ||
 	    (w.body = evbuffer_new()) == NULL ||
-	    (w.cache = evbuffer_new()) == NULL)
+	    (w.cache = evbuffer_new()) == NULL ||
+	    (w.collect_ev = event_new(w.base, -1, 0, collect_cb, &w)) == NULL)
 		fatal("libevent: out of memory");
 	if (w.ms.interval_ms > 0) {
+		struct timeval	tv;
+
 		/* The first report is ready before we say READY. */
 		worker_refresh_cache(&w);
 		collector_start(&w);
+		tv.tv_sec = w.ms.deadline_ms / 1000;
+		tv.tv_usec = (suseconds_t)(w.ms.deadline_ms % 1000) * 1000;
+		if ((w.watchdog_ev = event_new(w.base, -1, EV_PERSIST,
+		    watchdog_cb, &w)) == NULL ||
+		    event_add(w.watchdog_ev, &tv) != 0)
+			fatal("libevent: cannot install the collect watchdog");
 	}
 	server_limits_init(&limits, w.ms.max_conns, w.ms.read_timeout_ms,
 	    w.ms.idle_timeout_ms);
-	w.server = server_new(w.base, sock, &limits, worker_request_cb, &w);
+	w.server = server_new(w.base, &limits, worker_request_cb, &w,
+	    &w.stats->heartbeat);
 	sigterm = evsignal_new(w.base, SIGTERM, worker_signal_cb, &w);
 	sigint = evsignal_new(w.base, SIGINT, worker_signal_cb, &w);
 	chan_ev = event_new(w.base, WORKER_CHANNEL_FD, EV_READ | EV_PERSIST,
@@ -603,9 +761,13 @@ worker_main(const char *path)
 	if (event_base_dispatch(w.base) == -1)
 		log_err("event loop failed");
 
+	/* Requests still waiting get their 503 from the supervisor. */
 	server_free(w.server);
-	close(sock);
 	collector_stop(&w);
+	if (w.watchdog_ev != NULL)
+		event_free(w.watchdog_ev);
+	event_free(w.collect_ev);
+	free(w.waiting);
 	module_unload(&w.mod);
 	reporter_free(w.reporter);
 	event_free(sigterm);

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define SPH_ABI_MAJOR 1
-#define SPH_ABI_MINOR 0
+#define SPH_ABI_MINOR 1
 /* Packed as major << 16 | minor. */
 #define SPH_ABI_VERSION ((uint32_t)((SPH_ABI_MAJOR << 16) | SPH_ABI_MINOR))
 
@@ -133,7 +133,7 @@ struct sph_module {
 	 * override it.
 	 */
 	uint32_t	 interval_ms;
-	uint32_t	 flags;		/* none defined yet; must be 0 */
+	uint32_t	 flags;		/* SPH_MODULE_*; 0 in modules before 1.1 */
 
 	sph_init_fn	 init;
 	sph_collect_fn	 collect;
@@ -143,6 +143,20 @@ struct sph_module {
 	/* Room to grow without changing size; must be zero. */
 	void		*reserved[8];
 };
+
+/*
+ * Descriptor flags (ABI 1.1; a host before 1.1 refuses a module that sets
+ * one).
+ *
+ * SPH_MODULE_PER_REQUEST: one collect() per GET /report.  By default the
+ * host coalesces: every request that arrived before a collect started
+ * and is still waiting gets that collect's report (never a report older
+ * than the request), so concurrent polls cost one collect.  Set this
+ * flag if each request must run its own collect (say, a collect that
+ * counts the polls).  POST /control is always one call per request.
+ */
+#define SPH_MODULE_PER_REQUEST	0x1u
+#define SPH_MODULE_FLAGS	SPH_MODULE_PER_REQUEST	/* all known */
 
 #if defined(__GNUC__)
 #define SPH_EXPORT __attribute__((visibility("default")))

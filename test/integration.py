@@ -651,15 +651,11 @@ def hung_collect_killed_at_deadline():
              args=["--param", "fx-hang.at=2", "--deadline", "300", "--backoff-min", "100"])
     h.start(wait_for=["fx-hang", "fx-good"])
     try:
-        t0 = time.monotonic()
-        try:
-            get(h.sock("fx-hang"), timeout=5.0)
-            raise AssertionError("hung request answered")
-        except (HTTPError, OSError):
-            pass
-        took = time.monotonic() - t0
-        check(took < 3.0, "hung worker killed only after %.1fs" % took)
-        h.wait_log("collect hung: killed after")
+        # The hung poll itself is answered: a 503 that says why.
+        st, _, body = get(h.sock("fx-hang"), timeout=30.0)
+        check(st == 503, "hung poll answered %d" % st)
+        check(b"did not finish within 300 ms" in body, "no reason: %r" % body)
+        h.wait_log("collect did not finish within 300 ms")
         h.wait_serving("fx-hang")  # restarted; first collect is fine
         st, _, _ = get(h.sock("fx-good"))
         check(st == 200, "neighbour affected")
@@ -1041,14 +1037,10 @@ def config_file_params_deadline_and_enabled():
     h.args = ["--config", conf]
     h.start(wait_for=["fx-hang", "fx-interval"])
     try:
-        t0 = time.monotonic()
-        try:
-            get(h.sock("fx-hang"), timeout=5.0)
-            raise AssertionError("hung request answered: param at=2 from the file not applied")
-        except (HTTPError, OSError):
-            pass
-        check(time.monotonic() - t0 < 3.0, "hung worker not killed in time")
-        h.wait_log("(deadline 300 ms)")  # the block's deadline, not the global 1000
+        st, _, body = get(h.sock("fx-hang"), timeout=30.0)
+        check(st == 503, "hung poll answered %d: param at=2 from the file "
+              "not applied" % st)
+        h.wait_log("within 300 ms (deadline)")  # the block's, not the global 400
         h.wait_log("good.so: not loaded: disabled by configuration")
         check(not os.path.exists(h.sock("fx-good")), "disabled module got a socket")
         log = h.logtext()

@@ -10,9 +10,13 @@
  * writes is a canned reply.
  *
  * Each held connection has a slot in the worker's shared page.  While
- * the worker serves it, the supervisor watches it for input only until
- * it sees a request arrive, then checks it once at the reply deadline:
- * two wakeups per request at most, none while nothing happens.
+ * the worker serves it, the supervisor is woken by new input (edge
+ * triggered) at most twice per reply deadline and connection: the first
+ * arrival arms a check at its deadline, a second one is remembered, and
+ * then the connection is left alone until the check.  A client has one
+ * request in flight (the probe does), so that is every request whose
+ * reply is owed, at a few wakeups per deadline, none while nothing
+ * happens.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -28,6 +32,8 @@
 
 /* Accept at most this many connections per wakeup, to stay fair. */
 #define ACCEPT_BURST 32
+/* How long a new connection may stay silent before eviction prefers it. */
+#define NEWCOMER_GRACE_MS 100
 /* With every slot in use, try again after this long. */
 #define ACCEPT_FULL_MS 10
 
@@ -41,8 +47,11 @@ struct heldconn {
 	struct event	*ev;		/* EV_READ on fd */
 	int		 watching;
 	uint64_t	 noticed_ns;	/* input seen at; 0: not pending */
-	uint32_t	 reads;		/* the slot's reads then */
+	uint32_t	 replies;	/* the slot's replies then */
+	uint32_t	 reads;		/* the worker's reads on it then */
 	uint64_t	 heartbeat;	/* the worker's then */
+	uint64_t	 next_ns;	/* more input seen at, after noticed_ns */
+	uint64_t	 next_heartbeat;
 	uint64_t	 active_ms;	/* accepted or last request: eviction */
 };
 
@@ -88,7 +97,7 @@ held_release(struct heldconn *h)
 		close(h->fd);
 	h->fd = -1;
 	h->passed = h->taken = 0;
-	h->noticed_ns = 0;
+	h->noticed_ns = h->next_ns = 0;
 	if (s != NULL)
 		__atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
 }
@@ -194,9 +203,28 @@ check_arm(struct modent *m, uint64_t at_ns)
 		log_err("module %s: cannot arm the reply deadline", m->id);
 }
 
+static uint32_t
+slot_replies(struct conn_slot *s)
+{
+	return s != NULL ? __atomic_load_n(&s->replies, __ATOMIC_RELAXED) : 0;
+}
+
+static uint32_t
+slot_reads(struct conn_slot *s)
+{
+	return s != NULL ? __atomic_load_n(&s->reads, __ATOMIC_RELAXED) : 0;
+}
+
+static uint64_t
+worker_heartbeat(struct modent *m)
+{
+	return m->stats != NULL ? __atomic_load_n(&m->stats->heartbeat,
+	    __ATOMIC_RELAXED) : 0;
+}
+
 /*
- * A worker serves h: the supervisor saw input.  If the worker has not
- * answered by the reply deadline, the check (check_cb) will.
+ * A worker serves h and input came: a request the worker owes a reply by
+ * the deadline, or the supervisor will answer it (check_cb).
  */
 static void
 held_noticed(struct heldconn *h)
@@ -206,20 +234,32 @@ held_noticed(struct heldconn *h)
 
 	switch (slot_get(s)) {
 	case SLOT_CLOSED:
-		held_release(h);
-		return;
 	case SLOT_TAKEN:
 		held_release(h);
 		return;
 	default:
 		break;
 	}
-	held_watch(h, 0);
-	h->noticed_ns = now_ns();
 	h->active_ms = now_ms();
-	h->reads = s != NULL ? __atomic_load_n(&s->reads, __ATOMIC_RELAXED) : 0;
-	h->heartbeat = m->stats != NULL ? __atomic_load_n(&m->stats->heartbeat,
-	    __ATOMIC_RELAXED) : 0;
+	if (h->noticed_ns != 0) {
+		/*
+		 * After the first request, a second one (a reply went out, or
+		 * input waits): when it came is all the check needs, and
+		 * the connection is left alone until then.  Other wakeups
+		 * (the kernel's, for the worker's own reads and writes) are
+		 * no news.
+		 */
+		if (slot_replies(s) == h->replies && held_unread(h) == 0)
+			return;
+		h->next_ns = now_ns();
+		h->next_heartbeat = worker_heartbeat(m);
+		held_watch(h, 0);
+		return;
+	}
+	h->noticed_ns = now_ns();
+	h->replies = slot_replies(s);
+	h->reads = slot_reads(s);
+	h->heartbeat = worker_heartbeat(m);
 	check_arm(m, h->noticed_ns + (uint64_t)m->reply_ms * 1000000);
 	health_wake(m->sv);
 }
@@ -262,7 +302,7 @@ held_take(struct heldconn *h, const char *why)
 	close(h->fd);
 	h->fd = -1;
 	h->taken = 1;
-	h->noticed_ns = 0;
+	h->noticed_ns = h->next_ns = 0;
 }
 
 /*
@@ -283,13 +323,12 @@ held_overdue(struct heldconn *h, struct conn_slot *s, enum slot_state st,
 
 	start = m->stats != NULL ? __atomic_load_n(&m->stats->collect_start_ns,
 	    __ATOMIC_ACQUIRE) : 0;
-	hb = m->stats != NULL ? __atomic_load_n(&m->stats->heartbeat,
-	    __ATOMIC_RELAXED) : 0;
+	hb = worker_heartbeat(m);
 	if (start != 0 && now > start &&
 	    now - start >= (uint64_t)m->deadline_ms * 1000000)
 		xasprintf(&why, "collect did not finish within %u ms "
 		    "(deadline); restarting", m->deadline_ms);
-	else if (start == 0 && hb == h->heartbeat)
+	else if (start == 0 && (st == SLOT_REQUEST || hb == h->heartbeat))
 		xasprintf(&why, "worker not responding for %u ms (stopped, or "
 		    "stuck outside collect); restarting", m->reply_ms);
 	else {
@@ -306,7 +345,7 @@ held_overdue(struct heldconn *h, struct conn_slot *s, enum slot_state st,
 		held_take(h, msg);
 	else {
 		/* It did: watch for the next request. */
-		h->noticed_ns = 0;
+		h->noticed_ns = h->next_ns = 0;
 		held_watch(h, 1);
 	}
 	if (kill_it)
@@ -330,26 +369,55 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	m->check_due_ns = 0;
+	/* The next collect that starts tells us (fallback_busy()). */
+	if (m->stats != NULL)
+		__atomic_store_n(&m->stats->notify_want, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < m->nheld; i++) {
 		h = &m->held[i];
-		if (h->fd == -1 || !h->passed || h->noticed_ns == 0)
+		if (h->fd == -1 || !h->passed)
 			continue;
 		s = held_slot(h);
 		st = slot_get(s);
-		due = 0;
 		if (st == SLOT_CLOSED || st == SLOT_TAKEN) {
 			held_release(h);
 			continue;
-		} else if (st == SLOT_REQUEST)
-			due = __atomic_load_n(&s->req_start_ns,
-			    __ATOMIC_RELAXED) + reply_ns;
-		else if (st == SLOT_IDLE && held_unread(h) > 0 &&
-		    (s == NULL || __atomic_load_n(&s->reads, __ATOMIC_RELAXED)
-		    == h->reads))
+		}
+		due = 0;
+		if (st == SLOT_REQUEST) {
+			/* Read by the worker then; or, if no reply went out
+			 * since, when we saw it come (read late: busy). */
+			due = __atomic_load_n(&s->req_start_ns, __ATOMIC_RELAXED) +
+			    reply_ns;
+			if (h->noticed_ns != 0 && slot_replies(s) == h->replies &&
+			    h->noticed_ns + reply_ns < due)
+				due = h->noticed_ns + reply_ns;
+		} else if (st == SLOT_IDLE && h->noticed_ns != 0 &&
+		    held_unread(h) > 0) {
+			/*
+			 * Not read yet.  If the worker read or answered since
+			 * we saw input, this came later: when we saw it the
+			 * second time, or else (not watching) now at the
+			 * latest.  (A client trickling its request counts
+			 * anew with every read, like the read timeout.)
+			 */
+			if (slot_replies(s) != h->replies ||
+			    slot_reads(s) != h->reads) {
+				if (h->next_ns != 0) {
+					h->noticed_ns = h->next_ns;
+					h->heartbeat = h->next_heartbeat;
+				} else {
+					h->noticed_ns = now;
+					h->heartbeat = worker_heartbeat(m);
+				}
+				h->replies = slot_replies(s);
+				h->reads = slot_reads(s);
+				h->next_ns = 0;
+			}
 			due = h->noticed_ns + reply_ns;
+		}
 		if (due == 0) {
-			/* Answered (or being answered): wait for the next. */
-			h->noticed_ns = 0;
+			/* Nothing owed (or a reply on its way). */
+			h->noticed_ns = h->next_ns = 0;
 			held_watch(h, 1);
 		} else if (now >= due)
 			held_overdue(h, s, st, now);
@@ -376,6 +444,17 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 		check_arm(m, next);
 }
 
+/*
+ * The worker began a collect (or control) and says so, because we asked
+ * (check_cb): its requests are checked at the reply deadline.
+ */
+void
+fallback_busy(struct modent *m)
+{
+	if (m->held != NULL)
+		check_arm(m, now_ns() + (uint64_t)m->reply_ms * 1000000);
+}
+
 /* Hands h to the worker of m; on failure h stays ours (fallback). */
 static void
 held_pass(struct modent *m, struct heldconn *h)
@@ -394,19 +473,22 @@ held_pass(struct modent *m, struct heldconn *h)
 		return;
 	}
 	__atomic_store_n(&s->state, SLOT_IDLE, __ATOMIC_RELEASE);
-	s->reads = 0;
+	s->reads = s->replies = s->partial = 0;
+	s->active_ms = 0;
 	memset(&mc, 0, sizeof mc);
 	mc.slot = h->idx;
+	/* Watched first: the worker may read the request at once, and an
+	 * edge comes only for input there when watching begins or later. */
+	h->passed = 1;
+	h->noticed_ns = h->next_ns = 0;
+	held_watch(h, 1);
 	if (channel_send(m->chan, MSG_CONN, &mc, sizeof mc, h->fd) != 0) {
 		/* Its channel is full or gone: we answer (held_down). */
 		log_debug("module %s: cannot pass a connection: %s", m->id,
 		    strerror(errno));
 		__atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
-		return;
+		h->passed = 0;
 	}
-	h->passed = 1;
-	h->noticed_ns = 0;
-	held_watch(h, 1);
 }
 
 /* True if m has a worker to pass connections to. */
@@ -417,9 +499,29 @@ serving(const struct modent *m)
 }
 
 /*
+ * When h was last active, as the worker saw it: its last answer, or the
+ * first byte of a request in progress; else when accepted, with a
+ * moment's grace for a newcomer that has not spoken yet.
+ */
+static uint64_t
+held_active(struct heldconn *h)
+{
+	struct conn_slot	*s = held_slot(h);
+	uint64_t		 t;
+
+	if (!h->passed || s == NULL)
+		return h->active_ms;
+	t = __atomic_load_n(&s->active_ms, __ATOMIC_RELAXED);
+	if (t == 0 && held_unread(h) == 0)
+		return h->active_ms + NEWCOMER_GRACE_MS;
+	return t > h->active_ms ? t : h->active_ms;
+}
+
+/*
  * Closes the least recently active connection the worker holds idle (no
- * request, nothing unread): the probe polls every second on a fresh or
- * kept-alive connection, so the one quiet longest is not the probe's.
+ * whole request): the probe polls every second on a fresh or kept-alive
+ * connection, so the one quiet longest (accepted, or input seen, longest
+ * ago) is not the probe's.
  * Returns -1 if every connection is being answered.
  */
 static int
@@ -428,16 +530,26 @@ held_evict(struct modent *m)
 	struct heldconn		*h, *victim = NULL;
 	struct conn_slot	*s;
 	uint32_t		 expect = SLOT_IDLE;
-	unsigned		 i;
+	uint64_t		 t, oldest = 0;
+	unsigned		 i, pass;
 
-	for (i = 0; i < m->nheld; i++) {
-		h = &m->held[i];
-		if (h->fd == -1 || held_unread(h) > 0 ||
-		    (h->passed && slot_get(held_slot(h)) != SLOT_IDLE))
-			continue;
-		if (victim == NULL || h->active_ms < victim->active_ms)
-			victim = h;
-	}
+	/* Not one whose request waits unread, unless it trickles (part of
+	 * it read already); failing that, any without a whole request. */
+	for (pass = 0; pass < 2 && victim == NULL; pass++)
+		for (i = 0; i < m->nheld; i++) {
+			h = &m->held[i];
+			s = held_slot(h);
+			if (h->fd == -1 ||
+			    (h->passed && slot_get(s) != SLOT_IDLE) ||
+			    (pass == 0 && held_unread(h) > 0 &&
+			    (s == NULL || !s->partial)))
+				continue;
+			t = held_active(h);
+			if (victim == NULL || t < oldest) {
+				victim = h;
+				oldest = t;
+			}
+		}
 	if (victim == NULL)
 		return -1;
 	s = held_slot(victim);
@@ -461,17 +573,17 @@ held_evict(struct modent *m)
 }
 
 /*
- * A free slot for a new connection, evicting one at max_conns; NULL with
- * *full set if every slot is in use.  There are twice as many slots as
- * connections allowed: an evicted connection's slot is free only once its
- * worker lets go of it.
+ * A free slot for a new connection, or NULL if every slot is in use.
+ * There are twice as many slots as connections allowed: an evicted
+ * connection's slot is free only once its worker lets go of it.
  */
 static struct heldconn *
-held_get(struct modent *m, int *full)
+held_free_slot(struct modent *m, unsigned *live)
 {
 	struct heldconn	*h, *free_slot = NULL;
-	unsigned	 i, live = 0;
+	unsigned	 i;
 
+	*live = 0;
 	for (i = 0; i < m->nheld; i++) {
 		h = &m->held[i];
 		if ((h->fd != -1 && h->passed) || h->taken) {
@@ -479,14 +591,10 @@ held_get(struct modent *m, int *full)
 				held_release(h);
 		}
 		if (h->fd != -1)
-			live++;
+			(*live)++;
 		else if (!h->taken && free_slot == NULL)
 			free_slot = h;
 	}
-	*full = free_slot == NULL;
-	if (free_slot == NULL ||
-	    (live >= m->max_conns && held_evict(m) != 0))
-		return NULL;
 	return free_slot;
 }
 
@@ -498,12 +606,12 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	    "Connection: close\r\n\r\n{\"error\":\"too many open connections\"}";
 	struct modent	*m = arg;
 	struct heldconn	*h;
-	int		 fd, i, full;
+	unsigned	 live;
+	int		 fd, i;
 
 	(void)what;
 	for (i = 0; i < ACCEPT_BURST; i++) {
-		h = held_get(m, &full);
-		if (full) {
+		if ((h = held_free_slot(m, &live)) == NULL) {
 			/* Evicted connections not let go of yet: they will be
 			 * soon (or their worker dies).  The backlog waits. */
 			struct timeval tv = { 0, ACCEPT_FULL_MS * 1000 };
@@ -528,6 +636,10 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 				    strerror(errno));
 			return;
 		}
+		/* At the limit, the newcomer (the probe) gets in. */
+		if (live >= m->max_conns && held_evict(m) != 0 &&
+		    held_evict(m) != 0)	/* raced with the worker: again */
+			h = NULL;
 		if (h == NULL) {
 			/* A fresh socket's buffer takes this whole. */
 			if (write(fd, busy, sizeof busy - 1) == -1)
@@ -538,10 +650,10 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		h->m = m;
 		h->fd = fd;
 		h->passed = h->taken = 0;
-		h->noticed_ns = 0;
+		h->noticed_ns = h->next_ns = 0;
 		h->active_ms = now_ms();
 		h->watching = 0;
-		h->ev = event_new(m->sv->base, fd, EV_READ | EV_PERSIST,
+		h->ev = event_new(m->sv->base, fd, EV_READ | EV_PERSIST | EV_ET,
 		    held_read_cb, h);
 		if (h->ev == NULL)
 			fatal("event_new: out of memory");
@@ -623,6 +735,8 @@ fallback_off(struct supervisor *sv, struct modent *m)
 	fallback_on(sv, m);
 	if (!serving(m))
 		return;
+	if (m->stats != NULL)
+		__atomic_store_n(&m->stats->notify_want, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < m->nheld; i++)
 		if (m->held[i].fd != -1 && !m->held[i].passed)
 			held_pass(m, &m->held[i]);
@@ -659,12 +773,22 @@ fallback_worker_gone(struct supervisor *sv, struct modent *m)
 			continue;
 		switch (slot_get(s)) {
 		case SLOT_IDLE:
+			if (s != NULL && s->partial) {
+				/* It had read part of a request. */
+				held_answer(h, msg);
+				held_release(h);
+				break;
+			}
 			h->passed = 0;
-			h->noticed_ns = 0;
+			h->noticed_ns = h->next_ns = 0;
 			if (s != NULL)
 				__atomic_store_n(&s->state, SLOT_FREE,
 				    __ATOMIC_RELEASE);
-			held_watch(h, 1);
+			/* Input may have come unseen (edge triggered). */
+			if (held_unread(h) > 0)
+				held_down(h);
+			else
+				held_watch(h, 1);
 			break;
 		case SLOT_REQUEST:
 			held_answer(h, msg);

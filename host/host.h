@@ -306,6 +306,8 @@ void		 control_free(struct control_request *);
  *	s->w	MSG_PARAM	struct msg_param, one per parameter
  *	s->w	MSG_MODULE	struct module_settings (ends the settings)
  *	w->s	MSG_READY	no payload: init done, serving
+ *	w->s	MSG_BUSY	no payload: a collect or control began (only
+ *				when the shared page's notify_want asks)
  *	s->w	MSG_CONN	struct msg_conn: an accepted connection, any
  *				number of them, from READY on
  *	w->s	MSG_CHECK	struct msg_check (--check instead of READY)
@@ -318,6 +320,7 @@ enum msg_type {
 	MSG_MODULE,
 	MSG_CONN,
 	MSG_READY,
+	MSG_BUSY,
 	MSG_CHECK,
 	MSG_REFUSE,
 };
@@ -393,7 +396,11 @@ enum slot_state {
 struct conn_slot {
 	uint32_t	 state;		/* enum slot_state, atomic */
 	uint32_t	 reads;		/* the worker's reads on it */
-	uint64_t	 req_start_ns;	/* CLOCK_MONOTONIC, SLOT_REQUEST */
+	uint32_t	 replies;	/* replies the worker began */
+	uint32_t	 partial;	/* part of a request read (SLOT_IDLE) */
+	uint64_t	 req_start_ns;	/* CLOCK_MONOTONIC: whole request read */
+	uint64_t	 active_ms;	/* now_ms(): last answer, or first byte
+					 * of the request being read */
 };
 /* Why a worker ended itself (interval collect past its deadline). */
 #define WORKER_EXIT_DEADLINE 79
@@ -410,6 +417,9 @@ struct worker_stats {
 	uint64_t	 collect_us_max;
 	uint64_t	 collect_us_hist[STATS_BUCKETS];
 	uint64_t	 heartbeat;	/* the worker's reads: it is alive */
+	uint32_t	 notify_want;	/* supervisor: MSG_BUSY at the next
+					 * collect, please (then 0) */
+	uint32_t	 pad2;
 	char		 exit_reason[STATS_REASON_MAX];	/* untrusted */
 	uint32_t	 nslots;	/* set by the supervisor */
 	uint32_t	 pad;
@@ -564,6 +574,7 @@ void		 fallback_on(struct supervisor *, struct modent *);
 void		 fallback_off(struct supervisor *, struct modent *);
 void		 fallback_worker_gone(struct supervisor *, struct modent *);
 void		 fallback_free(struct modent *);
+void		 fallback_busy(struct modent *);
 unsigned	 fallback_slots(struct modent *, unsigned);
 
 /* status.c: `scope-plugin-host status`, server and client. */

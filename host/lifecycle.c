@@ -362,6 +362,10 @@ mod_channel_read(struct modent *m)
 		if (m->state == M_STARTING)
 			mod_refuse(sv, m, msg.u.refuse.reason);
 		break;
+	case MSG_BUSY:
+		if (m->state == M_RUNNING)
+			fallback_busy(m);
+		break;
 	default:
 		log_warn("module %s: unexpected message %u from worker",
 		    mod_name(m), msg.hdr.type);

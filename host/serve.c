@@ -151,6 +151,8 @@ conn_request_done(struct server_conn *c)
 	c->served++;
 	c->req_start = 0;
 	c->idle_since = now_ms();
+	if (c->slot != NULL)
+		c->slot->active_ms = c->idle_since;
 	if (!c->req.keep_alive)
 		c->closing = 1;
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
@@ -177,8 +179,14 @@ conn_process(struct server_conn *c)
 
 		if (len == 0)
 			break;
-		if (c->req_start == 0)
+		if (c->req_start == 0) {
 			c->req_start = now_ms();
+			/* If we die now, the client is owed an answer too. */
+			if (c->slot != NULL) {
+				c->slot->partial = 1;
+				c->slot->active_ms = c->req_start;
+			}
+		}
 		if (c->state == CONN_HEAD) {
 			size_t		 want = len < l->max_head + 16 ? len : l->max_head + 16;
 			const char	*p = (const char *)evbuffer_pullup(in, (ssize_t)want);
@@ -241,6 +249,7 @@ conn_process(struct server_conn *c)
 		 */
 		if (c->slot != NULL) {
 			c->slot->req_start_ns = now_ns();
+			c->slot->partial = 0;
 			if (!slot_move(c->slot, SLOT_IDLE, SLOT_REQUEST) &&
 			    !slot_move(c->slot, SLOT_REPLYING, SLOT_REQUEST)) {
 				c->closing = 1;
@@ -398,11 +407,6 @@ server_adopt(struct server *srv, int fd, struct conn_slot *slot)
 	conn_set_timeout(c);
 	/* EV_WRITE only while output waits: see conn_flush(). */
 	bufferevent_enable(c->bev, EV_READ);
-	/* A request may be queued already (a connection held while the
-	 * worker restarted). */
-	if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0)
-		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
 }
 
 struct server *
@@ -469,6 +473,10 @@ server_complete(struct server_conn *c)
 	conn_request_done(c);
 	if (conn_flush(c) != 0)
 		return -1;
+	/* Output drained at once: a throttled reader may go on. */
+	if (c->throttled &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		c->throttled = 0;
 	if (!c->closing && !c->throttled) {
 		bufferevent_enable(c->bev, EV_READ);
 		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
@@ -487,8 +495,11 @@ server_complete(struct server_conn *c)
 static int
 conn_may_reply(struct server_conn *c)
 {
-	if (slot_move(c->slot, SLOT_REQUEST, SLOT_REPLYING))
+	if (slot_move(c->slot, SLOT_REQUEST, SLOT_REPLYING)) {
+		if (c->slot != NULL)
+			c->slot->replies++;
 		return 1;
+	}
 	c->closing = 1;
 	return 0;
 }

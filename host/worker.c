@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ struct worker {
 	size_t			 nwaiting, waiting_cap;
 	struct event		*collect_ev;
 	int			 per_request;	/* the module opted out */
+	int			 adopted;	/* connections came this round */
 	struct event		*watchdog_ev;	/* interval collect's deadline */
 
 	/*
@@ -106,6 +108,20 @@ worker_fault(struct worker *w, const char *what, const char *cause)
 	free(w->last_fault);
 	w->last_fault = xstrdup(cause);
 	w->last_fault_log = now;
+}
+
+/*
+ * A collect or control is about to start: tell the supervisor, if it
+ * asked (once per reply deadline at most), so that the requests waiting
+ * for it are answered by the deadline whatever happens.
+ */
+static void
+worker_busy(struct worker *w)
+{
+	if (__atomic_load_n(&w->stats->notify_want, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&w->stats->notify_want, 0, __ATOMIC_ACQ_REL) &&
+	    channel_send(WORKER_CHANNEL_FD, MSG_BUSY, NULL, 0, -1) != 0)
+		log_debug("channel: busy: %s", strerror(errno));
 }
 
 /* Runs collect into out; warns when over the soft budget. */
@@ -228,23 +244,73 @@ reply_fault(struct worker *w, struct server_conn *c,
 	free(cause);
 }
 
-/* Answers the first n waiting requests with one collect. */
+/*
+ * One report sent to several clients without a copy: the collect's buffer,
+ * referenced by every reply, freed with its last reference.
+ */
+struct shared_report {
+	size_t		 refs;
+	struct evbuffer	*buf;
+};
+
+static void
+shared_report_unref(const void *data, size_t len, void *arg)
+{
+	struct shared_report	*r = arg;
+
+	(void)data;
+	(void)len;
+	if (--r->refs == 0) {
+		evbuffer_free(r->buf);
+		free(r);
+	}
+}
+
+/* Appends a reference to every byte of r's buffer to out. */
+static void
+shared_report_add(struct evbuffer *out, struct shared_report *r,
+    struct evbuffer_iovec *vec, int nvec)
+{
+	int	i;
+
+	for (i = 0; i < nvec; i++) {
+		r->refs++;
+		if (evbuffer_add_reference(out, vec[i].iov_base, vec[i].iov_len,
+		    shared_report_unref, r) != 0)
+			fatal("evbuffer_add_reference: out of memory");
+	}
+}
+
+/*
+ * Answers the requests waiting now with one collect (one each for a
+ * module that opted out): requests read while it runs wait for the next.
+ * Several replies share one copy of the report.
+ */
 static void
 collect_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker		 *w = arg;
-	struct server_conn	**batch, *c;
-	struct evbuffer		 *copy;
-	const unsigned char	 *data;
+	struct server_conn	**batch;
+	struct shared_report	 *shared = NULL;
+	struct evbuffer_iovec	 *vec = NULL;
+	struct evbuffer		 *body;
 	char			 *cause = NULL;
-	size_t			  i, n, len;
-	int			  rc;
+	size_t			  i, n;
+	int			  rc, nvec = 0;
 
 	(void)fd;
 	(void)what;
 	if (w->nwaiting == 0)
 		return;
-	/* Taken now: requests read during the collect wait for the next. */
+	if (w->adopted) {
+		/* Requests may wait on connections just taken over: one more
+		 * round of the loop reads them (timers run after I/O). */
+		static const struct timeval now = { 0, 0 };
+
+		w->adopted = 0;
+		if (evtimer_add(w->collect_ev, &now) == 0)
+			return;
+	}
 	n = w->per_request ? 1 : w->nwaiting;
 	batch = xmalloc(n * sizeof *batch);
 	memcpy(batch, w->waiting, n * sizeof *batch);
@@ -252,30 +318,50 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
 	w->nwaiting -= n;
 
 	evbuffer_drain(w->body, evbuffer_get_length(w->body));
+	worker_busy(w);
 	if ((rc = worker_collect(w, w->body, &cause)) != 0)
 		worker_fault(w, "collect", cause);
-	len = evbuffer_get_length(w->body);
-	data = len > 0 ? evbuffer_pullup(w->body, -1) : NULL;
-	if ((copy = evbuffer_new()) == NULL)
+	if (rc == 0 && n > 1) {
+		/* The buffer goes to the replies; the next collect gets a new
+		 * one.  We hold a reference until every reply has its own. */
+		shared = xmalloc(sizeof *shared);
+		shared->refs = 1;
+		shared->buf = w->body;
+		if ((w->body = evbuffer_new()) == NULL)
+			fatal("evbuffer_new: out of memory");
+		/* One piece: a few references, not one per small chain of
+		 * the framer's (which would fragment the heap). */
+		if (evbuffer_pullup(shared->buf, -1) == NULL &&
+		    evbuffer_get_length(shared->buf) > 0)
+			fatal("evbuffer_pullup: out of memory");
+		nvec = evbuffer_peek(shared->buf, -1, NULL, NULL, 0);
+		vec = xcalloc((size_t)nvec + 1, sizeof *vec);
+		evbuffer_peek(shared->buf, -1, NULL, vec, nvec);
+	}
+	if ((body = evbuffer_new()) == NULL)
 		fatal("evbuffer_new: out of memory");
 	for (i = 0; i < n; i++) {
-		c = batch[i];
 		if (rc != 0)
-			reply_fault(w, c, server_request(c), xstrdup(cause));
-		else if (i + 1 == n)
-			server_reply(c, server_request(c), 200,
+			reply_fault(w, batch[i], server_request(batch[i]),
+			    xstrdup(cause));
+		else if (shared == NULL)
+			server_reply(batch[i], server_request(batch[i]), 200,
 			    "application/json", w->body, NULL);
 		else {
-			if (evbuffer_add(copy, data, len) != 0)
-				fatal("evbuffer_add: out of memory");
-			server_reply(c, server_request(c), 200,
-			    "application/json", copy, NULL);
+			shared_report_add(body, shared, vec, nvec);
+			server_reply(batch[i], server_request(batch[i]), 200,
+			    "application/json", body, NULL);
+			/* Not sent (the supervisor answered): let go of it. */
+			evbuffer_drain(body, evbuffer_get_length(body));
 		}
 	}
+	if (shared != NULL)
+		shared_report_unref(NULL, 0, shared);
+	free(vec);
 	/* Only now: sending may read the next request, which uses w->body. */
 	for (i = 0; i < n; i++)
 		server_complete(batch[i]);
-	evbuffer_free(copy);
+	evbuffer_free(body);
 	free(cause);
 	free(batch);
 	if (w->nwaiting > 0)
@@ -379,6 +465,7 @@ serve_control(struct worker *w, struct server_conn *c,
 		w->stats->errors++;
 		return;
 	}
+	worker_busy(w);
 	__atomic_store_n(&w->stats->collect_start_ns, now_ns(), __ATOMIC_RELEASE);
 	rc = w->mod.control(w->mod.state, control_get(cr), errbuf, sizeof errbuf);
 	__atomic_store_n(&w->stats->collect_start_ns, 0, __ATOMIC_RELEASE);
@@ -475,29 +562,33 @@ worker_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
-/* A connection from the supervisor, or its going away. */
+/*
+ * Connections from the supervisor, or its going away.  All that are
+ * queued are taken at once, so that their requests are read in one round
+ * of the loop and share one collect.
+ */
 static void
 worker_channel_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
 	struct msg	 m;
-	int		 r;
+	int		 r, i;
 
 	(void)what;
-	r = channel_recv(fd, &m);
-	if (r == 1) {
+	for (i = 0; i < 256; i++) {
+		if ((r = channel_recv(fd, &m)) != 1)
+			break;
 		if (m.hdr.type == MSG_CONN && m.fd >= 0) {
 			server_adopt(w->server, m.fd,
 			    m.u.conn.slot < w->stats->nslots &&
 			    w->stats != &w->local_stats ?
 			    &w->stats->slots[m.u.conn.slot] : NULL);
-			return;
-		}
-		if (m.fd >= 0)
+			w->adopted = 1;
+		} else if (m.fd >= 0)
 			close(m.fd);
-		return;
 	}
-	if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (r == 1 || (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EBADMSG)))
 		return;
 	/* The supervisor is gone: a worker never outlives it. */
 	log_info("supervisor gone: stopping");
@@ -710,6 +801,15 @@ worker_main(const char *path)
 	worker_settings(&w);
 	stats_map(&w);
 	w.per_request = w.mod.per_request;
+#ifdef M_MMAP_THRESHOLD
+	/*
+	 * A fixed threshold: a big report's buffer is mapped and given back
+	 * when sent, instead of glibc raising the threshold after the first
+	 * one and keeping every later one in the heap (resident for good).
+	 */
+	if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1)
+		log_debug("mallopt M_MMAP_THRESHOLD failed");
+#endif
 
 	w.host.id = w.mod.id;
 	w.host.log = host_log_cb;
@@ -748,6 +848,8 @@ worker_main(const char *path)
 	    &w.stats->heartbeat);
 	sigterm = evsignal_new(w.base, SIGTERM, worker_signal_cb, &w);
 	sigint = evsignal_new(w.base, SIGINT, worker_signal_cb, &w);
+	if (set_nonblock(WORKER_CHANNEL_FD) == -1)
+		fatal("fcntl O_NONBLOCK on the channel: %s", strerror(errno));
 	chan_ev = event_new(w.base, WORKER_CHANNEL_FD, EV_READ | EV_PERSIST,
 	    worker_channel_cb, &w);
 	if (sigterm == NULL || sigint == NULL || chan_ev == NULL ||

@@ -1152,21 +1152,12 @@ def bundled_modules_served_and_iowait_control_round_trip():
 
 # ---------------------------------------------------------------- runner
 
-def main():
-    global BUILDDIR, VALGRIND
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--builddir", default=".")
-    ap.add_argument("--only", default="")
-    ap.add_argument("--valgrind", action="store_true")
-    a = ap.parse_args()
-    BUILDDIR = os.path.abspath(a.builddir)
-    VALGRIND = a.valgrind
-    os.umask(0o022)  # files the tests write must pass strict modes as root
+def run_tests(tests, only=""):
+    """Runs each test function (those whose name contains only), one line
+    each; returns (passed, failed)."""
     passed = failed = 0
-    for fn in TESTS:
-        if a.only and a.only not in fn.__name__:
-            continue
-        if VALGRIND and fn.__name__ not in VALGRIND_TESTS:
+    for fn in tests:
+        if only and only not in fn.__name__:
             continue
         t0 = time.monotonic()
         try:
@@ -1177,6 +1168,21 @@ def main():
             failed += 1
             print("FAIL %-60s %.2fs" % (fn.__name__, time.monotonic() - t0), flush=True)
             traceback.print_exc(file=sys.stdout)
+    return passed, failed
+
+
+def main():
+    global BUILDDIR, VALGRIND
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--builddir", default=".")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--valgrind", action="store_true")
+    a = ap.parse_args()
+    BUILDDIR = os.path.abspath(a.builddir)
+    VALGRIND = a.valgrind
+    os.umask(0o022)  # files the tests write must pass strict modes as root
+    tests = [fn for fn in TESTS if not VALGRIND or fn.__name__ in VALGRIND_TESTS]
+    passed, failed = run_tests(tests, a.only)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

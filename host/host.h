@@ -4,8 +4,8 @@
  * Process model (docs/ARCHITECTURE.md): the supervisor never loads module
  * code.  It owns the socket directory, every listening socket and all
  * state; each module runs in a worker, a fresh exec of this binary in
- * worker mode, which dlopens the module and serves HTTP on the inherited
- * socket.
+ * worker mode, which dlopens the module and serves HTTP on the
+ * connections the supervisor accepts and passes to it.
  */
 #ifndef HOST_H
 #define HOST_H
@@ -200,7 +200,7 @@ void		 http_error_body(struct evbuffer *, const char *, const char *);
 void		 http_respond_error(struct evbuffer *, int, const char *,
 		     const char *, int, int, const char *);
 
-/* serve.c: an event-driven HTTP server on one listening socket. */
+/* serve.c: the worker's event-driven HTTP server on passed connections. */
 struct server;
 struct server_conn;
 struct conn_slot;
@@ -472,8 +472,8 @@ void		 notify_close(void);
 /*
  * The supervisor: supervisor.c (event loop, signals, shutdown),
  * lifecycle.c (one module's states), reconcile.c (the module directory),
- * health.c (deadlines, memory), fallback.c (answers while a module is
- * down) and status.c (the operator's view).  docs/ARCHITECTURE.md draws
+ * health.c (memory), fallback.c (connections and the replies a worker
+ * cannot give) and status.c (the operator's view).  docs/ARCHITECTURE.md draws
  * the module states and the transitions between them.
  */
 

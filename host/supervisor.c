@@ -4,8 +4,9 @@
  * execs, and never loads module code itself.  This file is the event
  * loop, the signals and shutdown; the rest of the supervisor is
  * lifecycle.c (each module's states), reconcile.c (the module
- * directory), health.c (deadlines, memory), fallback.c (answers while a
- * module is down) and status.c (the operator's view).
+ * directory), health.c (memory), fallback.c (connections, and the
+ * replies owed when a worker cannot give them) and status.c (the
+ * operator's view).
  */
 #include <sys/wait.h>
 

@@ -1,7 +1,7 @@
 /*
  * worker.c - one module, one process: take the settings the supervisor
- * sends, load the module, say hello, receive its settings and the
- * listening socket, serve HTTP until told to stop.
+ * sends, load the module, say hello, receive its settings, then serve
+ * HTTP on the connections the supervisor passes until told to stop.
  * Everything that can crash or hang (module code) runs here, never in the
  * supervisor.
  */

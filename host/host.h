@@ -589,7 +589,6 @@ struct supervisor {
 	const struct options	*o;
 	struct event_base	*base;
 	struct modlist		 mods;
-	struct http_limits	 limits;	/* for fallback servers */
 	int			 lockfd;
 	int			 shutting_down;
 	uint64_t		 started_ms;

@@ -166,8 +166,6 @@ supervisor_main(const struct options *o)
 	sv.ready_pending = 1;
 	notify_init();
 	TAILQ_INIT(&sv.mods);
-	server_limits_init(&sv.limits, o->max_conns, o->read_timeout_ms,
-	    o->idle_timeout_ms);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		fatal("signal SIGPIPE: %s", strerror(errno));
 

@@ -813,6 +813,37 @@ def sigkill_supervisor_leaves_no_workers_and_restart_cleans_stale():
 
 @test
 @valgrind_too
+def concurrent_polls_answered_by_one_collect():
+    """Requests read while a collect runs share the next one (issue 14);
+    test/contract.py has the faults.  Well-behaved, so valgrind runs it."""
+    h = Host([fixture("slow")])
+    started = os.path.join(h.dir, "started")
+    h.args = ["--param", "fx-slow.sleep-ms=300", "--param", "fx-slow.started-file=" + started,
+              "--set", "fx-slow.deadline=60000", "--deadline", "60000"]
+    h.start(wait_for=["fx-slow"])
+    try:
+        conns = [Conn(h.sock("fx-slow"), 60) for _ in range(5)]
+        os.unlink(started)
+        conns[0].send_raw(b"GET /report HTTP/1.1\r\nHost: plugin\r\n\r\n")
+        wait_until(lambda: os.path.exists(started), 60, step=0.005, what="a collect running")
+        for c in conns[1:]:
+            c.send_raw(b"GET /report HTTP/1.1\r\nHost: plugin\r\n\r\n")
+        counts = []
+        for c in conns:
+            st, _, body = c.read_response()
+            check(st == 200, "status %d" % st)
+            node = json.loads(body)["Host"]["nodes"]["testhost;<host>"]
+            counts.append(node["metrics"]["fixture_count"]["samples"][0]["value"])
+            c.close()
+        check(len(set(counts[1:])) == 1 and counts[1] > counts[0],
+              "4 polls during a collect: collects %r" % counts)
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+@valgrind_too
 def interval_module_serves_cached_report():
     h = Host([fixture("interval")]).start(wait_for=["fx-interval"])
     try:

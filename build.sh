@@ -129,19 +129,21 @@ run_check() {
 }
 
 valgrind_run() {
-	local out=_build/valgrind.out rc=0
-	python3 test/integration.py --builddir _build/plain --valgrind >"$out" 2>&1 || rc=$?
-	grep -E '^(ok|FAIL) ' "$out" || true
-	[ $rc -ne 0 ] && tail -60 "$out"
-	local line
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1 || true)
-	if [ -n "$line" ]; then
-		passed=$((passed + ${line%% passed*}))
-		line=${line#*passed, }
-		failed=$((failed + ${line%% failed*}))
-	else
-		failed=$((failed + 1))
-	fi
+	local out rc=0 one suite line
+	for suite in integration contain; do
+		out=_build/valgrind-$suite.out one=0
+		python3 test/$suite.py --builddir _build/plain --valgrind >"$out" 2>&1 || one=$?
+		grep -E '^(ok|FAIL) ' "$out" || true
+		[ $one -ne 0 ] && tail -60 "$out" && rc=$one
+		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -1 || true)
+		if [ -n "$line" ]; then
+			passed=$((passed + ${line%% passed*}))
+			line=${line#*passed, }
+			failed=$((failed + ${line%% failed*}))
+		else
+			failed=$((failed + 1))
+		fi
+	done
 	return $rc
 }
 

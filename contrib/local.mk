@@ -65,3 +65,10 @@ EXTRA_DIST += debian/changelog debian/control debian/copyright debian/rules \
 	debian/libscope-plugin-dev.install debian/libscope-plugin-dev.examples
 # Retakes the README's screenshots (docs/images) in the real Scope UI.
 EXTRA_DIST += contrib/screenshots.sh
+# Examples for the exec and prometheus modules (scope-plugin-exec(8),
+# scope-plugin-prometheus(8)); test/exec.py runs log-errors.sh.
+examplesdir = $(docdir)/examples
+dist_examples_SCRIPTS = contrib/exec/log-errors.sh contrib/exec/clock-offset.sh
+dist_examples_DATA = contrib/prometheus/node-exporter.conf
+# Screenshots in the README.
+EXTRA_DIST += docs/images/exec-log-errors.png docs/images/prometheus-node-exporter.png

@@ -25,6 +25,8 @@ msg_payload_size(uint32_t type)
 		return sizeof(struct worker_settings);
 	case MSG_HELLO:
 		return sizeof(struct msg_hello);
+	case MSG_IDENTITY:
+		return sizeof(struct msg_identity);
 	case MSG_PARAM:
 		return sizeof(struct msg_param);
 	case MSG_MODULE:
@@ -62,7 +64,10 @@ msg_fields_ok(const struct msg *m)
 	case MSG_HELLO:
 		return TEXT_OK(m->u.hello.id) && TEXT_OK(m->u.hello.label) &&
 		    TEXT_OK(m->u.hello.description) &&
-		    m->u.hello.controller <= 1;
+		    m->u.hello.controller <= 1 && m->u.hello.instances_only <= 1;
+	case MSG_IDENTITY:
+		return TEXT_OK(m->u.identity.id) && TEXT_OK(m->u.identity.label) &&
+		    TEXT_OK(m->u.identity.description);
 	case MSG_PARAM:
 		return TEXT_OK(m->u.param.key) && TEXT_OK(m->u.param.value);
 	case MSG_MODULE:
@@ -288,58 +293,98 @@ send_wait(int fd, enum msg_type type, const void *payload, size_t len,
 }
 
 /*
- * Sends module id its settings: one MSG_PARAM per parameter that applies
- * to it (its own value, else the value for every module), then ms as
- * MSG_MODULE.  The worker reads them as they come.  Returns 0, or -1
- * with *cause.
+ * A refusal that is the operator's choice, not an error: logged at info
+ * level, never as "refused".
  */
 int
-channel_send_module(int fd, const struct options *o, const char *id,
-    const struct module_settings *ms, char **cause)
+channel_refusal_quiet(const char *reason)
 {
-	struct msg_param	 p;
-	const char		*s, *dot, *eq, *value;
-	size_t			 i, j, idlen = strlen(id), klen;
-	uint64_t		 until = now_ms() + CHANNEL_SEND_WAIT_MS;
-	int			 dup;
+	return strncmp(reason, WORKER_DISABLED, strlen(WORKER_DISABLED)) == 0 ||
+	    strncmp(reason, WORKER_INSTANCES_ONLY,
+	    strlen(WORKER_INSTANCES_ONLY)) == 0;
+}
 
-	for (i = 0; i < o->nparams; i++) {
-		s = o->params[i];
-		dot = strchr(s, '.');
-		eq = strchr(s, '=');
-		if (!((size_t)(dot - s) == idlen && strncmp(s, id, idlen) == 0) &&
-		    !(dot - s == 1 && s[0] == '*'))
-			continue;
-		klen = (size_t)(eq - dot - 1);
-		/* Each key once: later entries for it are in its value. */
-		for (dup = 0, j = 0; j < i && !dup; j++) {
-			const char *t = o->params[j], *tdot = strchr(t, '.');
+/*
+ * What a worker serves as (MSG_IDENTITY): the plugin id id (an
+ * instance's, or the one its module said hello with), the label and
+ * description of id's module block if it sets them, else the module's.
+ * Returns 0, or -1 with *cause when a text does not fit.
+ */
+int
+channel_identity(const struct options *o, const char *id,
+    const struct msg_hello *h, struct msg_identity *out, char **cause)
+{
+	const struct module_block	*b = options_block(o, id);
+	const char			*label = h->label, *desc = h->description;
 
-			dup = ((size_t)(tdot - t) == idlen &&
-			    strncmp(t, id, idlen) == 0) ||
-			    (tdot - t == 1 && t[0] == '*');
-			dup = dup && strncmp(tdot + 1, dot + 1, klen) == 0 &&
-			    tdot[1 + klen] == '=';
-		}
-		if (dup)
-			continue;
-		memset(&p, 0, sizeof p);
-		if (klen > PARAM_KEY_MAX) {
-			xasprintf(cause, "param %.*s: name longer than %d bytes",
-			    (int)klen, dot + 1, PARAM_KEY_MAX);
-			return -1;
-		}
-		memcpy(p.key, dot + 1, klen);
-		value = options_lookup(o->params, o->nparams, id, p.key);
-		if (channel_text(p.value, sizeof p.value, value) != 0) {
-			xasprintf(cause, "param %s: value longer than %d bytes",
-			    p.key, PARAM_VALUE_MAX);
-			return -1;
-		}
-		if (send_wait(fd, MSG_PARAM, &p, sizeof p, until) != 0)
-			goto fail;
+	if (b != NULL && b->label != NULL)
+		label = b->label;
+	if (b != NULL && b->description != NULL)
+		desc = b->description;
+	memset(out, 0, sizeof *out);
+	if (channel_text(out->id, sizeof out->id, id) != 0 ||
+	    channel_text(out->label, sizeof out->label, label) != 0 ||
+	    channel_text(out->description, sizeof out->description,
+	    desc) != 0) {
+		xasprintf(cause, "module %s: id, label or description too long "
+		    "for the channel", id);
+		return -1;
 	}
-	if (send_wait(fd, MSG_MODULE, ms, sizeof *ms, until) != 0)
+	return 0;
+}
+
+struct param_send {
+	int		 fd;
+	uint64_t	 until;
+	char		**cause;
+};
+
+static int
+param_send(const char *key, size_t klen, const char *value, void *arg)
+{
+	struct param_send	*ps = arg;
+	struct msg_param	 p;
+
+	memset(&p, 0, sizeof p);
+	if (klen > PARAM_KEY_MAX) {
+		xasprintf(ps->cause, "param %.*s: name longer than %d bytes",
+		    (int)klen, key, PARAM_KEY_MAX);
+		return -1;
+	}
+	memcpy(p.key, key, klen);
+	if (channel_text(p.value, sizeof p.value, value) != 0) {
+		xasprintf(ps->cause, "param %s: value longer than %d bytes",
+		    p.key, PARAM_VALUE_MAX);
+		return -1;
+	}
+	return send_wait(ps->fd, MSG_PARAM, &p, sizeof p, ps->until) != 0 ?
+	    -2 : 0;
+}
+
+/*
+ * Sends module id its settings: ident (what to serve as), one MSG_PARAM
+ * per parameter that applies to id (its own value, else the value for
+ * every module), then ms as MSG_MODULE.  The worker reads them as they
+ * come.  Returns 0, or -1 with *cause.
+ */
+int
+channel_send_module(int fd, const struct options *o,
+    const struct msg_identity *ident, const struct module_settings *ms,
+    char **cause)
+{
+	struct param_send	 ps;
+	int			 r;
+
+	ps.fd = fd;
+	ps.until = now_ms() + CHANNEL_SEND_WAIT_MS;
+	ps.cause = cause;
+	if (send_wait(fd, MSG_IDENTITY, ident, sizeof *ident, ps.until) != 0)
+		goto fail;
+	if ((r = options_each_param(o, ident->id, param_send, &ps)) == -1)
+		return -1;
+	if (r != 0)
+		goto fail;
+	if (send_wait(fd, MSG_MODULE, ms, sizeof *ms, ps.until) != 0)
 		goto fail;
 	return 0;
 

@@ -4,9 +4,12 @@
  * into struct options, module blocks become the same overrides as --set,
  * parameters the same "id.key=value" strings as --param.  A global
  * "param" is stored with the id "*", which options_lookup() falls back to.
+ * Each module block is also kept as a struct module_block: its file (an
+ * instance), label and description.
  *
  * The file is applied first and the command line again on top of it, so
- * flags win.  Every error is collected as "file:line: message".
+ * flags win, at start-up and at every reload (SIGHUP).  Every error is
+ * collected as "file:line: message".
  */
 #include <errno.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 #include <syslog.h>
 
 #include "host.h"
+#include "utf8.h"
 
 #define CONFIG_LINE_MAX 4095
 #define CONFIG_ERRORS_MAX 100
@@ -50,6 +54,7 @@ struct cstate {
 	int		 depth;		/* open module blocks (1 unless broken) */
 	unsigned	 open_line;	/* of the outermost open block */
 	char		 id[PLUGIN_ID_MAX + 1];	/* "" : block with a bad id */
+	struct module_block *block;	/* of id, while it is open */
 
 	struct seenlist	 gseen;		/* keys of the global scope */
 	struct seenlist	 mseen;		/* keys of the open block */
@@ -59,6 +64,15 @@ struct cstate {
 static void
 config_error(struct cstate *cs, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Appends s to a NULL-terminated list of *n errors. */
+static void
+errors_add(char ***errors, size_t *n, char *s)
+{
+	*errors = xrealloc(*errors, (*n + 2) * sizeof **errors);
+	(*errors)[(*n)++] = s;
+	(*errors)[*n] = NULL;
+}
 
 static void
 config_error(struct cstate *cs, unsigned line, const char *fmt, ...)
@@ -81,10 +95,7 @@ config_error(struct cstate *cs, unsigned line, const char *fmt, ...)
 			xasprintf(&s, "%s:%u: %s", cs->file, line, msg);
 		free(msg);
 	}
-	cs->errors = xrealloc(cs->errors, (cs->nerrors + 2) *
-	    sizeof *cs->errors);
-	cs->errors[cs->nerrors++] = s;
-	cs->errors[cs->nerrors] = NULL;
+	errors_add(&cs->errors, &cs->nerrors, s);
 }
 
 static const struct seen *
@@ -214,6 +225,83 @@ config_module(struct cstate *cs, char *rest)
 		cs->open_line = cs->line;
 	seen_clear(&cs->mseen);
 	snprintf(cs->id, sizeof cs->id, "%s", ok ? id : "");
+	cs->block = NULL;
+	if (ok) {
+		struct options	*o = cs->o;
+
+		o->blocks = xrealloc(o->blocks, (o->nblocks + 1) *
+		    sizeof *o->blocks);
+		cs->block = &o->blocks[o->nblocks++];
+		memset(cs->block, 0, sizeof *cs->block);
+		snprintf(cs->block->id, sizeof cs->block->id, "%s", id);
+		xasprintf(&cs->block->where, "%s:%u", cs->file, cs->line);
+	}
+}
+
+/*
+ * The keys of a module block that are not settings of the table: file
+ * (the block defines an instance of that module), label, description.
+ * Returns 0 if key is not one of them.
+ */
+static int
+config_block_key(struct cstate *cs, const char *key, const char *value)
+{
+	size_t	 len = strlen(value), max;
+	char	*what, **field;
+	int	 r;
+
+	if (strcmp(key, "file") == 0)
+		max = 0;
+	else if (strcmp(key, "label") == 0)
+		max = MSG_LABEL_MAX - 1;
+	else if (strcmp(key, "description") == 0)
+		max = MSG_TEXT_MAX - 1;
+	else
+		return 0;
+	if (cs->depth == 0) {
+		config_error(cs, cs->line, "\"%s\" is allowed only in a module "
+		    "block", key);
+		return 1;
+	}
+	if (*value == '\0' && strcmp(key, "description") != 0) {
+		config_error(cs, cs->line, "\"%s\" needs a value", key);
+		return 1;
+	}
+	xasprintf(&what, "\"%s\"", key);
+	r = config_once(cs, key, what);
+	free(what);
+	if (r != 0)
+		return 1;
+	if (max == 0) {
+		/* A file of the module directory, as the scan finds it. */
+		if (strchr(value, '/') != NULL || value[0] == '.' || len <= 3 ||
+		    strcmp(value + len - 3, ".so") != 0) {
+			config_error(cs, cs->line, "file: expected the name of "
+			    "a module in the module directory (NAME.so, no "
+			    "\"/\"), got \"%s\"", value);
+			return 1;
+		}
+		field = cs->block != NULL ? &cs->block->file : NULL;
+	} else {
+		if (len > max) {
+			config_error(cs, cs->line, "%s: longer than %zu bytes",
+			    key, max);
+			return 1;
+		}
+		if (!sph_utf8_valid(value)) {
+			config_error(cs, cs->line, "%s: not valid UTF-8", key);
+			return 1;
+		}
+		field = cs->block == NULL ? NULL : key[0] == 'l' ?
+		    &cs->block->label : &cs->block->description;
+	}
+	if (field != NULL) {
+		*field = xstrdup(value);
+		if (max == 0)
+			xasprintf(&cs->block->file_where, "%s:%u", cs->file,
+			    cs->line);
+	}
+	return 1;
 }
 
 static void
@@ -351,13 +439,16 @@ config_line(struct cstate *cs, char *s)
 		else if (--cs->depth == 0) {
 			seen_clear(&cs->mseen);
 			cs->id[0] = '\0';
-		} else
+			cs->block = NULL;
+		} else {
 			cs->id[0] = '\0';	/* back in a broken outer block */
+			cs->block = NULL;
+		}
 	} else if (strcmp(key, "module") == 0)
 		config_module(cs, s);
 	else if (strcmp(key, "param") == 0)
 		config_param(cs, s);
-	else
+	else if (!config_block_key(cs, key, s))
 		config_setting(cs, key, s);
 }
 
@@ -441,6 +532,85 @@ config_free_errors(char **errors, size_t n)
 	free(errors);
 }
 
+/* The file o reads: --config, or the default one. */
+const char *
+config_path(const struct options *o)
+{
+	return o->config_file != NULL ? o->config_file :
+	    SPH_SYSCONFDIR "/" HOST_NAME ".conf";
+}
+
+/*
+ * Checks what only the final settings tell: the file of each instance
+ * must be in the module directory (flags may have changed it).  Adds an
+ * error per problem; returns how many.
+ */
+static size_t
+config_check_blocks(const struct options *o, char ***errors, size_t *nerrors)
+{
+	const struct module_block	*b;
+	struct stat			 st;
+	size_t				 i, n = 0;
+	char				*path, *e;
+
+	for (i = 0; i < o->nblocks; i++) {
+		b = &o->blocks[i];
+		if (b->file == NULL)
+			continue;
+		xasprintf(&path, "%s/%s", o->module_dir, b->file);
+		e = NULL;
+		if (stat(path, &st) != 0)
+			xasprintf(&e, "%s: module %s: file %s: %s in the module "
+			    "directory %s", b->file_where, b->id, b->file,
+			    errno == ENOENT ? "no such file" : strerror(errno),
+			    o->module_dir);
+		else if (!S_ISREG(st.st_mode))
+			xasprintf(&e, "%s: module %s: file %s: not a regular "
+			    "file", b->file_where, b->id, path);
+		free(path);
+		if (e != NULL) {
+			errors_add(errors, nerrors, e);
+			n++;
+		}
+	}
+	return n;
+}
+
+/*
+ * Reads the file of cur again into *out, with cur's command line applied
+ * on top as at start-up (SIGHUP).  Returns 1 when the file was read, 0
+ * when the default file is absent (the defaults and the flags, as at
+ * start-up), or -1 with every error in *errors (*out is then empty).
+ */
+int
+config_reread(const struct options *cur, struct options *out, char ***errors,
+    size_t *nerrors)
+{
+	char	*cause = NULL, *worker = NULL;
+	int	 r;
+
+	options_defaults(out);
+	if ((r = config_load(out, config_path(cur), cur->config_file != NULL,
+	    errors, nerrors)) == -1) {
+		options_free(out);
+		return -1;
+	}
+	if (options_parse(out, cur->argc, cur->argv, &worker, &cause) != 0) {
+		/* Valid at start-up; a user or group may be gone since. */
+		errors_add(errors, nerrors, cause != NULL ? cause :
+		    xstrdup("the command line changed meaning"));
+		options_free(out);
+		return -1;
+	}
+	out->argc = cur->argc;
+	out->argv = cur->argv;
+	if (config_check_blocks(out, errors, nerrors) > 0) {
+		options_free(out);
+		return -1;
+	}
+	return r;
+}
+
 /*
  * Called after a first options_parse() of argv into o: reads the file it
  * names (--config) or the default one, then applies argv again on top, so
@@ -451,17 +621,27 @@ int
 config_setup(struct options *o, int argc, char **argv)
 {
 	struct options	 fo;
-	const char	*path = o->config_file;
+	const char	*path = config_path(o);
 	char		**errors, *cause = NULL, *worker = NULL;
 	size_t		 nerrors, i;
 	int		 r;
 
+	o->argc = argc;
+	o->argv = argv;
 	if (o->no_config)
 		return 0;
-	if (path == NULL)
-		path = SPH_SYSCONFDIR "/" HOST_NAME ".conf";
 	options_defaults(&fo);
 	r = config_load(&fo, path, o->config_file != NULL, &errors, &nerrors);
+	if (r == 1 && options_parse(&fo, argc, argv, &worker, &cause) != 0) {
+		/* Parsed once already: cannot happen, but say so if it does. */
+		fprintf(stderr, "%s: %s\n", HOST_NAME, cause != NULL ? cause :
+		    "command line changed meaning after the configuration");
+		free(cause);
+		options_free(&fo);
+		return -1;
+	}
+	if (r == 1 && config_check_blocks(&fo, &errors, &nerrors) > 0)
+		r = -1;
 	if (r == -1) {
 		for (i = 0; i < nerrors; i++)
 			fprintf(stderr, "%s\n", errors[i]);
@@ -474,16 +654,10 @@ config_setup(struct options *o, int argc, char **argv)
 		options_free(&fo);
 		return 0;
 	}
-	if (options_parse(&fo, argc, argv, &worker, &cause) != 0) {
-		/* Parsed once already: cannot happen, but say so if it does. */
-		fprintf(stderr, "%s: %s\n", HOST_NAME, cause != NULL ? cause :
-		    "command line changed meaning after the configuration");
-		free(cause);
-		options_free(&fo);
-		return -1;
-	}
 	options_free(o);
 	*o = fo;
+	o->argc = argc;
+	o->argv = argv;
 	if (o->check_mode)
 		printf("ok   config %s\n", path);
 	return 0;

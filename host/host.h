@@ -48,10 +48,14 @@
 
 /* Refusal reason (prefix) of a module with "enabled no": not an error. */
 #define WORKER_DISABLED "disabled by configuration"
+/* Refusal reason (prefix) of an instances-only module under its own id:
+ * not an error either. */
+#define WORKER_INSTANCES_ONLY "served only as instances"
 
 /* File descriptors a worker is started with. */
 #define WORKER_CHANNEL_FD 3
 #define WORKER_STATS_FD 4
+#define WORKER_LOG_FD 5		/* the worker's log lines, to the supervisor */
 
 /*
  * Operator settings (the table in options.c says which flag and key sets
@@ -75,6 +79,7 @@ struct options {
 	unsigned	 rescan_ms;	/* periodic rescan fallback to inotify */
 	unsigned	 settle_ms;	/* a file must be this old to be loaded */
 	unsigned	 memory_limit_mb; /* worker RSS limit, 0 = none */
+	int		 cgroups;	/* a cgroup per worker when possible */
 	int		 check_mode;
 	const char	*worker;	/* --worker: the module to run */
 	const char	*config_file;	/* --config; NULL: the default file */
@@ -89,6 +94,12 @@ struct options {
 	size_t		 noverrides;
 	char		**owned;	/* strings the config file allocated */
 	size_t		 nowned;
+	/* The file's module blocks, in file order (config.c). */
+	struct module_block *blocks;
+	size_t		 nblocks;
+	/* The command line, applied again on top of a reloaded file. */
+	int		 argc;
+	char		**argv;
 	/* Hardening (issue 5, docs/SECURITY.md). */
 	unsigned	 max_conns;	/* per socket; the oldest idle is evicted */
 	unsigned	 read_timeout_ms; /* a request, from its first byte */
@@ -109,6 +120,7 @@ struct worker_settings {
 	int32_t		 log_level;
 	uint32_t	 use_syslog;
 	uint32_t	 check_mode;	/* one collect, verdict, exit */
+	uint32_t	 log_pipe;	/* log lines to WORKER_LOG_FD (spawn.c) */
 };
 
 /* One module's settings, resolved by the supervisor (MSG_MODULE). */
@@ -122,7 +134,7 @@ struct module_settings {
 	uint32_t	 read_timeout_ms;
 	uint32_t	 idle_timeout_ms;
 	/* Not a setting: every request is answered by then, a 503 if need
-	 * be (the global deadline, or the module's if shorter). */
+	 * be (the deadline, before an interval lengthens it). */
 	uint32_t	 reply_ms;
 };
 
@@ -135,6 +147,9 @@ void		 log_msg(int level, const char *fmt, ...)
 		     __attribute__((format(printf, 2, 3)));
 void		 log_vmsg(int level, const char *fmt, va_list ap)
 		     __attribute__((format(printf, 2, 0)));
+void		 log_pid_msg(int level, pid_t, const char *fmt, ...)
+		     __attribute__((format(printf, 3, 4)));
+void		 log_to_pipe(int);
 noreturn void	 fatal(const char *fmt, ...)
 		     __attribute__((format(printf, 1, 2)));
 #define log_err(...)	log_msg(3, __VA_ARGS__)
@@ -273,6 +288,7 @@ struct module {
 	const char		*description;
 	unsigned		 interval_ms;
 	int			 per_request;	/* SPH_MODULE_PER_REQUEST */
+	int			 instances_only; /* SPH_MODULE_INSTANCES_ONLY */
 	sph_init_fn		 init;
 	sph_collect_fn		 collect;
 	sph_control_fn		 control;	/* NULL: not a controller */
@@ -281,6 +297,7 @@ struct module {
 	struct sph_host		*host;
 };
 int		 module_load(const char *, struct module *, char **);
+int		 module_check_elf(int, char **);
 int		 module_check_descriptor(const struct sph_module *, char **);
 void		 module_fill(struct module *, const struct sph_module *);
 int		 module_init(struct module *, struct sph_host *, char **);
@@ -303,6 +320,8 @@ void		 control_free(struct control_request *);
  *
  *	s->w	MSG_WORKER	struct worker_settings (right after exec)
  *	w->s	MSG_HELLO	struct msg_hello (module loaded)
+ *	s->w	MSG_IDENTITY	struct msg_identity: the id, label and
+ *				description to serve under (an instance's)
  *	s->w	MSG_PARAM	struct msg_param, one per parameter
  *	s->w	MSG_MODULE	struct module_settings (ends the settings)
  *	w->s	MSG_READY	no payload: init done, serving
@@ -323,6 +342,7 @@ enum msg_type {
 	MSG_BUSY,
 	MSG_CHECK,
 	MSG_REFUSE,
+	MSG_IDENTITY,
 };
 #define MSG_TEXT_MAX 4096	/* reasons, details, descriptions */
 #define MSG_LABEL_MAX 1024
@@ -338,6 +358,12 @@ struct msg_hello {
 	char		 description[MSG_TEXT_MAX];
 	uint32_t	 interval_ms;	/* the module's own; 0: on demand */
 	uint32_t	 controller;	/* 1: it has a control callback */
+	uint32_t	 instances_only; /* 1: SPH_MODULE_INSTANCES_ONLY */
+};
+struct msg_identity {
+	char		 id[PLUGIN_ID_MAX + 1];
+	char		 label[MSG_LABEL_MAX];
+	char		 description[MSG_TEXT_MAX];
 };
 struct msg_param {
 	char		 key[PARAM_KEY_MAX + 1];
@@ -360,6 +386,7 @@ struct msg {
 	union {
 		struct worker_settings	 worker;
 		struct msg_hello	 hello;
+		struct msg_identity	 identity;
 		struct msg_param	 param;
 		struct module_settings	 module;
 		struct msg_check	 check;
@@ -375,8 +402,12 @@ int		 channel_recv(int, struct msg *);
 int		 channel_decode(const void *, size_t, struct msg *);
 int		 channel_text(char *, size_t, const char *);
 int		 channel_refuse(int, const char *);
-int		 channel_send_module(int, const struct options *, const char *,
-		     const struct module_settings *, char **);
+int		 channel_refusal_quiet(const char *);
+int		 channel_identity(const struct options *, const char *,
+		     const struct msg_hello *, struct msg_identity *, char **);
+int		 channel_send_module(int, const struct options *,
+		     const struct msg_identity *, const struct module_settings *,
+		     char **);
 
 /*
  * One connection the supervisor accepted and passed to the worker, as the
@@ -429,8 +460,18 @@ struct worker_stats {
 	    (size_t)(n) * sizeof(struct conn_slot))
 
 /* spawn.c */
-pid_t		 spawn_worker(const struct options *, const char *, int, int *,
-		     char **);
+struct spawn_args {
+	const char	*path;		/* the module */
+	int		 statsfd;	/* the statistics page, or -1 */
+	int		 cgroup_fd;	/* cgroup.procs to join first, or -1 */
+	const char	*marker;	/* "NAME=VALUE" for its environment */
+	/* The worker's stdout, stderr and log (WORKER_LOG_FD): a
+	 * descriptor of ours to give it, or -1: stdout and stderr as ours,
+	 * log lines to its stderr. */
+	int		 io[3];
+};
+pid_t		 spawn_worker(const struct options *, const struct spawn_args *,
+		     int *, char **);
 
 /* worker.c */
 int		 worker_main(const char *);
@@ -491,10 +532,20 @@ enum mstate {
 /* What to do once a stopping worker has exited. */
 enum after_stop { AFTER_RESTART, AFTER_REMOVE };
 
+/* output.c: a module's output budget (a token bucket), across restarts. */
+enum out_stream { OUT_STDOUT, OUT_STDERR, OUT_LOG, OUT_NSTREAMS };
+struct outbudget {
+	uint64_t	 at_ns;		/* last refill; 0: never used */
+	double		 lines, bytes;	/* tokens */
+	uint64_t	 dropped_lines, dropped_bytes;	/* not reported yet */
+	uint64_t	 reported_ms;
+};
+
 struct supervisor;
 struct modent {
 	struct supervisor	*sv;
 	char			*name;		/* file name in the module dir */
+	char			*inst;		/* instance id; NULL: the file's own */
 	char			*path;
 	struct stat		 st;		/* version being run */
 	enum mstate		 state;		/* set by mod_set_state() only */
@@ -502,6 +553,9 @@ struct modent {
 	int			 present;	/* seen by the last scan */
 
 	char			 id[PLUGIN_ID_MAX + 1];
+	struct msg_hello	*hello;		/* what its worker said, once it did */
+	struct worker_settings	 spawn_ws;	/* what its worker was started with */
+	char			*settings;	/* what we sent it (mod_settings_text) */
 	unsigned		 deadline_ms;
 	unsigned		 reply_ms;
 	unsigned		 memory_limit_mb;	/* 0: none */
@@ -509,6 +563,13 @@ struct modent {
 
 	pid_t			 pid;
 	int			 chan;
+	/* contain.c: the worker's identity, for what it starts */
+	unsigned long long	 serial;
+	char			 marker[64];	/* NAME=VALUE, in its environment */
+	char			*cgroup;	/* its cgroup directory, or NULL */
+	/* output.c */
+	struct output		*output;
+	struct outbudget	 budget[2];	/* stdout+stderr, log */
 	struct event		*chan_ev;
 	struct worker_stats	*stats;
 	int			 stats_fd;	/* until HELLO sizes it */
@@ -532,6 +593,8 @@ struct modent {
 	char			*reason;	/* last error, for logs and replies */
 	char			*kill_reason;	/* why we killed it, if we did */
 	int			 refused_dup;	/* id taken: retry when it frees */
+	int			 retry_pending;	/* SIGHUP came before the refused
+						   worker exited: retry then */
 
 	TAILQ_ENTRY(modent)	 entry;
 };
@@ -544,7 +607,8 @@ const char	*mod_name(const struct modent *);
 struct modent	*mod_find_pid(struct supervisor *, pid_t);
 struct modent	*mod_find_id(struct supervisor *, const char *,
 		     const struct modent *);
-struct modent	*mod_new(struct supervisor *, const struct modfile *);
+struct modent	*mod_new(struct supervisor *, const struct modfile *,
+		     const char *);
 void		 mod_free(struct supervisor *, struct modent *);
 void		 mod_spawn(struct supervisor *, struct modent *);
 void		 mod_backoff_reset(struct modent *);
@@ -552,11 +616,32 @@ void		 mod_start_afresh(struct supervisor *, struct modent *);
 void		 mod_stop(struct supervisor *, struct modent *, enum after_stop);
 void		 mod_exited(struct supervisor *, struct modent *, int);
 void		 mod_release_socket(struct modent *);
+void		 mod_reconfigure(struct supervisor *, struct modent *);
 
 /* reconcile.c: the module table follows the module directory. */
 void		 reconcile_start(struct supervisor *);
 void		 reconcile_stop(struct supervisor *);
 void		 reconcile(struct supervisor *, int);
+void		 reconcile_reload(struct supervisor *);
+
+/* contain.c: everything a worker starts dies with it. */
+#define CONTAIN_MARKER "SCOPE_PLUGIN_HOST_WORKER"
+struct cgdead;
+TAILQ_HEAD(cgdeadlist, cgdead);
+void		 contain_start(struct supervisor *);
+void		 contain_prepare(struct supervisor *, struct modent *, int *);
+unsigned	 contain_sweep(struct supervisor *, int);
+void		 contain_worker_exited(struct supervisor *, struct modent *,
+		     pid_t);
+void		 contain_orphans(struct supervisor *);
+void		 contain_finish(struct supervisor *);
+
+/* output.c: module stdout/stderr and worker log lines, logged. */
+struct output;
+int		 output_pipes(int *, int *, char **);
+void		 output_close_fds(int *);
+struct output	*output_new(struct supervisor *, struct modent *, int *);
+void		 output_free(struct output *);
 
 /* health.c: the memory limit, checked while workers are busy. */
 void		 health_start(struct supervisor *);
@@ -586,13 +671,14 @@ int		 status_main(int, char **);
 
 /* supervisor.c */
 struct supervisor {
-	const struct options	*o;
+	struct options		*o;	/* replaced by a reload (SIGHUP) */
 	struct event_base	*base;
 	struct modlist		 mods;
 	int			 lockfd;
 	int			 shutting_down;
 	uint64_t		 started_ms;
 	int			 ready_pending;	/* READY=1 owed to systemd */
+	unsigned		 reload_errors;	/* in the file the last reload refused */
 	struct event		*sig_ev[5];
 	struct event		*grace_ev;	/* shutdown */
 	/* reconcile.c */
@@ -604,8 +690,13 @@ struct supervisor {
 	struct event		*mem_ev;	/* armed only while needed */
 	/* status.c */
 	struct status_server	*status;
+	/* contain.c */
+	char			*cg_base;	/* workers' cgroups, or NULL */
+	char			*cg_rel;	/* the same, in the hierarchy */
+	unsigned long long	 worker_serial;
+	struct cgdeadlist	 cgdead;	/* to remove once empty */
 };
-int		 supervisor_main(const struct options *);
+int		 supervisor_main(struct options *);
 void		 supervisor_ready_check(struct supervisor *);
 
 /* check.c */
@@ -621,6 +712,9 @@ int		 config_load(struct options *, const char *, int, char ***,
 		     size_t *);
 void		 config_free_errors(char **, size_t);
 int		 config_setup(struct options *, int, char **);
+int		 config_reread(const struct options *, struct options *,
+		     char ***, size_t *);
+const char	*config_path(const struct options *);
 
 /*
  * options.c: the settings table, one row per flag and configuration key
@@ -665,6 +759,20 @@ struct setting {
 extern const struct setting settings_table[];
 extern const size_t settings_count;
 
+/*
+ * A module block of the configuration file.  With a file it defines an
+ * instance: that module served under the block's id, with the block's
+ * label and description if set.
+ */
+struct module_block {
+	char			 id[PLUGIN_ID_MAX + 1];
+	char			*file;		/* NULL: settings for a module's own id */
+	char			*label;		/* NULL: the descriptor's */
+	char			*description;	/* NULL: the descriptor's */
+	char			*where;		/* "file:line" of the block */
+	char			*file_where;	/* "file:line" of its file key */
+};
+
 /* One --set ID.KEY=VALUE or a key in a module block, parsed. */
 struct module_override {
 	char			 id[PLUGIN_ID_MAX + 1];
@@ -690,5 +798,11 @@ void		 options_worker(const struct options *,
 void		 options_module(const struct options *, const char *, unsigned,
 		     struct module_settings *);
 void		 options_usage(FILE *);
+const struct module_block *options_block(const struct options *,
+		     const char *);
+char		*options_instances(const struct options *, const char *);
+int		 options_each_param(const struct options *, const char *,
+		     int (*)(const char *, size_t, const char *, void *),
+		     void *);
 
 #endif /* HOST_H */

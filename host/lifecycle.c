@@ -79,6 +79,13 @@ mod_transition_allowed(enum mstate from, enum mstate to)
 int
 mod_set_state(struct modent *m, enum mstate to, const char *why)
 {
+	/* Shutdown is final: nothing starts or waits to start again. */
+	if (m->sv->shutting_down && (to == M_STARTING || to == M_BACKOFF)) {
+		log_err("module %s: illegal state transition %s -> %s during "
+		    "shutdown (%s); refused", mod_name(m),
+		    mod_state_name(m->state), mod_state_name(to), why);
+		return -1;
+	}
 	if (!mod_transition_allowed(m->state, to)) {
 		log_err("module %s: illegal state transition %s -> %s (%s); "
 		    "refused", mod_name(m), mod_state_name(m->state),
@@ -185,12 +192,17 @@ void
 mod_free(struct supervisor *sv, struct modent *m)
 {
 	TAILQ_REMOVE(&sv->mods, m, entry);
+	output_free(m->output);
+	free(m->cgroup);
 	mod_close_channel(m);
 	mod_release_socket(m);
 	fallback_free(m);
 	stats_release(m);
 	event_free(m->timer);
 	free(m->name);
+	free(m->inst);
+	free(m->hello);
+	free(m->settings);
 	free(m->path);
 	free(m->reason);
 	free(m->kill_reason);
@@ -225,14 +237,24 @@ stats_slots(struct modent *m, unsigned n)
 	m->stats_fd = -1;
 }
 
-/* Permanent for this file version: only a new file or SIGHUP retries. */
+/*
+ * Permanent for this file version: only a new file or SIGHUP retries.
+ * The log names the file, and the instance if it is one.
+ */
 static void
 mod_refuse(struct supervisor *sv, struct modent *m, const char *reason)
 {
-	if (strcmp(reason, WORKER_DISABLED) == 0)
-		log_info("module %s: not loaded: %s", m->name, reason);
+	char	*who;
+
+	if (m->inst != NULL)
+		xasprintf(&who, "%s (%s)", m->inst, m->name);
 	else
-		log_err("module %s: refused: %s", m->name, reason);
+		who = xstrdup(m->name);
+	if (channel_refusal_quiet(reason))
+		log_info("module %s: not loaded: %s", who, reason);
+	else
+		log_err("module %s: refused: %s", who, reason);
+	free(who);
 	set_reason(m, "%s", reason);
 	mod_set_state(m, M_REFUSED, "refused");
 	mod_release_socket(m);
@@ -240,46 +262,190 @@ mod_refuse(struct supervisor *sv, struct modent *m, const char *reason)
 }
 
 /*
+ * What m's worker is to be sent under o: what it serves as and its
+ * settings, from what it said in its hello.  Returns 0, or -1 with
+ * *cause.
+ */
+static int
+mod_resolve(const struct options *o, const struct modent *m,
+    struct msg_identity *ident, struct module_settings *ms, char **cause)
+{
+	const char	*id = m->inst != NULL ? m->inst : m->hello->id;
+
+	if (channel_identity(o, id, m->hello, ident, cause) != 0)
+		return -1;
+	options_module(o, id, m->hello->interval_ms, ms);
+	return 0;
+}
+
+static int
+settings_text_param(const char *key, size_t klen, const char *value,
+    void *arg)
+{
+	char	**text = arg, *old = *text;
+
+	xasprintf(text, "%s\nparam %.*s=%s", old, (int)klen, key, value);
+	free(old);
+	return 0;
+}
+
+/*
+ * Everything a worker is started with, as text, so that a reload can
+ * tell whether it changed: its global settings ws, what it serves as,
+ * its parameters under o and its module settings.
+ */
+static char *
+mod_settings_text(const struct options *o, const struct worker_settings *ws,
+    const struct msg_identity *ident, const struct module_settings *ms)
+{
+	const uint32_t		*u;
+	char			*text, *old;
+	size_t			 i;
+
+	xasprintf(&text, "worker %d %u %u\nid %s\nlabel %s\ndescription %s",
+	    ws->log_level, ws->use_syslog, ws->check_mode, ident->id,
+	    ident->label, ident->description);
+	options_each_param(o, ident->id, settings_text_param, &text);
+	/* struct module_settings is uint32_t fields only. */
+	u = (const uint32_t *)ms;
+	for (i = 0; i < sizeof *ms / sizeof *u; i++) {
+		old = text;
+		xasprintf(&text, "%s%s%u", old, i == 0 ? "\nmodule " : " ",
+		    u[i]);
+		free(old);
+	}
+	return text;
+}
+
+/*
+ * Makes other give up the socket of an id m has the stronger claim to:
+ * a worker that is starting or serving is refused (and told to stop)
+ * with why; one already stopping just loses the socket.
+ */
+static void
+mod_yield(struct supervisor *sv, struct modent *other, const char *why)
+{
+	if (other->state == M_STARTING || other->state == M_RUNNING) {
+		mod_refuse(sv, other, why);
+		if (other->pid > 0)
+			kill(other->pid, SIGTERM);
+	} else
+		mod_release_socket(other);
+}
+
+/*
+ * Refuses m before it gets an id, for a reason other than the module:
+ * an instances-only module under its own id, or an id that belongs to
+ * an instance.  Returns 1 if it did.
+ */
+static int
+mod_hello_refused(struct supervisor *sv, struct modent *m, const char *id)
+{
+	const struct module_block	*b;
+	char				*why, *list;
+
+	if (m->inst != NULL)
+		return 0;
+	if (m->hello->instances_only) {
+		if ((list = options_instances(sv->o, m->name)) != NULL)
+			xasprintf(&why, "%s; its instances: %s",
+			    WORKER_INSTANCES_ONLY, list);
+		else
+			xasprintf(&why, "%s, and none is configured (a block "
+			    "\"module ID { file %s }\" in the configuration "
+			    "file defines one)", WORKER_INSTANCES_ONLY, m->name);
+		free(list);
+		channel_refuse(m->chan, WORKER_INSTANCES_ONLY);
+		mod_refuse(sv, m, why);
+		free(why);
+		return 1;
+	}
+	if ((b = options_block(sv->o, id)) != NULL && b->file != NULL) {
+		xasprintf(&why, "id \"%s\" belongs to the instance of %s "
+		    "defined at %s; ids must be unique (the socket is named "
+		    "after it)", id, b->file, b->where);
+		channel_refuse(m->chan, why);
+		mod_refuse(sv, m, why);
+		snprintf(m->id, sizeof m->id, "%s", id);
+		free(why);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Whether m, saying hello with an id other holds, takes it over.  An
+ * instance owns its id (the configuration gave it).  A module on its
+ * way out (file removed, instance dropped) gives it up.  Two files, one
+ * id: a module that was serving before this one started keeps it;
+ * between two started together (say at boot) the file that sorts first
+ * wins, even if the other one loaded faster and is serving already, so
+ * the outcome does not depend on timing.
+ */
+static int
+mod_takes_id(const struct modent *m, const struct modent *other)
+{
+	if (m->inst != NULL)
+		return 1;
+	if (other->state == M_STOPPING && other->after == AFTER_REMOVE)
+		return 1;
+	return strcmp(m->name, other->name) < 0 &&
+	    (other->state == M_STARTING || (other->state == M_RUNNING &&
+	    other->ready_ms >= m->spawned_ms));
+}
+
+/*
  * HELLO: the worker loaded the module and tells us who it is; we answer
- * with its settings and its socket.
+ * with what it serves as, its settings and its socket.  An instance has
+ * its id from the configuration; a module under its own id has the one
+ * it says.
  */
 static void
 mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 {
-	const char		*id = msg->u.hello.id;
+	const char		*id;
 	struct modent		*other;
+	struct msg_identity	 ident;
 	struct module_settings	 ms;
 	char			*cause = NULL;
 
-	if (!valid_plugin_id(id)) {
+	if (!valid_plugin_id(msg->u.hello.id)) {
 		/* The worker checked it; a mismatch means a broken worker. */
 		channel_refuse(m->chan, "invalid id");
 		mod_refuse(sv, m, "worker sent an invalid id");
 		return;
 	}
-	options_module(sv->o, id, msg->u.hello.interval_ms, &ms);
+	free(m->hello);
+	m->hello = xmalloc(sizeof *m->hello);
+	*m->hello = msg->u.hello;
+	id = m->inst != NULL ? m->inst : m->hello->id;
+	if (mod_hello_refused(sv, m, id))
+		return;
+	if (mod_resolve(sv->o, m, &ident, &ms, &cause) != 0) {
+		channel_refuse(m->chan, cause);
+		mod_refuse(sv, m, cause);
+		free(cause);
+		return;
+	}
 	if (!ms.enabled) {
 		channel_refuse(m->chan, WORKER_DISABLED);
 		mod_refuse(sv, m, WORKER_DISABLED);
 		return;
 	}
-	/*
-	 * Two files, one id.  A module that was serving before this one
-	 * started keeps it; between two started together (say at boot) the
-	 * file that sorts first wins, even if the other one loaded faster
-	 * and is serving already, so the outcome does not depend on timing.
-	 */
-	if ((other = mod_find_id(sv, id, m)) != NULL &&
-	    strcmp(m->name, other->name) < 0 && (other->state == M_STARTING ||
-	    (other->state == M_RUNNING && other->ready_ms >= m->spawned_ms))) {
+	if ((other = mod_find_id(sv, id, m)) != NULL && mod_takes_id(m, other)) {
 		char	*why;
 
-		xasprintf(&why, "id \"%s\" is already served by %s; ids must "
-		    "be unique (the socket is named after it)", id, m->path);
-		mod_refuse(sv, other, why);
-		other->refused_dup = 1;
-		if (other->pid > 0)
-			kill(other->pid, SIGTERM);
+		if (m->inst != NULL)
+			xasprintf(&why, "id \"%s\" belongs to the instance of %s "
+			    "defined in the configuration; ids must be unique "
+			    "(the socket is named after it)", id, m->name);
+		else
+			xasprintf(&why, "id \"%s\" is already served by %s; ids "
+			    "must be unique (the socket is named after it)", id,
+			    m->path);
+		if (m->inst == NULL && other->state != M_STOPPING)
+			other->refused_dup = 1;
+		mod_yield(sv, other, why);
 		free(why);
 		other = NULL;
 	}
@@ -311,12 +477,57 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		return;
 	}
 	stats_slots(m, fallback_slots(m, ms.max_conns));
-	if (channel_send_module(m->chan, sv->o, id, &ms, &cause) != 0) {
+	free(m->settings);
+	/* The worker settings went at the spawn, the rest goes now. */
+	m->settings = mod_settings_text(sv->o, &m->spawn_ws, &ident, &ms);
+	if (channel_send_module(m->chan, sv->o, &ident, &ms, &cause) != 0) {
 		log_err("module %s: %s", id, cause);
 		free(cause);
 	}
 	/* Until READY, the supervisor answers "starting". */
 	fallback_on(sv, m);
+}
+
+/*
+ * After a reload: restarts m's worker if what it would be started with
+ * now (settings, parameters, label, ...) differs from what it was, or
+ * if its id now belongs to an instance.
+ */
+void
+mod_reconfigure(struct supervisor *sv, struct modent *m)
+{
+	const struct module_block	*b;
+	struct worker_settings		 ws;
+	struct msg_identity		 ident;
+	struct module_settings		 ms;
+	char				*text, *cause = NULL;
+	int				 changed;
+
+	if (m->pid <= 0 || m->hello == NULL || m->settings == NULL ||
+	    (m->state != M_STARTING && m->state != M_RUNNING))
+		return;
+	if (m->inst == NULL && (b = options_block(sv->o, m->id)) != NULL &&
+	    b->file != NULL) {
+		log_info("module %s: its id now belongs to the instance of %s "
+		    "defined at %s; stopping it", m->id, b->file, b->where);
+		changed = 1;
+	} else if (mod_resolve(sv->o, m, &ident, &ms, &cause) != 0) {
+		log_err("%s; restarting it", cause);
+		free(cause);
+		changed = 1;
+	} else {
+		options_worker(sv->o, &ws);
+		text = mod_settings_text(sv->o, &ws, &ident, &ms);
+		changed = strcmp(text, m->settings) != 0;
+		free(text);
+		if (changed)
+			log_info("module %s: settings changed; restarting it",
+			    mod_name(m));
+	}
+	if (changed) {
+		mod_backoff_reset(m);
+		mod_stop(sv, m, AFTER_RESTART);
+	}
 }
 
 static void
@@ -431,13 +642,18 @@ mod_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* A new entry for file f, or for its instance inst if not NULL. */
 struct modent *
-mod_new(struct supervisor *sv, const struct modfile *f)
+mod_new(struct supervisor *sv, const struct modfile *f, const char *inst)
 {
 	struct modent	*m;
 
 	m = xcalloc(1, sizeof *m);	/* M_WAITING */
 	m->name = xstrdup(f->name);
+	if (inst != NULL) {
+		m->inst = xstrdup(inst);
+		snprintf(m->id, sizeof m->id, "%s", inst);
+	}
 	m->path = xstrdup(f->path);
 	m->st = f->st;
 	m->chan = -1;
@@ -483,13 +699,22 @@ stats_create(int *fdp)
 	return st;
 }
 
+/*
+ * The one way a worker starts.  Never during shutdown: whatever asked
+ * (a timer, a rescan, a stopped worker's restart) is too late.
+ */
 void
 mod_spawn(struct supervisor *sv, struct modent *m)
 {
-	char	*cause = NULL;
-	int	 statsfd = -1, chan;
-	pid_t	 pid;
+	struct spawn_args	 a;
+	char			*cause = NULL;
+	int			 chan, rd[OUT_NSTREAMS];
+	pid_t			 pid;
 
+	if (sv->shutting_down) {
+		log_debug("module %s: not started: shutting down", mod_name(m));
+		return;
+	}
 	if (m->pid > 0) {
 		log_err("module %s: worker %ld still running; not starting another",
 		    mod_name(m), (long)m->pid);
@@ -497,12 +722,35 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 	}
 	mod_close_channel(m);
 	stats_release(m);
-	m->stats = stats_create(&statsfd);
+	memset(&a, 0, sizeof a);
+	a.path = m->path;
+	a.statsfd = -1;
+	m->stats = stats_create(&a.statsfd);
 	m->stats_size = sizeof *m->stats;
-	pid = spawn_worker(sv->o, m->path, statsfd, &chan, &cause);
+	options_worker(sv->o, &m->spawn_ws);	/* what spawn_worker() sends */
+	/* A new worker: it has said and been told nothing yet. */
+	free(m->hello);
+	free(m->settings);
+	m->hello = NULL;
+	m->settings = NULL;
+	contain_prepare(sv, m, &a.cgroup_fd);
+	a.marker = m->marker;
+	if (output_pipes(rd, a.io, &cause) == 0)
+		pid = spawn_worker(sv->o, &a, &chan, &cause);
+	else
+		pid = -1;
 	/* Kept until HELLO: the page grows by the module's connections. */
-	m->stats_fd = statsfd;
+	m->stats_fd = a.statsfd;
+	if (a.cgroup_fd != -1)
+		close(a.cgroup_fd);
+	output_close_fds(a.io);
 	if (pid == -1) {
+		output_close_fds(rd);
+		if (m->cgroup != NULL) {
+			rmdir(m->cgroup);
+			free(m->cgroup);
+			m->cgroup = NULL;
+		}
 		log_err("module %s: %s", m->name, cause);
 		free(cause);
 		mod_set_state(m, M_BACKOFF, "cannot start a worker");
@@ -512,12 +760,14 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 	}
 	m->pid = pid;
 	m->chan = chan;
+	m->output = output_new(sv, m, rd);
 	m->chan_ev = event_new(sv->base, m->chan, EV_READ | EV_PERSIST,
 	    mod_channel_cb, m);
 	if (m->chan_ev == NULL || event_add(m->chan_ev, NULL) != 0)
 		fatal("event_add: worker channel");
 	mod_set_state(m, M_STARTING, "worker started");
 	m->refused_dup = 0;
+	m->retry_pending = 0;
 	free(m->kill_reason);
 	m->kill_reason = NULL;
 	m->spawned_ms = now_ms();
@@ -647,11 +897,20 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 {
 	pid_t	pid = m->pid;
 
+	/* Its last words first (a crash message), then its fate. */
+	output_free(m->output);
+	m->output = NULL;
 	m->pid = 0;
 	mod_channel_drain(m);
 	mod_close_channel(m);
 	evtimer_del(m->timer);
+	contain_worker_exited(sv, m, pid);
 
+	if (sv->shutting_down) {
+		log_info("module %s: stopped and removed", mod_name(m));
+		mod_free(sv, m);
+		return;
+	}
 	if (m->state == M_STOPPING) {
 		fallback_worker_gone(sv, m);
 		switch (m->after) {
@@ -666,8 +925,11 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 			return;
 		}
 	}
-	if (m->state == M_REFUSED)
+	if (m->state == M_REFUSED) {
+		if (m->retry_pending)
+			mod_start_afresh(sv, m);
 		return;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_REFUSED &&
 	    m->state == M_STARTING) {
 		if (m->reason == NULL)

@@ -11,6 +11,7 @@ libhost_la_SOURCES = \
 	host/channel.c \
 	host/check.c \
 	host/config.c \
+	host/contain.c \
 	host/control.c \
 	host/fallback.c \
 	host/frame.c \
@@ -21,6 +22,7 @@ libhost_la_SOURCES = \
 	host/module.c \
 	host/notify.c \
 	host/options.c \
+	host/output.c \
 	host/reconcile.c \
 	host/scan.c \
 	host/serve.c \

@@ -13,6 +13,7 @@
 static int	 log_syslog;
 static int	 log_level = LOG_INFO;
 static char	 log_prefix[96];
+static int	 log_pipe = -1;	/* a worker's WORKER_LOG_FD */
 
 static const char *const level_names[] = {
 	"emerg", "alert", "crit", "error", "warning", "notice", "info", "debug"
@@ -59,6 +60,49 @@ log_level_parse(const char *s)
 	return -1;
 }
 
+/*
+ * A worker whose stderr is its module's (a pipe the supervisor reads and
+ * budgets) logs to fd instead: "<level>text" lines the supervisor logs
+ * under the module's id (output.c), unless it logs to syslog itself.
+ */
+void
+log_to_pipe(int fd)
+{
+	log_pipe = fd;
+}
+
+static void
+log_emit(int level, pid_t pid, const char *line)
+{
+	char	buf[2100];
+	ssize_t	r;
+	int	n;
+
+	if (log_syslog)
+		syslog(level, "%s%s", log_prefix, line);
+	else if (log_pipe != -1) {
+		/* One write of less than PIPE_BUF: never mixed with
+		 * another thread's line. */
+		n = snprintf(buf, sizeof buf, "<%d>%s\n", level & 7, line);
+		if (n >= (int)sizeof buf) {
+			n = (int)sizeof buf - 1;
+			buf[n - 1] = '\n';
+		}
+		do
+			r = write(log_pipe, buf, (size_t)n);
+		while (r == -1 && errno == EINTR);
+	} else if (isatty(STDERR_FILENO))
+		/*
+		 * <N> prefixes are what journald reads as the priority on a
+		 * service's stderr; a terminal user sees the level name.
+		 */
+		fprintf(stderr, "%s[%d] %s: %s%s\n", HOST_NAME, (int)pid,
+		    log_level_name(level), log_prefix, line);
+	else
+		fprintf(stderr, "<%d>%s[%d]: %s%s\n", level & 7, HOST_NAME,
+		    (int)pid, log_prefix, line);
+}
+
 void
 log_vmsg(int level, const char *fmt, va_list ap)
 {
@@ -68,21 +112,24 @@ log_vmsg(int level, const char *fmt, va_list ap)
 	if (level > log_level)
 		return;
 	vsnprintf(line, sizeof line, fmt, ap);
-	if (log_syslog)
-		syslog(level, "%s%s", log_prefix, line);
-	else {
-		/*
-		 * <N> prefixes are what journald reads as the priority on a
-		 * service's stderr; a terminal user sees the level name.
-		 */
-		if (isatty(STDERR_FILENO))
-			fprintf(stderr, "%s[%d] %s: %s%s\n", HOST_NAME,
-			    (int)getpid(), log_level_name(level), log_prefix,
-			    line);
-		else
-			fprintf(stderr, "<%d>%s[%d]: %s%s\n", level & 7,
-			    HOST_NAME, (int)getpid(), log_prefix, line);
-	}
+	log_emit(level, getpid(), line);
+	errno = saved;
+}
+
+/* A line on behalf of process pid (a worker's, relayed). */
+void
+log_pid_msg(int level, pid_t pid, const char *fmt, ...)
+{
+	va_list	ap;
+	char	line[8192 + 256];
+	int	saved = errno;
+
+	if (level > log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	log_emit(level, pid, line);
 	errno = saved;
 }
 

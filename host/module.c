@@ -2,14 +2,24 @@
  * module.c - load a module in a worker and check its descriptor before
  * any of its callbacks run.
  */
+#include <sys/stat.h>
+
 #include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "host.h"
 #include "sph-host.h"
 #include "utf8.h"
+
+/* Descriptor flags this host knows (scope-plugin.h). */
+#define SPH_MODULE_FLAGS_KNOWN (SPH_MODULE_INSTANCES_ONLY | SPH_MODULE_PER_REQUEST)
 
 /* The part of the descriptor every 1.x module has. */
 #define DESC_MIN_SIZE offsetof(struct sph_module, reserved)
@@ -60,11 +70,112 @@ module_check_descriptor(const struct sph_module *d, char **cause)
 		xasprintf(cause, "no collect callback");
 		return -1;
 	}
-	if ((d->flags & ~SPH_MODULE_FLAGS) != 0) {
+	if ((d->flags & ~SPH_MODULE_FLAGS_KNOWN) != 0) {
 		xasprintf(cause, "unknown flags 0x%x (newer than this host?)",
-		    d->flags & ~SPH_MODULE_FLAGS);
+		    d->flags & ~SPH_MODULE_FLAGS_KNOWN);
 		return -1;
 	}
+	return 0;
+}
+
+/* 1 if [off, off + len) lies within size bytes. */
+static int
+within(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+/*
+ * Checks that the file open on fd is a complete shared object for this
+ * host before the loader maps it: a file cut short (copied in place, a
+ * full disk, a build interrupted) maps without error and then faults
+ * with SIGBUS at the first page past its end, a crash in every worker
+ * that tries.  Returns 0 or -1 with *cause.
+ */
+int
+module_check_elf(int fd, char **cause)
+{
+	ElfW(Ehdr)	 eh;
+	ElfW(Phdr)	*ph;
+	struct stat	 st;
+	uint64_t	 size, phsize;
+	ssize_t		 n;
+	unsigned	 i;
+
+	if (fstat(fd, &st) != 0) {
+		xasprintf(cause, "fstat: %s", strerror(errno));
+		return -1;
+	}
+	size = (uint64_t)st.st_size;
+	if ((n = pread(fd, &eh, sizeof eh, 0)) == -1) {
+		xasprintf(cause, "read: %s", strerror(errno));
+		return -1;
+	}
+	if (n >= SELFMAG && memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0) {
+		xasprintf(cause, "not an ELF file");
+		return -1;
+	}
+	if ((size_t)n < sizeof eh) {
+		xasprintf(cause, "not a complete shared object: %llu bytes, "
+		    "shorter than an ELF header", (unsigned long long)size);
+		return -1;
+	}
+	if (eh.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 :
+	    ELFCLASS32)) {
+		xasprintf(cause, "ELF class %u: not built for this host's "
+		    "%zu-bit word size", eh.e_ident[EI_CLASS],
+		    sizeof(void *) * 8);
+		return -1;
+	}
+	if (eh.e_type != ET_DYN) {
+		xasprintf(cause, "ELF type %u: not a shared object", eh.e_type);
+		return -1;
+	}
+	if (eh.e_phentsize != sizeof *ph || eh.e_phnum == 0 ||
+	    eh.e_phnum == PN_XNUM) {
+		xasprintf(cause, "no usable program headers (%u of %u bytes)",
+		    eh.e_phnum, eh.e_phentsize);
+		return -1;
+	}
+	phsize = (uint64_t)eh.e_phnum * sizeof *ph;
+	if (!within(eh.e_phoff, phsize, size)) {
+		xasprintf(cause, "not a complete shared object: its program "
+		    "headers end past the end of the file (%llu bytes); "
+		    "truncated or still being written?",
+		    (unsigned long long)size);
+		return -1;
+	}
+	if (eh.e_shoff != 0 && !within(eh.e_shoff, (uint64_t)eh.e_shnum *
+	    eh.e_shentsize, size)) {
+		xasprintf(cause, "not a complete shared object: its section "
+		    "headers end past the end of the file (%llu bytes); "
+		    "truncated or still being written?",
+		    (unsigned long long)size);
+		return -1;
+	}
+	ph = xmalloc((size_t)phsize);
+	if ((n = pread(fd, ph, (size_t)phsize, (off_t)eh.e_phoff)) !=
+	    (ssize_t)phsize) {
+		xasprintf(cause, "read: %s", n == -1 ? strerror(errno) :
+		    "short read");
+		free(ph);
+		return -1;
+	}
+	for (i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_filesz == 0 ||
+		    within(ph[i].p_offset, ph[i].p_filesz, size))
+			continue;
+		xasprintf(cause, "not a complete shared object: segment %u "
+		    "(bytes %llu to %llu) ends past the end of the file (%llu "
+		    "bytes); truncated or still being written?", i,
+		    (unsigned long long)ph[i].p_offset,
+		    (unsigned long long)ph[i].p_offset +
+		    (unsigned long long)ph[i].p_filesz,
+		    (unsigned long long)size);
+		free(ph);
+		return -1;
+	}
+	free(ph);
 	return 0;
 }
 
@@ -79,8 +190,17 @@ module_load(const char *path, struct module *m, char **cause)
 	const struct sph_module	*d;
 	const char		*err;
 	void			*h;
+	int			 fd, rc;
 
 	memset(m, 0, sizeof *m);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		xasprintf(cause, "open: %s", strerror(errno));
+		return -1;
+	}
+	rc = module_check_elf(fd, cause);
+	close(fd);
+	if (rc != 0)
+		return -1;
 	if ((h = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		err = dlerror();
 		xasprintf(cause, "dlopen: %s", err != NULL ? err : "failed");
@@ -118,6 +238,7 @@ module_fill(struct module *m, const struct sph_module *d)
 	m->description = d->description != NULL ? d->description : "";
 	m->interval_ms = d->interval_ms;
 	m->per_request = (d->flags & SPH_MODULE_PER_REQUEST) != 0;
+	m->instances_only = (d->flags & SPH_MODULE_INSTANCES_ONLY) != 0;
 	m->init = d->init;
 	m->collect = d->collect;
 	m->control = d->control;

@@ -159,6 +159,12 @@ const struct setting settings_table[] = {
 	  .help = "as root, also load modules that are not owned by root or "
 	  "are group/other writable, or whose directory (or a parent) is "
 	  "(default: refused, logged once)" },
+	{ .name = "cgroups", .flag = "no-cgroups", .type = ST_BOOL,
+	  .where = SET_GLOBAL | SET_FLAG, .def = 1, .flag_value = 0,
+	  .off = O(cgroups), .moff = NO_FIELD, .woff = NO_FIELD,
+	  .help = "do not put each worker, and what its module starts, in "
+	  "a cgroup of its own (default: done where the host can create "
+	  "one, cgroup v2; else process groups and an environment marker)" },
 	{ .name = "allow-symlinks", .type = ST_BOOL,
 	  .where = SET_GLOBAL | SET_FLAG, .flag_value = 1,
 	  .off = O(allow_symlinks), .moff = NO_FIELD, .woff = NO_FIELD,
@@ -292,10 +298,19 @@ options_free(struct options *o)
 		free(o->owned[i]);
 	free(o->owned);
 	free(o->user_groups);
+	for (i = 0; i < o->nblocks; i++) {
+		free(o->blocks[i].file);
+		free(o->blocks[i].label);
+		free(o->blocks[i].description);
+		free(o->blocks[i].where);
+		free(o->blocks[i].file_where);
+	}
+	free(o->blocks);
 	o->params = o->owned = NULL;
 	o->overrides = NULL;
 	o->user_groups = NULL;
-	o->nparams = o->noverrides = o->nowned = 0;
+	o->blocks = NULL;
+	o->nparams = o->noverrides = o->nowned = o->nblocks = 0;
 }
 
 /* Records setting s of module id (a module block, --set); last one wins. */
@@ -421,8 +436,11 @@ options_usage(FILE *f)
 "\n"
 "The configuration file takes these settings by name (strict-modes no for\n"
 "--no-strict-modes); a module block takes the per-module ones.\n"
-"Signals: SIGHUP rescans and retries failed modules; SIGUSR1 logs every\n"
-"module's state; SIGTERM/SIGINT remove the sockets and exit.\n"
+"A module block with a file key serves that module again under the block's\n"
+"id (an instance), with its own params and settings.\n"
+"Signals: SIGHUP rereads the configuration file, rescans and retries failed\n"
+"modules; SIGUSR1 logs every module's state; SIGTERM/SIGINT remove the\n"
+"sockets and exit.\n"
 "See scope-plugin-host(8), scope-plugin-host.conf(5) and scope-plugin(3).\n",
 	    HTTP_MAX_HEAD / 1024, HTTP_MAX_BODY / 1024);
 }
@@ -696,6 +714,84 @@ options_lookup(char **list, size_t n, const char *id, const char *key)
 	return found != NULL ? found : lookup_one(list, n, "*", key);
 }
 
+/* The module block for id, or NULL. */
+const struct module_block *
+options_block(const struct options *o, const char *id)
+{
+	size_t	i;
+
+	for (i = 0; i < o->nblocks; i++)
+		if (strcmp(o->blocks[i].id, id) == 0)
+			return &o->blocks[i];
+	return NULL;
+}
+
+/* The ids of the instances of module file file, as "a, b", or NULL. */
+char *
+options_instances(const struct options *o, const char *file)
+{
+	char	*list = NULL, *old;
+	size_t	 i;
+
+	for (i = 0; i < o->nblocks; i++) {
+		if (o->blocks[i].file == NULL ||
+		    strcmp(o->blocks[i].file, file) != 0)
+			continue;
+		old = list;
+		xasprintf(&list, "%s%s%s", old != NULL ? old : "",
+		    old != NULL ? ", " : "", o->blocks[i].id);
+		free(old);
+	}
+	return list;
+}
+
+/*
+ * Calls fn(key, keylen, value, arg) once for each parameter that applies
+ * to module id (its own, or one for every module), in the order the keys
+ * first appear, with the value that wins.  Stops at the first non-zero
+ * return of fn and returns it; 0 otherwise.
+ */
+int
+options_each_param(const struct options *o, const char *id,
+    int (*fn)(const char *, size_t, const char *, void *), void *arg)
+{
+	const char	*s, *t, *dot, *tdot, *eq;
+	char		*key;
+	size_t		 i, j, idlen = strlen(id), klen;
+	int		 dup, r;
+
+	for (i = 0; i < o->nparams; i++) {
+		s = o->params[i];
+		dot = strchr(s, '.');
+		eq = strchr(s, '=');
+		if (!((size_t)(dot - s) == idlen && strncmp(s, id, idlen) == 0) &&
+		    !(dot - s == 1 && s[0] == '*'))
+			continue;
+		klen = (size_t)(eq - dot - 1);
+		/* Each key once: later entries for it are in its value. */
+		for (dup = 0, j = 0; j < i && !dup; j++) {
+			t = o->params[j];
+			tdot = strchr(t, '.');
+			dup = ((size_t)(tdot - t) == idlen &&
+			    strncmp(t, id, idlen) == 0) ||
+			    (tdot - t == 1 && t[0] == '*');
+			dup = dup && strncmp(tdot + 1, dot + 1, klen) == 0 &&
+			    tdot[1 + klen] == '=';
+		}
+		if (dup)
+			continue;
+		key = xmalloc(klen + 1);
+		memcpy(key, dot + 1, klen);
+		key[klen] = '\0';
+		r = fn(key, klen, options_lookup(o->params, o->nparams, id, key),
+		    arg);
+		free(key);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 /* The global settings a worker needs from its start (MSG_WORKER). */
 void
 options_worker(const struct options *o, struct worker_settings *ws)
@@ -745,9 +841,9 @@ options_module(const struct options *o, const char *id, unsigned interval_ms,
 		}
 		*(uint32_t *)((char *)ms + s->moff) = v;
 	}
-	/* Requests are answered by the deadline whatever the collect's. */
-	ms->reply_ms = ms->deadline_ms < o->deadline_ms ? ms->deadline_ms :
-	    o->deadline_ms;
+	/* Requests are answered by the deadline; an interval's longer
+	 * background collect does not make them wait longer. */
+	ms->reply_ms = ms->deadline_ms;
 	if (!own_deadline && ms->interval_ms > ms->deadline_ms)
 		ms->deadline_ms = ms->interval_ms;
 }

@@ -30,21 +30,86 @@ reconcile_schedule(struct supervisor *sv, unsigned ms)
 		log_err("cannot schedule a rescan");
 }
 
+/* The entry for file name, or for its instance inst if not NULL. */
+static struct modent *
+mod_lookup(struct supervisor *sv, const char *name, const char *inst)
+{
+	struct modent	*m;
+
+	TAILQ_FOREACH(m, &sv->mods, entry)
+		if (strcmp(m->name, name) == 0 && (inst == NULL ?
+		    m->inst == NULL : m->inst != NULL &&
+		    strcmp(m->inst, inst) == 0))
+			return m;
+	return NULL;
+}
+
 /*
- * Reconciles the module table with the directory.  retry_failed (SIGHUP)
- * also restarts failed, refused and backing-off modules at once.
+ * One entry of file f: the file's own module (inst NULL) or one of its
+ * instances.  A new entry starts; a replaced file restarts it; with
+ * retry_failed (SIGHUP) one that gave up starts again.
+ */
+static void
+reconcile_entry(struct supervisor *sv, const struct modfile *f,
+    const char *inst, int settling, int retry_failed)
+{
+	struct modent	*m = mod_lookup(sv, f->name, inst);
+
+	if (m != NULL)
+		m->present = 1;
+	/* A file still being written is left until it settles. */
+	if (settling)
+		return;
+	if (m == NULL) {
+		m = mod_new(sv, f, inst);
+		m->present = 1;
+		mod_spawn(sv, m);
+		return;
+	}
+	if (!scan_same_file(&m->st, &f->st)) {
+		log_info("module %s: %s changed", mod_name(m), m->name);
+		m->st = f->st;
+		if (m->pid > 0) {
+			mod_backoff_reset(m);
+			mod_stop(sv, m, AFTER_RESTART);
+		} else
+			mod_start_afresh(sv, m);
+		return;
+	}
+	/* Never two workers for one module: wait for the old one. */
+	if (m->pid > 0) {
+		if (retry_failed && m->state == M_REFUSED)
+			m->retry_pending = 1;
+		return;
+	}
+	if ((retry_failed && (m->state == M_FAILED ||
+	    m->state == M_REFUSED || m->state == M_BACKOFF)) ||
+	    (m->state == M_REFUSED && m->refused_dup &&
+	    mod_find_id(sv, m->id, m) == NULL) ||
+	    m->state == M_WAITING)
+		mod_start_afresh(sv, m);
+}
+
+/*
+ * Reconciles the module table with the directory and the instances the
+ * configuration defines: one entry per file, and one per instance of it.
+ * retry_failed (SIGHUP) also restarts failed, refused and backing-off
+ * modules at once.
  */
 void
 reconcile(struct supervisor *sv, int retry_failed)
 {
-	struct modfile	*files;
-	struct modent	*m, *next;
-	size_t		 n, i;
-	char		*cause = NULL;
-	uint64_t	 wall = (uint64_t)time(NULL) * 1000;
-	unsigned	 wait_ms = 0;
+	const struct options	*o = sv->o;
+	struct modfile		*files;
+	struct modent		*m, *next;
+	size_t			 n, i, j;
+	char			*cause = NULL;
+	uint64_t		 wall = (uint64_t)time(NULL) * 1000;
+	unsigned		 wait_ms = 0;
 
-	if (scan_dir(sv->o, &files, &n, &cause) != 0) {
+	if (sv->shutting_down)
+		return;
+	if (scan_dir(o, &files, &n, &cause) != 0) {
 		/* Keep serving what runs; a later scan may succeed. */
 		log_err("%s", cause);
 		free(cause);
@@ -56,61 +121,160 @@ reconcile(struct supervisor *sv, int retry_failed)
 		struct modfile	*f = &files[i];
 		uint64_t	 mtime = (uint64_t)f->st.st_mtim.tv_sec * 1000 +
 		    (uint64_t)f->st.st_mtim.tv_nsec / 1000000;
+		int		 settling = 0;
 
-		TAILQ_FOREACH(m, &sv->mods, entry)
-			if (strcmp(m->name, f->name) == 0)
-				break;
-		if (m != NULL)
-			m->present = 1;
-		/* A file still being written is left until it settles. */
-		if (mtime + sv->o->settle_ms > wall && mtime <= wall + 1000) {
-			unsigned w = (unsigned)(mtime + sv->o->settle_ms - wall);
+		if (mtime + o->settle_ms > wall && mtime <= wall + 1000) {
+			unsigned w = (unsigned)(mtime + o->settle_ms - wall);
 			if (wait_ms == 0 || w < wait_ms)
 				wait_ms = w;
-			continue;
+			settling = 1;
 		}
-		if (m == NULL) {
-			m = mod_new(sv, f);
-			m->present = 1;
-			mod_spawn(sv, m);
-			continue;
-		}
-		if (!scan_same_file(&m->st, &f->st)) {
-			log_info("module %s: %s changed", mod_name(m), m->name);
-			m->st = f->st;
-			if (m->pid > 0) {
-				mod_backoff_reset(m);
-				mod_stop(sv, m, AFTER_RESTART);
-			} else
-				mod_start_afresh(sv, m);
-			continue;
-		}
-		/* Never two workers for one module: wait for the old one. */
-		if (m->pid > 0)
-			continue;
-		if ((retry_failed && (m->state == M_FAILED ||
-		    m->state == M_REFUSED || m->state == M_BACKOFF)) ||
-		    (m->state == M_REFUSED && m->refused_dup &&
-		    mod_find_id(sv, m->id, m) == NULL) ||
-		    m->state == M_WAITING)
-			mod_start_afresh(sv, m);
+		reconcile_entry(sv, f, NULL, settling, retry_failed);
+		for (j = 0; j < o->nblocks; j++)
+			if (o->blocks[j].file != NULL &&
+			    strcmp(o->blocks[j].file, f->name) == 0)
+				reconcile_entry(sv, f, o->blocks[j].id, settling,
+				    retry_failed);
 	}
 	scan_free(files, n);
 
 	TAILQ_FOREACH_SAFE(m, &sv->mods, entry, next) {
+		const struct module_block *b;
+		int		 dropped;
+
 		if (m->present)
 			continue;
+		/* An instance whose file is still there left the configuration. */
+		dropped = m->inst != NULL && ((b = options_block(o, m->inst)) ==
+		    NULL || b->file == NULL || strcmp(b->file, m->name) != 0);
 		if (m->pid > 0) {
-			log_info("module %s: %s removed; stopping", mod_name(m),
-			    m->name);
+			log_info("module %s: %s; stopping", mod_name(m), dropped ?
+			    "instance no longer in the configuration" :
+			    "file removed");
 			mod_stop(sv, m, AFTER_REMOVE);
 		} else if (m->state != M_STOPPING) {
-			log_info("module %s: %s removed", mod_name(m), m->name);
+			log_info("module %s: %s", mod_name(m), dropped ?
+			    "instance no longer in the configuration" :
+			    "file removed");
 			mod_free(sv, m);
 		}
 	}
 	if (wait_ms > 0)
 		reconcile_schedule(sv, wait_ms + 10);
+}
+
+/*
+ * Settings that only a restart can change: the directories, the user
+ * and group, where the log goes.  A reload keeps the running value (in
+ * fresh, which replaces cur) and says so.
+ */
+static void
+reload_keep(struct options *cur, struct options *fresh)
+{
+	static const char *const names[] = { "module-dir", "socket-dir",
+	    "user", "socket-group" };
+	const char	**f[] = { &fresh->module_dir, &fresh->socket_dir,
+	    &fresh->user, &fresh->socket_group };
+	const char	*c[] = { cur->module_dir, cur->socket_dir, cur->user,
+	    cur->socket_group };
+	char		*keep;
+	size_t		 i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if ((*f[i] == NULL && c[i] == NULL) ||
+		    (*f[i] != NULL && c[i] != NULL && strcmp(*f[i], c[i]) == 0))
+			continue;
+		log_warn("configuration: %s changed to %s; restart the host to "
+		    "apply it (still %s)", names[i], *f[i] != NULL ? *f[i] :
+		    "(none)", c[i] != NULL ? c[i] : "(none)");
+	}
+	/* Strings into cur's file go with it: fresh keeps copies. */
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		keep = c[i] != NULL ? xstrdup(c[i]) : NULL;
+		if (keep != NULL) {
+			fresh->owned = xrealloc(fresh->owned, (fresh->nowned + 1) *
+			    sizeof *fresh->owned);
+			fresh->owned[fresh->nowned++] = keep;
+		}
+		*f[i] = keep;
+	}
+	fresh->user_uid = cur->user_uid;
+	fresh->user_gid = cur->user_gid;
+	free(fresh->user_groups);
+	fresh->user_groups = NULL;
+	fresh->user_ngroups = cur->user_ngroups;
+	if (cur->user_ngroups > 0) {
+		fresh->user_groups = xcalloc((size_t)cur->user_ngroups,
+		    sizeof *fresh->user_groups);
+		memcpy(fresh->user_groups, cur->user_groups,
+		    (size_t)cur->user_ngroups * sizeof *fresh->user_groups);
+	}
+	fresh->socket_gid = cur->socket_gid;
+	if (fresh->use_syslog != cur->use_syslog)
+		log_warn("configuration: syslog changed; restart the host to "
+		    "apply it");
+	fresh->use_syslog = cur->use_syslog;
+}
+
+/*
+ * SIGHUP: reads the configuration file again.  A valid file replaces
+ * the running configuration: workers whose settings changed restart,
+ * new instances start, removed ones stop, and the directory is rescanned
+ * with failed modules retried.  A file with errors is refused, every
+ * error logged, and nothing changes.  systemd hears RELOADING=1 first
+ * and READY=1 once every module has been tried again.
+ */
+void
+reconcile_reload(struct supervisor *sv)
+{
+	struct options	 fresh, *o = sv->o;
+	struct modent	*m, *next;
+	struct timeval	 tv;
+	char		**errors = NULL, msg[96];
+	size_t		 nerrors = 0, i;
+	int		 r;
+
+	snprintf(msg, sizeof msg, "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)(now_ns() / 1000));
+	notify_send(msg);
+	sv->ready_pending = 1;
+	if (o->no_config) {
+		log_info("SIGHUP: rescanning %s and retrying failed modules "
+		    "(no configuration file: --no-config)", o->module_dir);
+		sv->reload_errors = 0;
+		reconcile(sv, 1);
+		supervisor_ready_check(sv);
+		return;
+	}
+	if ((r = config_reread(o, &fresh, &errors, &nerrors)) == -1) {
+		for (i = 0; i < nerrors; i++)
+			log_err("%s", errors[i]);
+		log_err("SIGHUP: %zu error%s in %s; not reloaded: the running "
+		    "configuration stays", nerrors, nerrors == 1 ? "" : "s",
+		    config_path(o));
+		config_free_errors(errors, nerrors);
+		sv->reload_errors = nerrors > 0 ? (unsigned)nerrors : 1;
+		supervisor_ready_check(sv);
+		return;
+	}
+	reload_keep(o, &fresh);
+	if (fresh.rescan_ms != o->rescan_ms) {
+		tv.tv_sec = fresh.rescan_ms / 1000;
+		tv.tv_usec = (fresh.rescan_ms % 1000) * 1000;
+		if (event_add(sv->periodic_ev, &tv) != 0)
+			log_err("cannot rearm the periodic rescan");
+	}
+	options_free(o);
+	*o = fresh;
+	log_open(HOST_NAME, o->use_syslog, o->log_level);
+	sv->reload_errors = 0;
+	log_info("SIGHUP: %s %s; rescanning %s and retrying failed modules",
+	    config_path(o), r == 1 ? "reloaded" : "absent: the defaults apply",
+	    o->module_dir);
+	reconcile(sv, 1);
+	TAILQ_FOREACH_SAFE(m, &sv->mods, entry, next)
+		mod_reconfigure(sv, m);
+	supervisor_ready_check(sv);
 }
 
 static void
@@ -209,6 +373,8 @@ periodic_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (sv->shutting_down)
+		return;
 	if (sv->watch_fd == -1)
 		watch_open_dir(sv);
 	check_sockets(sv);

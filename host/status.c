@@ -118,6 +118,9 @@ status_json(struct supervisor *sv, struct evbuffer *b)
 		first = 0;
 		json_kv_str(b, "file", m->name, 0);
 		json_kv_str(b, "id", m->id, 1);
+		/* An instance: the file's module under an id of the config's. */
+		evbuffer_add_printf(b, ",\"instance\":%s", m->inst != NULL ?
+		    "true" : "false");
 		json_kv_str(b, "state", mod_state_name(m->state), 1);
 		json_kv_str(b, "socket", m->sock != NULL ? m->sock->path : "", 1);
 		evbuffer_add_printf(b, ",\"pid\":%ld,\"restarts\":%u,"

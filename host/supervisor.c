@@ -21,44 +21,56 @@
 
 /*
  * Tells systemd we are ready once every module has been tried: none is
- * still starting or waiting to be started.
+ * still starting, waiting to be started, stopping to be restarted (on a
+ * new file or new settings) or refused but to be retried (SIGHUP).
  */
 void
 supervisor_ready_check(struct supervisor *sv)
 {
 	struct modent	*m;
-	char		 msg[128];
+	char		 msg[192];
 	unsigned	 running = 0, total = 0;
 
 	if (!sv->ready_pending || sv->shutting_down ||
 	    evtimer_pending(sv->rescan_ev, NULL))
 		return;
 	TAILQ_FOREACH(m, &sv->mods, entry) {
-		if (m->state == M_STARTING || m->state == M_WAITING)
+		if (m->state == M_STARTING || m->state == M_WAITING ||
+		    (m->state == M_STOPPING && m->after == AFTER_RESTART) ||
+		    m->retry_pending)
 			return;
 		total++;
 		running += m->state == M_RUNNING;
 	}
 	sv->ready_pending = 0;
-	snprintf(msg, sizeof msg, "READY=1\nSTATUS=%u of %u modules serving",
-	    running, total);
+	snprintf(msg, sizeof msg, "READY=1\nSTATUS=%u of %u modules serving%s",
+	    running, total, sv->reload_errors > 0 ? "; the configuration "
+	    "file has errors, not reloaded (see the log)" : "");
 	notify_send(msg);
 	log_debug("ready: %u of %u modules serving", running, total);
 }
 
-/* Reaps every exited worker; during shutdown, ends the loop after the last. */
+/*
+ * Reaps every exited child: workers, and as a subreaper (contain.c) the
+ * orphans of what modules started, whose own leftovers are then swept.
+ * During shutdown, ends the loop after the last worker.
+ */
 static void
 sig_chld(struct supervisor *sv)
 {
 	struct modent	*m;
 	pid_t		 pid;
-	int		 status;
+	int		 status, orphans = 0;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((m = mod_find_pid(sv, pid)) == NULL)
+		if ((m = mod_find_pid(sv, pid)) == NULL) {
+			orphans++;
 			continue;
+		}
 		mod_exited(sv, m, status);
 	}
+	if (orphans > 0)
+		contain_orphans(sv);
 	if (sv->shutting_down) {
 		TAILQ_FOREACH(m, &sv->mods, entry)
 			if (m->pid > 0)
@@ -76,9 +88,11 @@ shutdown_begin(struct supervisor *sv)
 
 	if (sv->shutting_down)
 		return;
+	/* From here on, nothing starts (mod_spawn, mod_set_state). */
 	sv->shutting_down = 1;
 	notify_send("STOPPING=1");
 	log_info("shutting down");
+	evtimer_del(sv->rescan_ev);
 	/* Sockets go first so the probe stops finding us at once. */
 	TAILQ_FOREACH(m, &sv->mods, entry)
 		mod_release_socket(m);
@@ -133,14 +147,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		shutdown_begin(sv);
 		break;
 	case SIGHUP:
-		if (!sv->shutting_down) {
-			log_info("SIGHUP: rescanning %s and retrying failed "
-			    "modules", sv->o->module_dir);
-			notify_send("RELOADING=1");
-			sv->ready_pending = 1;
-			reconcile(sv, 1);
-			supervisor_ready_check(sv);
-		}
+		if (!sv->shutting_down)
+			reconcile_reload(sv);
 		break;
 	case SIGCHLD:
 		sig_chld(sv);
@@ -152,7 +160,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 int
-supervisor_main(const struct options *o)
+supervisor_main(struct options *o)
 {
 	static const int	 sigs[5] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1 };
 	struct supervisor	 sv;
@@ -185,6 +193,7 @@ supervisor_main(const struct options *o)
 	}
 	if ((sv.grace_ev = evtimer_new(sv.base, grace_cb, &sv)) == NULL)
 		fatal("event_new: out of memory");
+	contain_start(&sv);
 	reconcile_start(&sv);
 	health_start(&sv);
 	if ((sv.status = status_start(&sv, &cause)) == NULL) {
@@ -203,6 +212,8 @@ supervisor_main(const struct options *o)
 	/* The workers are gone; entries without one (failed, refused) remain. */
 	while ((m = TAILQ_FIRST(&sv.mods)) != NULL)
 		mod_free(&sv, m);
+	/* And so must everything they started: no descendant outlives us. */
+	contain_finish(&sv);
 	for (i = 0; i < 5; i++)
 		event_free(sv.sig_ev[i]);
 	event_free(sv.grace_ev);

@@ -26,6 +26,7 @@
 struct worker {
 	struct worker_settings	 ws;
 	struct module_settings	 ms;
+	struct msg_identity	 ident;		/* what to serve as */
 	struct msg_param	*params;	/* this module's, from MSG_PARAM */
 	size_t			 nparams;
 	struct module		 mod;
@@ -93,6 +94,19 @@ host_param_cb(void *ctx, const char *key)
 		if (strcmp(w->params[i].key, key) == 0)
 			return w->params[i].value;
 	return NULL;
+}
+
+static int
+host_param_at_cb(void *ctx, size_t index, const char **key,
+    const char **value)
+{
+	struct worker	*w = ctx;
+
+	if (index >= w->nparams)
+		return -1;
+	*key = w->params[index].key;
+	*value = w->params[index].value;
+	return 0;
 }
 
 /* Logs a fault once per interval unless it changed. */
@@ -638,19 +652,35 @@ worker_expect(struct msg *m, const char *what)
 		fatal("channel: no %s from the supervisor: %s", what, r == 0 ?
 		    "it closed the channel" : strerror(errno));
 	if (m->hdr.type == MSG_REFUSE) {
-		/* Disabled is the supervisor's to report, and no error. */
-		if (strcmp(m->u.refuse.reason, WORKER_DISABLED) != 0)
+		/* Disabled (or instances only) is the supervisor's to
+		 * report, and no error. */
+		if (!channel_refusal_quiet(m->u.refuse.reason))
 			log_err("refused: %s", m->u.refuse.reason);
 		exit(WORKER_EXIT_REFUSED);
 	}
 }
 
-/* The module's settings: its parameters, then MSG_MODULE. */
+/*
+ * The module's settings: what to serve as, its parameters, then
+ * MSG_MODULE.  An instance takes its id, label and description from the
+ * identity: the Plugins entry, the log and sph_module_id() all use them.
+ */
 static void
 worker_settings(struct worker *w)
 {
 	struct msg	m;
+	char		prefix[128];
 
+	worker_expect(&m, "identity");
+	if (m.hdr.type != MSG_IDENTITY)
+		fatal("channel: unexpected message %u instead of the identity",
+		    m.hdr.type);
+	w->ident = m.u.identity;
+	snprintf(w->mod.id, sizeof w->mod.id, "%s", w->ident.id);
+	w->mod.label = w->ident.label;
+	w->mod.description = w->ident.description;
+	snprintf(prefix, sizeof prefix, "module %s", w->mod.id);
+	log_set_prefix(prefix);
 	for (;;) {
 		worker_expect(&m, "settings");
 		if (m.hdr.type == MSG_MODULE)
@@ -683,6 +713,7 @@ worker_hello(struct worker *w)
 	}
 	h.interval_ms = w->mod.interval_ms;
 	h.controller = w->mod.control != NULL;
+	h.instances_only = w->mod.instances_only;
 	if (channel_send(WORKER_CHANNEL_FD, MSG_HELLO, &h, sizeof h, -1) != 0)
 		fatal("channel: hello: %s", strerror(errno));
 }
@@ -784,6 +815,8 @@ worker_main(const char *path)
 	w.ws = m.u.worker;
 	check = w.ws.check_mode;
 	log_open(HOST_NAME, w.ws.use_syslog, w.ws.log_level);
+	if (w.ws.log_pipe)
+		log_to_pipe(WORKER_LOG_FD);
 	pthread_mutex_init(&w.module_lock, NULL);
 	pthread_mutex_init(&w.cache_lock, NULL);
 	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
@@ -814,6 +847,8 @@ worker_main(const char *path)
 	w.host.id = w.mod.id;
 	w.host.log = host_log_cb;
 	w.host.param = host_param_cb;
+	w.host.param_at = host_param_at_cb;
+	w.host.deadline_ms = w.ms.deadline_ms;
 	w.host.probe_id = w.probe_id;
 	w.host.ctx = &w;
 	if (module_init(&w.mod, &w.host, &cause) != 0) {

@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define SPH_ABI_MAJOR 1
-#define SPH_ABI_MINOR 1
+#define SPH_ABI_MINOR 2
 /* Packed as major << 16 | minor. */
 #define SPH_ABI_VERSION ((uint32_t)((SPH_ABI_MAJOR << 16) | SPH_ABI_MINOR))
 
@@ -133,7 +133,7 @@ struct sph_module {
 	 * override it.
 	 */
 	uint32_t	 interval_ms;
-	uint32_t	 flags;		/* SPH_MODULE_*; 0 in modules before 1.1 */
+	uint32_t	 flags;		/* SPH_MODULE_* flags below, or 0 */
 
 	sph_init_fn	 init;
 	sph_collect_fn	 collect;
@@ -145,18 +145,32 @@ struct sph_module {
 };
 
 /*
- * Descriptor flags (ABI 1.1; a host before 1.1 refuses a module that sets
- * one).
- *
- * SPH_MODULE_PER_REQUEST: one collect() per GET /report.  By default the
- * host coalesces: every request that arrived before a collect started
- * and is still waiting gets that collect's report (never a report older
- * than the request), so concurrent polls cost one collect.  Set this
- * flag if each request must run its own collect (say, a collect that
- * counts the polls).  POST /control is always one call per request.
+ * Descriptor flags.  A host refuses a module with a flag it does not
+ * know, so a module that sets one needs a host of at least the ABI
+ * version given.
  */
-#define SPH_MODULE_PER_REQUEST	0x1u
-#define SPH_MODULE_FLAGS	SPH_MODULE_PER_REQUEST	/* all known */
+
+/*
+ * SPH_MODULE_INSTANCES_ONLY (ABI 1.1): the module makes sense only as
+ * instances the operator defines, each with its own plugin id and
+ * parameters (a block "module ID { file NAME.so ... }" in
+ * scope-plugin-host.conf(5)); the host does not also serve it under the
+ * id of its descriptor.  For generic modules that do nothing without
+ * parameters, such as one that runs a command.  sph_module_id() tells an
+ * instance its id.
+ */
+#define SPH_MODULE_INSTANCES_ONLY	0x1u
+
+/*
+ * SPH_MODULE_PER_REQUEST (ABI 1.2): one collect() per GET /report.  By
+ * default the host coalesces: every request it has read when a collect
+ * starts gets that collect's report, and a request read while a collect
+ * runs waits for the next one (never a report older than the request), so
+ * concurrent polls cost one collect.  Set this flag if each request must
+ * run its own collect (say, a collect that counts the polls).  POST
+ * /control is always one call per request.
+ */
+#define SPH_MODULE_PER_REQUEST		0x2u
 
 #if defined(__GNUC__)
 #define SPH_EXPORT __attribute__((visibility("default")))
@@ -197,7 +211,13 @@ void sph_log(struct sph_host *host, int level, const char *fmt, ...)
  */
 const char *sph_param(struct sph_host *host, const char *key);
 
-/* This module's id, as in its descriptor. */
+/*
+ * The plugin id this worker serves: the descriptor's id, or, when the
+ * module runs as an instance (scope-plugin-host.conf(5)), the instance's
+ * id.  Two instances of one module run in two workers, each with its own
+ * id and parameters; use the id where instances must not collide (keys
+ * in the report, log lines, files).
+ */
 const char *sph_module_id(struct sph_host *host);
 
 /*
@@ -214,6 +234,33 @@ void sph_now(struct sph_host *host, struct timespec *ts);
  * Scope to offer their controls.
  */
 const char *sph_probe_id(struct sph_host *host);
+
+/*
+ * Walks this module's parameters in the operator's order, those whose key
+ * begins with prefix (NULL or "": all).  Start with *cursor = 0; each
+ * call returns 1 and sets *key and *value (either may be NULL if not
+ * wanted) to the next match, 0 when there is none left, or -1 when the
+ * host cannot list parameters (a host older than this SDK).  The strings
+ * live as long as the worker.  For modules whose parameter names are
+ * data, such as "metric.<name>":
+ *
+ *	size_t cur = 0;
+ *	const char *k, *v;
+ *	while (sph_param_next(host, "metric.", &cur, &k, &v) == 1)
+ *		...
+ */
+int sph_param_next(struct sph_host *host, const char *prefix,
+    size_t *cursor, const char **key, const char **value);
+
+/*
+ * The deadline in milliseconds the host gives one collect() of this
+ * worker before it kills it (scope-plugin-host.conf(5), "deadline"; for a
+ * module with an interval, at least the interval), or 0 when the host
+ * does not say.  A module that waits on something else (a child process,
+ * a server) should give up before it, so that the poll fails with its
+ * reason rather than with the worker killed.
+ */
+unsigned sph_deadline_ms(struct sph_host *host);
 
 /* ====================================================================
  * Report SDK (libscope-plugin).  See scope-plugin-report(3).

@@ -1,6 +1,7 @@
-/* host-services.c - sph_log(), sph_param(): calls into the hosting worker. */
+/* host-services.c - sph_log(), sph_param() and the like: calls into the worker. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "sph-host.h"
@@ -53,4 +54,36 @@ sph_probe_id(struct sph_host *host)
 	    host->probe_id == NULL)
 		return "";
 	return host->probe_id;
+}
+
+int
+sph_param_next(struct sph_host *host, const char *prefix, size_t *cursor,
+    const char **key, const char **value)
+{
+	const char	*k, *v;
+	size_t		 plen = prefix != NULL ? strlen(prefix) : 0;
+
+	if (host == NULL || cursor == NULL || !SPH_HOST_HAS(host, param_at) ||
+	    host->param_at == NULL)
+		return -1;
+	while (host->param_at(host->ctx, *cursor, &k, &v) == 0) {
+		(*cursor)++;
+		if (k == NULL || v == NULL || strncmp(k, prefix != NULL ?
+		    prefix : "", plen) != 0)
+			continue;
+		if (key != NULL)
+			*key = k;
+		if (value != NULL)
+			*value = v;
+		return 1;
+	}
+	return 0;
+}
+
+unsigned
+sph_deadline_ms(struct sph_host *host)
+{
+	if (host == NULL || !SPH_HOST_HAS(host, deadline_ms))
+		return 0;
+	return host->deadline_ms;
 }

@@ -30,9 +30,15 @@ struct sph_host {
 	/* probe_id of the current request, NUL-terminated; never NULL once set. */
 	const char	*probe_id;
 	void		*ctx;
+	/* ABI 1.1: the index-th parameter in the operator's order; 0, or -1
+	 * past the last.  Backs sph_param_next(). */
+	int		(*param_at)(void *ctx, size_t index, const char **key,
+			    const char **value);
+	/* ABI 1.1: the collect deadline in force for this worker, 0 unknown. */
+	uint32_t	 deadline_ms;
 };
 
-/* Hosts from before size was set leave it 0: they filled all of the above. */
+/* Hosts from before size was set leave it 0: they filled the members up to ctx. */
 #define SPH_HOST_SIZE_FIRST (offsetof(struct sph_host, ctx) + sizeof(void *))
 
 /* Whether host h filled in member m (it is inside h->size). */

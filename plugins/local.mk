@@ -48,3 +48,24 @@ module_LTLIBRARIES += plugins/sensors.la
 plugins_sensors_la_SOURCES = plugins/sensors.c plugins/common.h plugins/kfile.h
 plugins_sensors_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_sensors_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
+
+# No-code plugins: exec runs a program, prometheus scrapes an exporter.
+# fields.c and strmap.c are shared by both (linked into each).
+module_LTLIBRARIES += plugins/exec.la
+plugins_exec_la_SOURCES = plugins/exec.c plugins/exec-run.c \
+	plugins/exec-run.h plugins/fields.c plugins/fields.h \
+	plugins/strmap.c plugins/strmap.h
+plugins_exec_la_LDFLAGS = $(MODULE_FLAGS)
+plugins_exec_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
+
+module_LTLIBRARIES += plugins/prometheus.la
+plugins_prometheus_la_SOURCES = plugins/prometheus.c plugins/prom-parse.c \
+	plugins/prom-parse.h plugins/prom-http.c plugins/prom-http.h \
+	plugins/fields.c plugins/fields.h plugins/strmap.c plugins/strmap.h
+plugins_prometheus_la_LDFLAGS = $(MODULE_FLAGS)
+plugins_prometheus_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
+
+module_LTLIBRARIES += plugins/containers.la
+plugins_containers_la_SOURCES = plugins/containers.c
+plugins_containers_la_LDFLAGS = $(MODULE_FLAGS)
+plugins_containers_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)

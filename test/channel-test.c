@@ -97,12 +97,19 @@ test_round_trips(void)
 	ok = channel_text(h.description, sizeof h.description, big) == 0;
 	h.interval_ms = 86400000;
 	h.controller = 1;
+	h.instances_only = 1;
 	ok = ok && round_trip(sp, MSG_HELLO, &h, sizeof h, -1, &m);
 	result("hello", ok && strcmp(m.u.hello.id, "fx-good") == 0 &&
 	    strcmp(m.u.hello.label, "Good \xc3\xa9") == 0 &&
 	    strlen(m.u.hello.description) == MSG_TEXT_MAX - 1 &&
-	    m.u.hello.interval_ms == 86400000 && m.u.hello.controller == 1,
-	    "fields differ");
+	    m.u.hello.interval_ms == 86400000 && m.u.hello.controller == 1 &&
+	    m.u.hello.instances_only == 1, "fields differ");
+
+	ok = round_trip(sp, MSG_IDENTITY, identity("ntp"),
+	    sizeof(struct msg_identity), -1, &m);
+	result("identity", ok && strcmp(m.u.identity.id, "ntp") == 0 &&
+	    strcmp(m.u.identity.label, "Test") == 0 &&
+	    m.u.identity.description[0] == '\0', "fields differ");
 
 	memset(&p, 0, sizeof p);
 	channel_text(p.key, sizeof p.key, "proc_root");
@@ -204,9 +211,11 @@ test_oversized(void)
 	o.params[0] = param;
 	o.nparams = 1;
 	options_module(&o, "m", 0, &ms);
-	r = channel_send_module(sp[0], &o, "m", &ms, &cause);
+	r = channel_send_module(sp[0], &o, identity("m"), &ms, &cause);
+	/* The identity went; nothing after it. */
 	result("param-too-long", r == -1 && cause != NULL &&
 	    strstr(cause, "param k: value longer than") != NULL &&
+	    channel_recv(sp[1], &m) == 1 && m.hdr.type == MSG_IDENTITY &&
 	    channel_recv(sp[1], &m) == -1 && errno == EAGAIN,
 	    cause != NULL ? cause : "accepted");
 	free(cause);
@@ -248,13 +257,16 @@ test_many_params(void)
 	}
 	if (pid == 0) {
 		close(sp[0]);
+		if (channel_recv(sp[1], &m) != 1 || m.hdr.type != MSG_IDENTITY ||
+		    strcmp(m.u.identity.id, "m") != 0)
+			_exit(1);
 		for (n = 0; channel_recv(sp[1], &m) == 1 &&
 		    m.hdr.type == MSG_PARAM; n++)
 			;
 		_exit(n == 100 && m.hdr.type == MSG_MODULE ? 0 : 1);
 	}
 	close(sp[1]);
-	i = channel_send_module(sp[0], &o, "m", &ms, &cause);
+	i = channel_send_module(sp[0], &o, identity("m"), &ms, &cause);
 	close(sp[0]);
 	while (waitpid(pid, &status, 0) == -1)
 		;
@@ -266,7 +278,7 @@ test_many_params(void)
 
 	pair(sp);
 	set_nonblock(sp[0]);
-	i = channel_send_module(sp[0], &o, "m", &ms, &cause);
+	i = channel_send_module(sp[0], &o, identity("m"), &ms, &cause);
 	result("many-params-nobody-reads", i == -1 && cause != NULL &&
 	    strstr(cause, "did not read its settings") != NULL,
 	    cause != NULL ? cause : "sent");
@@ -355,6 +367,13 @@ test_garbled(void)
 	memset(&h, 0, sizeof h);
 	h.controller = 2;
 	garbled(sp, "hello-controller-2", MSG_HELLO, sizeof h, hello, 0, &h, -1);
+	h.controller = 1;
+	h.instances_only = 2;
+	garbled(sp, "hello-instances-only-2", MSG_HELLO, sizeof h, hello, 0, &h,
+	    -1);
+	garbled(sp, "identity-unterminated", MSG_IDENTITY,
+	    sizeof(struct msg_identity), sizeof hdr +
+	    sizeof(struct msg_identity), 'A', NULL, -1);
 	memset(&ms, 0, sizeof ms);
 	ms.enabled = 2;
 	garbled(sp, "module-enabled-2", MSG_MODULE, sizeof ms,

@@ -147,6 +147,34 @@ static const struct ecase error_cases[] = {
 	  "t.conf:2: module block inside the block opened on line 1 (blocks do "
 	  "not nest)\n"
 	  "t.conf:1: module block not closed at the end of the file" },
+	/* Module instances (file, label, description). */
+	{ "file-outside-block", "file exec.so\nlabel X\ndescription Y\n",
+	  "t.conf:1: \"file\" is allowed only in a module block\n"
+	  "t.conf:2: \"label\" is allowed only in a module block\n"
+	  "t.conf:3: \"description\" is allowed only in a module block" },
+	{ "file-bad-name", "module a {\nfile ../x.so\n}\nmodule b {\n"
+	  "file exec\n}\nmodule c {\nfile .so\n}\nmodule d {\nfile\n}\n",
+	  "t.conf:2: file: expected the name of a module in the module "
+	  "directory (NAME.so, no \"/\"), got \"../x.so\"\n"
+	  "t.conf:5: file: expected the name of a module in the module "
+	  "directory (NAME.so, no \"/\"), got \"exec\"\n"
+	  "t.conf:8: file: expected the name of a module in the module "
+	  "directory (NAME.so, no \"/\"), got \".so\"\n"
+	  "t.conf:11: \"file\" needs a value" },
+	{ "file-twice", "module a {\nfile x.so\nfile y.so\n}\n",
+	  "t.conf:3: \"file\" given twice in the same module block (first on "
+	  "line 2)" },
+	{ "label-empty-and-bad-utf8", "module a {\nlabel\n}\nmodule b {\n"
+	  "label \xc3\x28\ndescription \xff\n}\n",
+	  "t.conf:2: \"label\" needs a value\n"
+	  "t.conf:5: label: not valid UTF-8\n"
+	  "t.conf:6: description: not valid UTF-8" },
+	{ "instance-bad-id", "module exec_1 {\nfile exec.so\n}\n",
+	  "t.conf:1: invalid module id \"exec_1\" (ASCII letters and digits in "
+	  "runs separated by single dashes, at most 64)" },
+	{ "instance-and-plain-block", "module ntp {\ndeadline 100\n}\n"
+	  "module ntp {\nfile exec.so\n}\n",
+	  "t.conf:4: second block for module \"ntp\" (first on line 1)" },
 	{ "many-errors", "a 1\nb 2\nmodule x {\nc 3\n}\nd 4\n",
 	  "t.conf:1: unknown key \"a\"\nt.conf:2: unknown key \"b\"\n"
 	  "t.conf:4: unknown key \"c\"\nt.conf:6: unknown key \"d\"" },
@@ -257,7 +285,19 @@ test_values(void)
 	    "module c {\n"
 	    "    enabled yes\n"
 	    "    param spaced x\n"
+	    "}\n"
+	    "module ntp {\n"
+	    "    file exec.so\n"
+	    "    label Clock offset\n"
+	    "    description\n"
+	    "    interval 2000\n"
+	    "    param command chronyc tracking\n"
+	    "}\n"
+	    "module d2 {\n"
+	    "    label Relabelled\n"
 	    "}\n";
+	const struct module_block *b;
+	char		*list;
 
 	r = parse(&o, text, sizeof text - 1, &got);
 	result("valid-file", r == 0, got);
@@ -273,7 +313,7 @@ test_values(void)
 	    o.rescan_ms == 100 && o.settle_ms == 60000 &&
 	    o.memory_limit_mb == 0, "a number differs");
 	options_module(&o, "fx-good", 1234, &ms);
-	result("block-settings", o.noverrides == 6 && ms.interval_ms == 0 &&
+	result("block-settings", o.noverrides == 7 && ms.interval_ms == 0 &&
 	    ms.deadline_ms == 5000 && ms.budget_ms == 300 &&
 	    ms.memory_limit_mb == 64 && ms.enabled == 0, "fx-good");
 	options_module(&o, "c", 0, &ms);
@@ -308,6 +348,26 @@ test_values(void)
 	    ms.deadline_ms == 5000, "param and setting mixed up");
 	v = options_lookup(o.params, o.nparams, "B2", "nope");
 	result("param-absent", v == NULL, v);
+
+	b = options_block(&o, "ntp");
+	result("instance-block", o.nblocks == 5 && b != NULL &&
+	    b->file != NULL && strcmp(b->file, "exec.so") == 0 &&
+	    strcmp(b->label, "Clock offset") == 0 &&
+	    b->description != NULL && *b->description == '\0' &&
+	    strcmp(b->where, "t.conf:37") == 0 &&
+	    strcmp(b->file_where, "t.conf:38") == 0, "ntp");
+	options_module(&o, "ntp", 5000, &ms);
+	v = options_lookup(o.params, o.nparams, "ntp", "command");
+	result("instance-settings", ms.interval_ms == 2000 && v != NULL &&
+	    strcmp(v, "chronyc tracking") == 0, "ntp's interval or param");
+	b = options_block(&o, "d2");
+	result("plain-block-label", b != NULL && b->file == NULL &&
+	    strcmp(b->label, "Relabelled") == 0 && b->description == NULL,
+	    "d2");
+	list = options_instances(&o, "exec.so");
+	result("instances-of-file", list != NULL && strcmp(list, "ntp") == 0 &&
+	    options_instances(&o, "good.so") == NULL, list);
+	free(list);
 	options_free(&o);
 }
 
@@ -365,9 +425,14 @@ sent_params(const struct options *o, const char *id, const char *want)
 		exit(2);
 	}
 	options_module(o, id, 0, &ms);
-	if (channel_send_module(sp[0], o, id, &ms, &cause) != 0) {
+	if (channel_send_module(sp[0], o, identity(id), &ms, &cause) != 0) {
 		printf("     %s\n", cause);
 		free(cause);
+		return 0;
+	}
+	if (channel_recv(sp[1], &m) != 1 || m.hdr.type != MSG_IDENTITY ||
+	    strcmp(m.u.identity.id, id) != 0) {
+		printf("     no identity first\n");
 		return 0;
 	}
 	while (channel_recv(sp[1], &m) == 1 && m.hdr.type == MSG_PARAM) {
@@ -478,6 +543,95 @@ test_precedence(void)
 	}
 }
 
+/* Rewrites the file at path with text. */
+static void
+rewrite(const char *path, const char *text)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "w")) == NULL) {
+		perror(path);
+		exit(2);
+	}
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * A reload (config_reread): the file read again with the same flags on
+ * top; a file with errors leaves nothing behind.
+ */
+static void
+test_reread(void)
+{
+	struct module_settings	 ms;
+	struct options		 o, fresh;
+	char			*path, *dir, **errors = NULL, *mod;
+	size_t			 nerrors = 0;
+	const char		*v;
+	int			 r;
+
+	dir = xstrdup("/tmp/config-test-dir.XXXXXX");
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	xasprintf(&mod, "%s/exec.so", dir);
+	rewrite(mod, "");
+	path = temp_conf("deadline 2000\nmodule a {\n  param p file\n}\n");
+	{
+		char *argv[] = { "sph", "--config", path, "--module-dir", dir,
+		    "--deadline", "400", "--param", "a.q=flag", NULL };
+
+		r = setup(&o, argv);
+		result("reread-setup", r == 0 && o.argc == 9, "setup");
+		rewrite(path, "deadline 3000\nbudget 7\nmodule a {\n"
+		    "  param p file2\n  param q file2\n}\n"
+		    "module b {\n  file exec.so\n  label B\n  interval 5\n}\n");
+		r = config_reread(&o, &fresh, &errors, &nerrors);
+		result("reread-ok", r == 1 && nerrors == 0, errors != NULL ?
+		    errors[0] : "failed");
+		if (r == 1) {
+			v = options_lookup(fresh.params, fresh.nparams, "a", "p");
+			result("reread-file-applies", fresh.budget_ms == 7 &&
+			    v != NULL && strcmp(v, "file2") == 0, "budget, a.p");
+			v = options_lookup(fresh.params, fresh.nparams, "a", "q");
+			result("reread-flags-still-win", fresh.deadline_ms == 400 &&
+			    v != NULL && strcmp(v, "flag") == 0 &&
+			    strcmp(fresh.module_dir, dir) == 0, "deadline, a.q");
+			options_module(&fresh, "b", 0, &ms);
+			result("reread-new-instance", fresh.nblocks == 2 &&
+			    options_block(&fresh, "b") != NULL &&
+			    ms.interval_ms == 5, "b");
+			options_free(&fresh);
+		}
+		config_free_errors(errors, nerrors);
+
+		rewrite(path, "deadline x\nmodule c {\n  file nothere.so\n}\n");
+		r = config_reread(&o, &fresh, &errors, &nerrors);
+		result("reread-parse-errors", r == -1 && nerrors == 1 &&
+		    strstr(errors[0], ":1: deadline: expected a number") != NULL,
+		    nerrors > 0 ? errors[0] : "accepted");
+		config_free_errors(errors, nerrors);
+		rewrite(path, "module c {\n  file nothere.so\n}\n");
+		r = config_reread(&o, &fresh, &errors, &nerrors);
+		result("reread-unknown-file", r == -1 && nerrors == 1 &&
+		    strstr(errors[0], ":2: module c: file nothere.so: no such "
+		    "file in the module directory") != NULL,
+		    nerrors > 0 ? errors[0] : "accepted");
+		config_free_errors(errors, nerrors);
+		result("reread-running-kept", o.deadline_ms == 400 &&
+		    o.nblocks == 1, "the running options changed");
+		options_free(&o);
+	}
+	unlink(path);
+	unlink(mod);
+	rmdir(dir);
+	free(path);
+	free(mod);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -485,5 +639,6 @@ main(void)
 	test_raw_errors();
 	test_values();
 	test_precedence();
+	test_reread();
 	return unit_summary();
 }

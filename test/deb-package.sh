@@ -110,7 +110,11 @@ for f in /usr/bin/scope-plugin-host /usr/lib/tmpfiles.d/scope-plugin-host.conf \
     /etc/scope-plugin-host.conf /usr/share/man/man8/scope-plugin-host.8.gz \
     /usr/share/man/man5/scope-plugin-host.conf.5.gz \
     /usr/share/doc/scope-plugin-host/copyright \
-    "$moddir"/{iowait,load,memory,network,disk,procfds}.so; do
+    /usr/share/man/man8/scope-plugin-containers.8.gz \
+    /usr/share/man/man8/scope-plugin-exec.8.gz \
+    /usr/share/man/man8/scope-plugin-prometheus.8.gz \
+    /usr/share/doc/scope-plugin-host/examples/log-errors.sh \
+    "$moddir"/{iowait,load,memory,network,disk,filesystems,sensors,procfds,containers,exec,prometheus}.so; do
 	check "scope-plugin-host: $f" grep -qxF "$f" "$tmp/host.files"
 done
 check "scope-plugin-host: no SDK files, .la or .a" \
@@ -132,7 +136,9 @@ dpkg-deb -x "$hostdeb" "$x" && dpkg-deb -x "$devdeb" "$x"
 check "packaged unit runs /usr/bin/scope-plugin-host" \
 	grep -qx 'ExecStart=/usr/bin/scope-plugin-host --foreground' "$x$unit"
 # The daemon, the pkg-config file and the package agree on the module dir.
-helpdir=$("$x/usr/bin/scope-plugin-host" --help 2>&1 | sed -n 's/.*--module-dir .*(default \([^)]*\)).*/\1/p')
+# --help prints the default on the line after the flag.
+helpdir=$("$x/usr/bin/scope-plugin-host" --help 2>&1 |
+    sed -n '/--module-dir /,/(default/s/.*(default \([^)]*\)).*/\1/p' | head -1)
 pcdir=$(PKG_CONFIG_PATH="$x/usr/lib/$triplet/pkgconfig" pkg-config --variable=moduledir scope-plugin)
 check "compiled-in module dir ($helpdir) is the packaged one" test "$helpdir" = "$moddir"
 check "pkg-config moduledir ($pcdir) is the packaged one" test "$pcdir" = "$moddir"
@@ -195,7 +201,7 @@ wait_sock() { # wait_sock PATH: up to 10 s
 	while [ ! -S "$1" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	[ -S "$1" ]
 }
-mods="iowait load memory network disk procfds"
+mods="iowait load memory network disk filesystems sensors procfds containers"
 
 if rdpkg -i "$hostdeb" "$devdeb"; then ok "dpkg --root -i (both packages)"; else cat "$tmp/dpkg.out"; no "dpkg -i"; finish; fi
 check "status: installed $ver" test "$(status scope-plugin-host Status) $(status scope-plugin-host Version)" = "install ok installed $ver"

@@ -439,7 +439,7 @@ def refused_modules_are_skipped_with_one_log_line():
         for kind, text in REFUSALS.items():
             line = wait_until(lambda: refusal_line(kind), what="refusal of " + kind)
             check(text in line, "%s: %r lacks %r" % (kind, line, text))
-        h.wait_log("module notelf.so: refused: dlopen:")
+        h.wait_log("module notelf.so: refused: not an ELF file")
         h.wait_log("module zz-dup.so: refused: id \"fx-good\" is already served by")
         # One line per refusal, not a storm.
         time.sleep(0.5)
@@ -869,17 +869,25 @@ def slow_module_warned_and_interval_override_answers_at_once():
         # background thread and every poll is answered from the cache.
         h.args = ["--set", "fx-slow.interval=200"]
         h.start(wait_for=["fx-slow"])
+        # Until its first background collect has finished the worker has
+        # nothing cached (503, "no report yet"): wait for that, not a time.
+        h.wait_serving("fx-slow")
         c = Conn(h.sock("fx-slow"))
-        worst = 0.0
+        took = []
         for _ in range(40):
             t0 = time.monotonic()
             st, _, body = c.request()
-            worst = max(worst, time.monotonic() - t0)
+            took.append(time.monotonic() - t0)
             check(st == 200, "status %d" % st)
             assert_report(body, "fx-slow")
             time.sleep(0.01)
         c.close()
-        check(worst < 0.1, "a cached reply took %.0f ms (collect takes 150 ms)" % (worst * 1000))
+        # The median, not the worst: one poll may lose the CPU to other
+        # work on a busy machine; a reply that waited for the collect
+        # would take 150 ms every time.
+        took.sort()
+        check(took[len(took) // 2] < 0.1, "cached replies took a median %.0f ms "
+              "(collect takes 150 ms)" % (took[len(took) // 2] * 1000))
     finally:
         h.stop()
         h.cleanup()
@@ -919,7 +927,8 @@ def systemd_notify_ready_reloading_stopping():
             check(st == 200, "READY before %s was serving" % mid)
         check("STATUS=2 of 3 modules serving" in msg, msg)
         h.signal(signal.SIGHUP)
-        check(rx.recv(4096).decode() == "RELOADING=1", "no RELOADING=1")
+        msg = rx.recv(4096).decode()
+        check(msg.startswith("RELOADING=1\nMONOTONIC_USEC="), "no RELOADING=1: %r" % msg)
         check(rx.recv(4096).decode().startswith("READY=1"), "no READY=1 after reload")
         h.stop()
         check(rx.recv(4096).decode() == "STOPPING=1", "no STOPPING=1")
@@ -1131,6 +1140,403 @@ def check_mode_reads_config_file():
         h.cleanup()
 
 
+# ---------------------------------------------------------------- issue 15: module instances
+
+def status_doc(h):
+    exe = os.path.join(BUILDDIR, "scope-plugin-host")
+    r = subprocess.run([exe, "status", "--json", "--socket-dir", h.sockdir], capture_output=True, text=True,
+                       timeout=20)
+    check(r.returncode == 0, "status: %d %s" % (r.returncode, r.stderr))
+    return json.loads(r.stdout)
+
+
+def status_by_id(h):
+    """Module entries of `status --json` by id (by file when there is none)."""
+    return {m["id"] or m["file"]: m for m in status_doc(h)["modules"]}
+
+
+def worker_pids(h):
+    """The worker pid of each module by id (0: none)."""
+    return {k: m["pid"] for k, m in status_by_id(h).items()}
+
+
+def fixture_values(h, mid):
+    """Plugins entry, fixture_mode and fixture_id of a fixture's report on socket mid."""
+    st, _, body = get(h.sock(mid))
+    check(st == 200, "%s: status %d %r" % (mid, st, body[:200]))
+    doc = json.loads(body)
+    latest = doc["Host"]["nodes"]["testhost;<host>"]["latest"]
+    return doc["Plugins"][0], latest["fixture_mode"]["value"], latest["fixture_id"]["value"]
+
+
+INSTANCES_CONF = ("module alpha {\n"
+                  "    file good.so\n"
+                  "    label Alpha clock\n"
+                  "    description First instance\n"
+                  "    param mode alpha\n"
+                  "    deadline 20000\n"
+                  "}\n"
+                  "module beta {\n"
+                  "    file good.so\n"
+                  "    param mode beta\n"
+                  "    interval 300\n"
+                  "}\n")
+
+
+@test
+@valgrind_too
+def instances_of_one_module_served_under_their_ids():
+    h = Host([fixture("good")])
+    h.args = ["--config", write_conf(h, INSTANCES_CONF)]
+    h.start(wait_for=["fx-good", "alpha", "beta"])
+    try:
+        for mid in ("alpha", "beta"):
+            check(os.path.exists(os.path.join(h.sockdir, mid, mid + ".sock")), "no socket for %s" % mid)
+        p, mode, fid = fixture_values(h, "alpha")
+        assert_report(get(h.sock("alpha"))[2], "alpha", controller=True)
+        check(p["label"] == "Alpha clock" and p["description"] == "First instance", "alpha's Plugins entry %r" % p)
+        check((mode, fid) == ("alpha", "alpha"), "alpha: mode %r id %r" % (mode, fid))
+        p, mode, fid = fixture_values(h, "beta")
+        check(p["id"] == "beta" and p["label"] == "Fixture fx-good" and p["description"] == "Test fixture module",
+              "beta's Plugins entry (the descriptor's label) %r" % p)
+        check((mode, fid) == ("beta", "beta"), "beta: mode %r id %r" % (mode, fid))
+        # The module is served under its own id too (it is not instances-only).
+        p, mode, fid = fixture_values(h, "fx-good")
+        check(p["id"] == "fx-good" and (mode, fid) == ("default", "fx-good"), "fx-good: %r %r %r" % (p, mode, fid))
+        # Three workers, one per id; status lists each instance as a module.
+        check(len(children_of(h.proc.pid)) == 3, "workers %r" % children_of(h.proc.pid))
+        mods = status_by_id(h)
+        for mid in ("alpha", "beta"):
+            m = mods[mid]
+            check(m["instance"] is True and m["file"] == "good.so" and m["state"] == "running" and m["pid"] > 0, m)
+        check(mods["fx-good"]["instance"] is False, mods["fx-good"])
+        check(len({mods[x]["pid"] for x in ("alpha", "beta", "fx-good")}) == 3, "shared workers: %r" % mods)
+        # alpha's own deadline; beta has the global one, as fx-good.
+        check(mods["alpha"]["deadline_ms"] == 20000 and
+              mods["beta"]["deadline_ms"] == mods["fx-good"]["deadline_ms"] != 20000, mods)
+        # beta's interval (its own setting): collect counts run on without requests.
+        _, _, body = get(h.sock("beta"))
+        n0 = json.loads(body)["Host"]["nodes"]["testhost;<host>"]["metrics"]["fixture_count"]["samples"][0]["value"]
+        wait_until(lambda: json.loads(get(h.sock("beta"))[2])["Host"]["nodes"]["testhost;<host>"]["metrics"]
+                   ["fixture_count"]["samples"][0]["value"] > n0 + 1, 5, what="beta collecting every 300 ms")
+        exe = os.path.join(BUILDDIR, "scope-plugin-host")
+        r = subprocess.run([exe, "status", "--socket-dir", h.sockdir], capture_output=True, text=True, timeout=20)
+        check(any(l.startswith("alpha ") and " running " in l for l in r.stdout.splitlines()), r.stdout)
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def instances_check_mode():
+    h = Host([fixture("good"), fixture("instonly")])
+    conf = write_conf(h, INSTANCES_CONF + "module one {\n    file instonly.so\n    label One\n}\n")
+    try:
+        r = subprocess.run(h.cmd(["--config", conf, "--check"]), capture_output=True, text=True, timeout=60,
+                           env=h.env)
+        check(r.returncode == 0, "--check exit %d: %s %s" % (r.returncode, r.stdout, r.stderr))
+        for want in ("ok   good.so fx-good: ", 'ok   good.so alpha: "Alpha clock" reporter+controller',
+                     'ok   good.so beta: "Fixture fx-good"', "skip instonly.so: served only as instances (one)",
+                     'ok   instonly.so one: "One"', "check: 4 modules ok, 0 failing"):
+            check(want in r.stdout, "missing %r in:\n%s" % (want, r.stdout))
+    finally:
+        h.cleanup()
+
+
+@test
+def instances_only_module_is_not_served_under_its_own_id():
+    h = Host([fixture("instonly"), fixture("good")]).start(wait_for=["fx-good"])
+    try:
+        h.wait_log("module instonly.so: not loaded: served only as instances, and none is configured")
+        check("instonly.so: refused" not in h.logtext(), "logged as an error:\n" + h.logtext())
+        check(not os.path.exists(os.path.join(h.sockdir, "fx-instonly")), "socket under its own id")
+        m = status_by_id(h)["instonly.so"]
+        check(m["state"] == "refused" and "served only as instances" in m["last_error"], m)
+        h.stop()
+        h.args = ["--config", write_conf(h, "module one {\n    file instonly.so\n}\n"
+                                            "module two {\n    file instonly.so\n    param mode second\n}\n")]
+        h.start(wait_for=["one", "two"])
+        h.wait_log("module instonly.so: not loaded: served only as instances; its instances: one, two")
+        check(fixture_values(h, "two")[1:] == ("second", "two"), "two: %r" % (fixture_values(h, "two"),))
+        check(not os.path.exists(os.path.join(h.sockdir, "fx-instonly")), "socket under its own id")
+        check(len(children_of(h.proc.pid)) == 3, "workers %r" % children_of(h.proc.pid))
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def replacing_a_file_restarts_every_instance_of_it():
+    h = Host([fixture("good"), fixture("interval")])
+    h.args = ["--config", write_conf(h, INSTANCES_CONF)]
+    h.start(wait_for=["fx-good", "alpha", "beta", "fx-interval"])
+    try:
+        before = worker_pids(h)
+        h.add(fixture("good"), "good.so")
+        def restarted():
+            now = status_by_id(h)
+            return all(now[k]["pid"] not in (0, before[k]) and now[k]["state"] == "running"
+                       for k in ("fx-good", "alpha", "beta"))
+        wait_until(restarted, 10, what="every instance of good.so restarted")
+        for mid in ("fx-good", "alpha", "beta"):
+            h.wait_log("module %s: good.so changed" % mid)
+            h.wait_serving(mid)
+        check(status_by_id(h)["fx-interval"]["pid"] == before["fx-interval"], "interval.so restarted too")
+        check(fixture_values(h, "alpha")[1] == "alpha", "alpha lost its param")
+        # Removing the file stops them all.
+        os.unlink(os.path.join(h.moddir, "good.so"))
+        for mid in ("fx-good", "alpha", "beta"):
+            wait_until(lambda: not os.path.exists(os.path.join(h.sockdir, mid)), 5, what="%s's socket removed" % mid)
+        check(set(status_by_id(h)) == {"fx-interval"}, status_by_id(h))
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def instance_config_errors_name_file_and_line():
+    h = Host([fixture("good")])
+    try:
+        cases = [
+            ("module x {\n    file nothere.so\n}\n",
+             "host.conf:2: module x: file nothere.so: no such file in the module directory " + h.moddir),
+            ("module bad_id {\n    file good.so\n}\n", 'host.conf:1: invalid module id "bad_id"'),
+            ("module fx-good {\n    deadline 500\n}\nmodule fx-good {\n    file good.so\n}\n",
+             'host.conf:4: second block for module "fx-good" (first on line 1)'),
+            ("module y {\n    file ../good.so\n}\n", 'host.conf:2: file: expected the name of a module'),
+            ("file good.so\n", 'host.conf:1: "file" is allowed only in a module block'),
+        ]
+        for text, want in cases:
+            conf = write_conf(h, text)
+            for extra in ([], ["--check"]):
+                r = subprocess.run(h.cmd(["--config", conf] + extra), capture_output=True, text=True, timeout=30,
+                                   env=h.env)
+                check(r.returncode != 0 and want in r.stderr, "%r %r: %d %s" % (text, extra, r.returncode, r.stderr))
+                check(not os.path.exists(h.sockdir), "socket directory created despite the bad config")
+    finally:
+        h.cleanup()
+
+
+@test
+def instance_id_taken_from_a_plain_module_of_another_file():
+    # interval.so's own id is fx-interval; the configuration gives it to an
+    # instance of good.so: the instance gets it, interval.so is refused.
+    h = Host([fixture("good"), fixture("interval")])
+    conf = write_conf(h, "module fx-interval {\n    file good.so\n}\n")
+    h.args = ["--config", conf]
+    try:
+        r = subprocess.run(h.cmd(["--check"]), capture_output=True, text=True, timeout=60, env=h.env)
+        want = ('FAIL interval.so fx-interval: id "fx-interval" belongs to the instance of good.so defined at '
+                '%s:1' % conf)
+        check(r.returncode == 1 and want in r.stdout, "--check: %d %s" % (r.returncode, r.stdout))
+        check("ok   good.so fx-interval" in r.stdout, r.stdout)
+        h.start(wait_for=["fx-good", "fx-interval"])
+        h.wait_log("module interval.so: refused: id \"fx-interval\" belongs to the instance of good.so defined at "
+                   "%s:1" % conf)
+        check(fixture_values(h, "fx-interval")[2] == "fx-interval", "not the instance on fx-interval")
+        check(fixture_values(h, "fx-interval")[0]["label"] == "Fixture fx-good", "interval.so's report on the socket")
+        m = {(x["file"], x["id"]): x for x in status_doc(h)["modules"]}
+        check(m[("good.so", "fx-interval")]["instance"] and m[("good.so", "fx-interval")]["state"] == "running", m)
+        check(m[("interval.so", "fx-interval")]["state"] == "refused", m)
+        check(len(children_of(h.proc.pid)) == 2, "workers %r" % children_of(h.proc.pid))
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def two_instances_of_exec_with_their_own_ids_and_commands():
+    h = Host([plugin("exec")])
+    script = os.path.join(h.dir, "values.sh")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\necho "metric host value $1"\necho "info host who \\"$SCOPE_PLUGIN_ID\\""\n')
+    os.chmod(script, 0o755)
+    h.args = ["--config", write_conf(h, "module ntp {\n    file exec.so\n    label Clock\n    interval 0\n"
+                                        "    param command %s 1\n}\n"
+                                        "module logs {\n    file exec.so\n    interval 0\n"
+                                        "    param command %s 2\n}\n" % (script, script))]
+    h.start(wait_for=["ntp", "logs"])
+    try:
+        for mid, value, label in (("ntp", 1, "Clock"), ("logs", 2, "Exec")):
+            st, _, body = get(h.sock(mid))
+            check(st == 200, "%s: %d %r" % (mid, st, body[:300]))
+            doc = assert_report(body, mid)
+            check(doc["Plugins"][0]["label"] == label, "%s: label %r" % (mid, doc["Plugins"][0]["label"]))
+            node = doc["Host"]["nodes"]["testhost;<host>"]
+            # The module keys its values by the id it is told, and the
+            # script sees that id too: the two never collide.
+            check(node["metrics"][mid + ".value"]["samples"][0]["value"] == value, "%s: %r" % (mid, node["metrics"]))
+            check(node["latest"][mid + ".who"]["value"] == mid, "%s: %r" % (mid, node["latest"]))
+        check(not os.path.exists(os.path.join(h.sockdir, "exec")) or
+              get(h.sock("exec"))[0] != 200, "exec served under its own id without a command")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+# ---------------------------------------------------------------- issue 16: reload
+
+def notify_receiver(h):
+    nsock = os.path.join(h.dir, "notify")
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(nsock)
+    rx.settimeout(30 if not VALGRIND else 120)
+    h.env["NOTIFY_SOCKET"] = nsock
+    return rx
+
+
+def start_notified(h, rx):
+    """Starts h, waits for READY=1; returns the workers' pids by module id."""
+    h.start()
+    msg = rx.recv(4096).decode()
+    check(msg.startswith("READY=1"), "first message %r" % msg)
+    return worker_pids(h)
+
+
+def reload_and_wait(h, rx):
+    """SIGHUP, then RELOADING=1 and READY=1 (returned) from the notify socket."""
+    h.signal(signal.SIGHUP)
+    msg = rx.recv(4096).decode()
+    check(msg.startswith("RELOADING=1\nMONOTONIC_USEC="), "first after SIGHUP: %r" % msg)
+    msg = rx.recv(4096).decode()
+    check(msg.startswith("READY=1"), "second after SIGHUP: %r" % msg)
+    return msg
+
+
+RELOAD_V1 = ("param mode global\n"
+             "module alpha {\n    file good.so\n    param mode a1\n}\n"
+             "module beta {\n    file good.so\n    param mode b1\n}\n"
+             "module delta {\n    file good.so\n}\n")
+RELOAD_V2 = ("param mode global\n"
+             "module alpha {\n    file good.so\n    param mode a2\n}\n"
+             "module beta {\n    file good.so\n    param mode b2\n}\n"
+             "module gamma {\n    file interval.so\n    label Gamma\n}\n")
+
+
+@test
+def reload_applies_changes_to_the_affected_modules_only():
+    h = Host([fixture("good"), fixture("interval")])
+    rx = notify_receiver(h)
+    conf = write_conf(h, RELOAD_V1)
+    # A flag keeps overriding the file across reloads.
+    h.args = ["--config", conf, "--param", "alpha.mode=flag"]
+    try:
+        before = start_notified(h, rx)
+        check(set(before) == {"fx-good", "fx-interval", "alpha", "beta", "delta"}, before)
+        check(fixture_values(h, "alpha")[1] == "flag" and fixture_values(h, "beta")[1] == "b1", "params at start")
+        check(fixture_values(h, "fx-good")[1] == "global", "global param")
+        write_conf(h, RELOAD_V2)
+        msg = reload_and_wait(h, rx)
+        check("not reloaded" not in msg, msg)
+        h.wait_log("reloaded; rescanning")
+        # beta's param changed: it restarted on the new one, and only it.
+        now = status_by_id(h)
+        check(now["beta"]["pid"] != before["beta"] and fixture_values(h, "beta")[1] == "b2", "beta: %r" % now["beta"])
+        h.wait_log("module beta: settings changed; restarting it")
+        for mid in ("alpha", "fx-good", "fx-interval"):
+            check(now[mid]["pid"] == before[mid] and now[mid]["state"] == "running", "%s restarted: %r" % (mid, now))
+        check(fixture_values(h, "alpha")[1] == "flag", "the flag no longer wins after the reload")
+        # gamma is new: served by its own worker, with its label.
+        p, mode, fid = fixture_values(h, "gamma")
+        check(p["label"] == "Gamma" and fid == "gamma" and mode == "global", (p, mode, fid))
+        # delta is gone: worker stopped, socket removed.
+        wait_until(lambda: not os.path.exists(os.path.join(h.sockdir, "delta")), 5, what="delta's socket removed")
+        h.wait_log("module delta: instance no longer in the configuration; stopping")
+        wait_until(lambda: "delta" not in status_by_id(h), 5, what="delta out of the status")
+        wait_until(lambda: not pid_alive(before["delta"]), 5, what="delta's worker gone")
+        check("illegal" not in h.logtext(), h.logtext())
+    finally:
+        rx.close()
+        h.stop()
+        h.cleanup()
+
+
+@test
+def reload_with_errors_keeps_the_running_configuration():
+    h = Host([fixture("good")])
+    rx = notify_receiver(h)
+    conf = write_conf(h, RELOAD_V1)
+    h.args = ["--config", conf]
+    try:
+        before = start_notified(h, rx)
+        # A syntax error, and (alone) an instance of a file that is not there.
+        for text, errors in [
+                (RELOAD_V2.replace("param mode b2", "param mode b2\n    deadline soon") + "bogus 1\n",
+                 ['host.conf:9: deadline: expected a number', 'host.conf:15: unknown key "bogus"']),
+                (RELOAD_V1 + "module eps {\n    file nothere.so\n}\n",
+                 ["host.conf:14: module eps: file nothere.so: no such file in the module directory"])]:
+            write_conf(h, text)
+            msg = reload_and_wait(h, rx)
+            check("not reloaded" in msg, "READY=1 without the refusal: %r" % msg)
+            for e in errors:
+                h.wait_log(e)
+            h.wait_log("in %s; not reloaded: the running configuration stays" % conf)
+            now = worker_pids(h)
+            check(now == before, "modules touched: %r -> %r" % (before, now))
+            check(fixture_values(h, "beta")[1] == "b1", "beta's param changed")
+            check(not os.path.exists(os.path.join(h.sockdir, "eps")), "eps served")
+        # Fixed: the next reload applies it.
+        write_conf(h, RELOAD_V1.replace("b1", "b3"))
+        msg = reload_and_wait(h, rx)
+        check("not reloaded" not in msg, msg)
+        check(fixture_values(h, "beta")[1] == "b3", "beta's param not applied after a good reload")
+        check(status_by_id(h)["alpha"]["pid"] == before["alpha"], "alpha restarted")
+    finally:
+        rx.close()
+        h.stop()
+        h.cleanup()
+
+
+@test
+def reload_of_a_global_setting_restarts_only_the_modules_that_inherit_it():
+    h = Host([fixture("good"), fixture("interval")])
+    rx = notify_receiver(h)
+    h.args = ["--config", write_conf(h, "budget 100\nmodule fx-good {\n    budget 50\n}\n")]
+    try:
+        before = start_notified(h, rx)
+        write_conf(h, "budget 200\nmodule fx-good {\n    budget 50\n}\n")
+        reload_and_wait(h, rx)
+        now = status_by_id(h)
+        check(now["fx-good"]["pid"] == before["fx-good"], "fx-good has its own budget: restarted")
+        check(now["fx-interval"]["pid"] != before["fx-interval"] and now["fx-interval"]["state"] == "running",
+              "fx-interval inherits the budget: not restarted %r" % now["fx-interval"])
+        # The same file again: nothing restarts.
+        reload_and_wait(h, rx)
+        check(worker_pids(h) == {k: m["pid"] for k, m in now.items()}, "an unchanged file restarted modules")
+    finally:
+        rx.close()
+        h.stop()
+        h.cleanup()
+
+
+@test
+def reload_gives_an_id_to_an_instance_and_back():
+    h = Host([fixture("good"), fixture("interval")])
+    rx = notify_receiver(h)
+    conf = write_conf(h, "# nothing yet\n")
+    h.args = ["--config", conf]
+    try:
+        start_notified(h, rx)
+        check(fixture_values(h, "fx-interval")[0]["label"] == "Fixture fx-interval", "interval.so not serving")
+        # An instance of good.so takes fx-interval from interval.so ...
+        write_conf(h, "module fx-interval {\n    file good.so\n    label Taken\n}\n")
+        reload_and_wait(h, rx)
+        wait_until(lambda: fixture_values(h, "fx-interval")[0]["label"] == "Taken", 10,
+                   what="the instance serving fx-interval")
+        h.wait_log("module interval.so: refused: id \"fx-interval\" belongs to the instance of good.so")
+        # ... and gives it back when it leaves the configuration.
+        write_conf(h, "# nothing again\n")
+        reload_and_wait(h, rx)
+        wait_until(lambda: fixture_values(h, "fx-interval")[0]["label"] == "Fixture fx-interval", 10,
+                   what="interval.so serving fx-interval again")
+        check(fixture_values(h, "fx-interval")[2] == "fx-interval", "fixture_id")
+        check(len(children_of(h.proc.pid)) == 2, "workers %r" % children_of(h.proc.pid))
+    finally:
+        rx.close()
+        h.stop()
+        h.cleanup()
+
+
 # ---------------------------------------------------------------- bundled modules
 
 BUNDLED = ["iowait", "load", "memory", "network", "disk", "procfds",
@@ -1183,12 +1589,23 @@ def bundled_modules_served_and_iowait_control_round_trip():
 
 # ---------------------------------------------------------------- runner
 
-def run_tests(tests, only=""):
-    """Runs each test function (those whose name contains only), one line
-    each; returns (passed, failed)."""
+def run_tests(tests, valgrind_tests):
+    """The command line of this file and of the suites built on it
+    (contain.py): runs tests, or under --valgrind those in valgrind_tests."""
+    global BUILDDIR, VALGRIND
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--builddir", default=".")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--valgrind", action="store_true")
+    a = ap.parse_args()
+    BUILDDIR = os.path.abspath(a.builddir)
+    VALGRIND = a.valgrind
+    os.umask(0o022)  # files the tests write must pass strict modes as root
     passed = failed = 0
     for fn in tests:
-        if only and only not in fn.__name__:
+        if a.only and a.only not in fn.__name__:
+            continue
+        if VALGRIND and fn.__name__ not in valgrind_tests:
             continue
         t0 = time.monotonic()
         try:
@@ -1199,23 +1616,12 @@ def run_tests(tests, only=""):
             failed += 1
             print("FAIL %-60s %.2fs" % (fn.__name__, time.monotonic() - t0), flush=True)
             traceback.print_exc(file=sys.stdout)
-    return passed, failed
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
 
 
 def main():
-    global BUILDDIR, VALGRIND
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--builddir", default=".")
-    ap.add_argument("--only", default="")
-    ap.add_argument("--valgrind", action="store_true")
-    a = ap.parse_args()
-    BUILDDIR = os.path.abspath(a.builddir)
-    VALGRIND = a.valgrind
-    os.umask(0o022)  # files the tests write must pass strict modes as root
-    tests = [fn for fn in TESTS if not VALGRIND or fn.__name__ in VALGRIND_TESTS]
-    passed, failed = run_tests(tests, a.only)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return run_tests(TESTS, VALGRIND_TESTS)
 
 
 if __name__ == "__main__":

@@ -155,11 +155,26 @@ check("--foreground not dropped by a command override",
       "command" not in c or "--foreground" in " ".join(map(str, c["command"] + args)))
 mpaths = {m.get("mountPath", "").rstrip("/"): m for m in mounts}
 for a in args:
-    m = re.match(r"--param=[A-Za-z0-9-]+\.(proc|sys)_root=(.*)$", a)
+    m = re.match(r"--param=[A-Za-z0-9-]+\.(proc|sys|cgroup)_root=(.*)$", a)
     if m:
         p = m.group(2).rstrip("/")
         check("%s is a read-only mount" % a,
               p in mpaths and mpaths[p].get("readOnly") is True)
+
+# containers: the node's cgroup tree, not the pod's cgroup namespace.
+cg = [re.match(r"--param=containers\.cgroup_root=(.*)$", a) for a in args]
+cg = [m.group(1).rstrip("/") for m in cg if m]
+check("containers.cgroup_root set once", len(cg) == 1, repr(cg))
+if len(cg) == 1:
+    m = mpaths.get(cg[0]) or {}
+    v = volumes.get(m.get("name")) or {}
+    check("containers.cgroup_root is the node's /sys/fs/cgroup (hostPath)",
+          (v.get("hostPath") or {}).get("path", "").rstrip("/")
+          == "/sys/fs/cgroup", repr(v))
+    check("the node's cgroup fs is mounted read-only",
+          m.get("readOnly") is True)
+    check("its v1 controller mounts reach the pod (HostToContainer)",
+          m.get("mountPropagation") == "HostToContainer")
 
 try:
     with open(dockerfile, encoding="utf-8") as f:
@@ -167,6 +182,13 @@ try:
     froms = re.findall(r"^FROM\s+(\S+)", df, re.M)
     check("Dockerfile based on Debian bookworm",
           froms and all(x.startswith("debian:bookworm") for x in froms), repr(froms))
+    run = re.search(r"^#\s+docker run .*?(?=^#\s*$|^[^#])", df, re.M | re.S)
+    run = run.group(0) if run else ""
+    check("Dockerfile's docker run mounts the node's cgroup fs read-only",
+          re.search(r"-v /sys/fs/cgroup:(\S+):ro\b", run) is not None, run)
+    m = re.search(r"-v /sys/fs/cgroup:(\S+):ro\b", run)
+    check("Dockerfile's docker run points containers.cgroup_root at it",
+          m is not None and "containers.cgroup_root=%s" % m.group(1) in run)
     ep = re.findall(r"^ENTRYPOINT\s+(.*)$", df, re.M)
     check("Dockerfile entrypoint runs scope-plugin-host --foreground",
           ep and "scope-plugin-host" in ep[-1] and "--foreground" in ep[-1])

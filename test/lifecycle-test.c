@@ -97,6 +97,7 @@ test_table(void)
 static void
 test_set_state(void)
 {
+	struct supervisor sv;
 	struct modent	 m;
 	enum mstate	 from, to;
 	unsigned	 wrong = 0;
@@ -107,6 +108,8 @@ test_set_state(void)
 			int want = is_expected(from, to), r;
 
 			memset(&m, 0, sizeof m);
+			memset(&sv, 0, sizeof sv);
+			m.sv = &sv;
 			m.name = "test.so";
 			m.state = from;
 			r = mod_set_state(&m, to, "test");
@@ -121,6 +124,38 @@ test_set_state(void)
 			}
 		}
 	result("set-state-follows-table", wrong == 0, why);
+}
+
+/*
+ * Shutdown is final: once it began, no state that leads to a new worker
+ * (starting, restarting) can be entered, from anywhere; stopping can.
+ */
+static void
+test_shutdown_final(void)
+{
+	struct supervisor sv;
+	struct modent	 m;
+	enum mstate	 from;
+	char		 why[160] = "";
+
+	memset(&sv, 0, sizeof sv);
+	sv.shutting_down = 1;
+	for (from = 0; from < M_NSTATES; from++) {
+		memset(&m, 0, sizeof m);
+		m.sv = &sv;
+		m.name = "test.so";
+		m.state = from;
+		if ((mod_set_state(&m, M_STARTING, "test") == 0 ||
+		    mod_set_state(&m, M_BACKOFF, "test") == 0) && why[0] == '\0')
+			snprintf(why, sizeof why, "%s -> %s during shutdown",
+			    mod_state_name(from), mod_state_name(m.state));
+		m.state = from;
+		if (mod_transition_allowed(from, M_STOPPING) &&
+		    mod_set_state(&m, M_STOPPING, "test") != 0 && why[0] == '\0')
+			snprintf(why, sizeof why, "%s -> stopping refused "
+			    "during shutdown", mod_state_name(from));
+	}
+	result("nothing-starts-during-shutdown", why[0] == '\0', why);
 }
 
 /*
@@ -205,6 +240,7 @@ main(void)
 	log_open("lifecycle-test", 0, LOG_CRIT);
 	test_table();
 	test_set_state();
+	test_shutdown_final();
 	test_graph();
 	test_names();
 	printf("%u passed, %u failed\n", passed, failed);

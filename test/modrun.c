@@ -1,21 +1,22 @@
 /*
  * modrun.c - run a module's collect() outside the host, for tests.
  *
- * usage: modrun [-ae] [-p key=value] [-r proc_root]... [-s sys_root]...
+ * usage: modrun [-ae] [-p key=value]... [-r proc_root]... [-s sys_root]...
  *	  [-t unixtime]... [-n count] [-c index:control:node_id]...
  *	  [-P probe_id] module.so
  *
- * init() sees sample 0 (the first -r, -s and -t), collect number i (from
- * 0) sees sample i, the last one repeating.  The number of collects is
- * -n or else the longest of the -r/-s/-t lists.  Each collect is framed
- * by the host's own framer (host/frame.c: {, the module's members, the
- * Plugins entry, }), checked by the host's own validator (host/validate.c,
- * as --check does) and the last one (every one with -a, one per line) is
- * printed.  -c runs the module's control() before collect index and prints
- * its verdict on stderr; -e makes an error verdict fatal.  Any collect,
- * framing or validation error exits 1.  Like the daemon, modrun exports
- * the yajl wrappers (host/yajl-wrap.list), so a module's ignored
- * generator errors are caught here as they are in a worker.
+ * init() sees sample 0 (the first -r, -s, -t and -p of each key),
+ * collect number i (from 0) sees sample i, the last one repeating.  The
+ * number of collects is -n or else the longest of the -r/-s/-t lists.
+ * Each collect is framed by the host's own framer (host/frame.c: {, the
+ * module's members, the Plugins entry, }), checked by the host's own
+ * validator (host/validate.c, as --check does) and the last one (every
+ * one with -a, one per line) is printed.  -c runs the module's control()
+ * before collect index and prints its verdict on stderr; -e makes an
+ * error verdict fatal.  Any collect, framing or validation error exits 1.
+ * Like the daemon, modrun exports the yajl wrappers
+ * (host/yajl-wrap.list), so a module's ignored generator errors are
+ * caught here as they are in a worker.
  *
  * With MODRUN_STATVFS set to a file, the module's statvfs() answers from
  * it instead of the kernel (see statvfs() below), so that a test of a
@@ -129,7 +130,7 @@ run_param(void *ctx, const char *key)
 {
 	struct run	*run = ctx;
 	const char	*v;
-	size_t		 i, len = strlen(key);
+	size_t		 i, n, len = strlen(key);
 
 	if (strcmp(key, "proc_root") == 0 &&
 	    (v = pick(run->proc, run->nproc, run->cur)) != NULL)
@@ -137,11 +138,12 @@ run_param(void *ctx, const char *key)
 	if (strcmp(key, "sys_root") == 0 &&
 	    (v = pick(run->sys, run->nsys, run->cur)) != NULL)
 		return v;
-	for (i = 0; i < run->nparams; i++)
+	/* The cur-th -p of key, the last one repeating. */
+	for (v = NULL, n = 0, i = 0; i < run->nparams; i++)
 		if (strncmp(run->params[i], key, len) == 0 &&
-		    run->params[i][len] == '=')
-			return run->params[i] + len + 1;
-	return NULL;
+		    run->params[i][len] == '=' && n++ <= run->cur)
+			v = run->params[i] + len + 1;
+	return v;
 }
 
 static void
@@ -200,7 +202,7 @@ out:
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: modrun [-ae] [-p key=value] [-r proc_root] "
+	fprintf(stderr, "usage: modrun [-ae] [-p key=value]... [-r proc_root] "
 	    "[-s sys_root] [-t unixtime] [-n count]\n"
 	    "\t[-c index:control:node_id] [-P probe_id] module.so\n");
 	exit(2);

@@ -658,6 +658,78 @@ test_misuse(void)
 	sph_report_discard(NULL);
 }
 
+static const char *const t_params[][2] = {
+	{ "url", "http://127.0.0.1:9100/metrics" },
+	{ "metric.node_load1", "host" },
+	{ "timeout", "300" },
+	{ "metric.node_cpu_seconds_total", "host format=percent" },
+};
+
+static int
+t_param_at(void *ctx, size_t index, const char **key, const char **value)
+{
+	(void)ctx;
+	if (index >= sizeof t_params / sizeof t_params[0])
+		return -1;
+	*key = t_params[index][0];
+	*value = t_params[index][1];
+	return 0;
+}
+
+/* sph_param_next() and sph_deadline_ms(), and what older hosts get. */
+static void
+test_param_next(void)
+{
+	struct sph_host	 h = host;
+	const char	*k, *v;
+	size_t		 cur = 0;
+
+	h.param_at = t_param_at;
+	h.deadline_ms = 450;
+	/* All, in the host's order. */
+	CHECK(sph_param_next(&h, NULL, &cur, &k, &v) == 1 &&
+	    strcmp(k, "url") == 0 && strcmp(v, t_params[0][1]) == 0);
+	CHECK(sph_param_next(&h, "", &cur, &k, NULL) == 1 &&
+	    strcmp(k, "metric.node_load1") == 0);
+	CHECK(sph_param_next(&h, NULL, &cur, NULL, &v) == 1 &&
+	    strcmp(v, "300") == 0);
+	CHECK(sph_param_next(&h, NULL, &cur, &k, &v) == 1 &&
+	    strcmp(k, "metric.node_cpu_seconds_total") == 0);
+	CHECK(sph_param_next(&h, NULL, &cur, &k, &v) == 0);
+	CHECK(sph_param_next(&h, NULL, &cur, &k, &v) == 0);	/* stays at end */
+	/* By prefix: only the two metric.* keys. */
+	cur = 0;
+	CHECK(sph_param_next(&h, "metric.", &cur, &k, &v) == 1 &&
+	    strcmp(k, "metric.node_load1") == 0 && strcmp(v, "host") == 0);
+	CHECK(sph_param_next(&h, "metric.", &cur, &k, &v) == 1 &&
+	    strcmp(k, "metric.node_cpu_seconds_total") == 0);
+	CHECK(sph_param_next(&h, "metric.", &cur, &k, &v) == 0);
+	cur = 0;
+	CHECK(sph_param_next(&h, "nothing.", &cur, &k, &v) == 0);
+	CHECK(sph_param_next(&h, "url", &(size_t){ 0 }, &k, &v) == 1 &&
+	    strcmp(k, "url") == 0);
+	CHECK(sph_deadline_ms(&h) == 450);
+	/* Misuse. */
+	CHECK(sph_param_next(NULL, NULL, &cur, &k, &v) == -1);
+	CHECK(sph_param_next(&h, NULL, NULL, &k, &v) == -1);
+	CHECK(sph_deadline_ms(NULL) == 0);
+	/* A host that cannot list (no callback) says so with -1. */
+	h.param_at = NULL;
+	cur = 0;
+	CHECK(sph_param_next(&h, NULL, &cur, &k, &v) == -1);
+	/* A host built before these members: size stops short of them. */
+	h = host;
+	h.param_at = t_param_at;
+	h.deadline_ms = 450;
+	h.size = offsetof(struct sph_host, ctx) + sizeof(void *);
+	cur = 0;
+	CHECK(sph_param_next(&h, NULL, &cur, &k, &v) == -1);
+	CHECK(sph_deadline_ms(&h) == 0);
+	h.size = 0;	/* first layout */
+	CHECK(sph_param_next(&h, NULL, &cur, &k, &v) == -1);
+	CHECK(sph_deadline_ms(&h) == 0);
+}
+
 int
 main(void)
 {
@@ -669,6 +741,7 @@ main(void)
 	test_no_probe_id();
 	test_named_table();
 	test_misuse();
+	test_param_next();
 	printf("sdk-test: %d checks, %d failures, %zu misuse cases\n",
 	    checks, failures, sizeof misuses / sizeof misuses[0]);
 	return failures == 0 ? 0 : 1;

@@ -13,6 +13,8 @@
  *   --once [--dump-body FILE]  one request; exit 0 iff it was valid
  *   --wait SOCKET...           poll every socket until each one answers a
  *                              valid report; print the time it took
+ *   --poll SOCKET...           Scope's pattern: every --interval seconds
+ *                              (1), each socket once, one at a time
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -122,11 +124,14 @@ static struct {
 	int		 wait;
 	int		 quiet;
 	unsigned long long t0_ns;	/* --wait: CLOCK_REALTIME origin */
+	int		 poll;
+	double		 interval;	/* --poll: seconds between rounds */
 } opt = {
 	.conns = 1,
 	.duration = 5,
 	.warmup = 1,
 	.timeout = 2,
+	.interval = 1,
 	.path = "/report?api_version=1&probe_id=5f2a9c",
 };
 
@@ -153,7 +158,8 @@ usage(void)
 	    "usage: loadgen (--socket PATH | --tcp HOST:PORT) [--conns N]\n"
 	    "               [--duration S] [--warmup S] [--timeout S] [--path P]\n"
 	    "       loadgen --once (--socket PATH | --tcp HOST:PORT) [--dump-body FILE]\n"
-	    "       loadgen --wait [--timeout S] [--t0-ns NS] SOCKET...\n");
+	    "       loadgen --wait [--timeout S] [--t0-ns NS] SOCKET...\n"
+	    "       loadgen --poll [--interval S] [--duration S] [--timeout S] SOCKET...\n");
 	exit(2);
 }
 
@@ -833,32 +839,29 @@ run_load(void)
 /* ---- single requests (--once, --wait) ---------------------------------- */
 
 /*
- * One request on a fresh connection, everything bounded by deadline (ns,
- * monotonic).  Returns 0 if the response was valid.
+ * One request on fd (connected, or connecting when pending is set),
+ * everything bounded by deadline (ns, monotonic).  Returns 0 if the
+ * response was valid; fd stays open either way.
  */
 static int
-one_request(struct conn *c, uint64_t deadline)
+exchange(struct conn *c, int fd, int pending, uint64_t deadline)
 {
 	struct epoll_event	ev;
-	int			ep, fd, pending, r = F_MORE, n;
+	int			ep, r = F_MORE, n;
 	size_t			off = 0;
 	ssize_t			len;
 	uint64_t		now;
 
 	c->err = E_CONNECT;
-	fd = open_conn(&pending);
-	if (fd == -1)
-		return -1;
 	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep == -1) {
-		close(fd);
+	if (ep == -1)
 		return -1;
-	}
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLOUT;
 	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 	c->state = C_HEAD;
 	c->hlen = 0;
+	c->close_after = 0;
 	while (r == F_MORE) {
 		now = now_ns();
 		if (now >= deadline) {
@@ -910,8 +913,21 @@ one_request(struct conn *c, uint64_t deadline)
 		r = feed(c, rbuf, (size_t)len);
 	}
 	close(ep);
-	close(fd);
 	return r == F_DONE ? 0 : -1;
+}
+
+/* One request on a fresh connection, bounded by deadline; 0 if valid. */
+static int
+one_request(struct conn *c, uint64_t deadline)
+{
+	int	fd, pending, r;
+
+	c->err = E_CONNECT;
+	if ((fd = open_conn(&pending)) == -1)
+		return -1;
+	r = exchange(c, fd, pending, deadline);
+	close(fd);
+	return r;
 }
 
 static int
@@ -987,6 +1003,70 @@ run_wait(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * --poll: what Scope's probe does.  Every --interval seconds, for
+ * --duration seconds, each socket gets one request in turn (one at a
+ * time, the next only after the previous answered), on a keep-alive
+ * connection per socket, reopened after an error or Connection: close.
+ */
+static int
+run_poll(int argc, char **argv)
+{
+	static struct conn	c;
+	struct timespec		at;
+	uint64_t		start, next, step, rounds, k, errors = 0, polls = 0;
+	int			*fds, i, pending, ok;
+
+	if ((fds = malloc((size_t)argc * sizeof *fds)) == NULL)
+		return 1;
+	for (i = 0; i < argc; i++)
+		fds[i] = -1;
+	step = (uint64_t)(opt.interval * 1e9);
+	rounds = (uint64_t)(opt.duration / opt.interval + 0.5);
+	if (rounds == 0)
+		rounds = 1;
+	start = now_ns();
+	for (k = 0; k < rounds; k++) {
+		next = start + k * step;
+		at.tv_sec = (time_t)(next / 1000000000ULL);
+		at.tv_nsec = (long)(next % 1000000000ULL);
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at,
+		    NULL) == EINTR)
+			;
+		for (i = 0; i < argc; i++) {
+			if (set_unix_addr(argv[i]) != 0)
+				return 2;
+			pending = 0;
+			if (fds[i] == -1 && (fds[i] = open_conn(&pending)) == -1) {
+				errors++;
+				continue;
+			}
+			polls++;
+			ok = exchange(&c, fds[i], pending, now_ns() +
+			    (uint64_t)(opt.timeout * 1e9)) == 0;
+			if (!ok) {
+				errors++;
+				if (!opt.quiet)
+					fprintf(stderr, "loadgen: %s: %s error "
+					    "(status %d)\n", argv[i],
+					    error_names[c.err], c.status);
+			}
+			if (!ok || c.close_after) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		}
+	}
+	for (i = 0; i < argc; i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+	free(fds);
+	printf("RESULT polls=%llu errors=%llu rounds=%llu sockets=%d\n",
+	    (unsigned long long)polls, (unsigned long long)errors,
+	    (unsigned long long)rounds, argc);
+	return errors == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1003,12 +1083,14 @@ main(int argc, char **argv)
 		{ "wait",	no_argument,	   NULL, 'W' },
 		{ "t0-ns",	required_argument, NULL, '0' },
 		{ "quiet",	no_argument,	   NULL, 'q' },
+		{ "poll",	no_argument,	   NULL, 'P' },
+		{ "interval",	required_argument, NULL, 'i' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int	ch;
 
-	while ((ch = getopt_long(argc, argv, "s:t:c:d:w:T:p:oD:Wqh", longopts,
+	while ((ch = getopt_long(argc, argv, "s:t:c:d:w:T:p:oD:WqPi:h", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -1047,6 +1129,12 @@ main(int argc, char **argv)
 		case 'q':
 			opt.quiet = 1;
 			break;
+		case 'P':
+			opt.poll = 1;
+			break;
+		case 'i':
+			opt.interval = atof(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -1056,15 +1144,16 @@ main(int argc, char **argv)
 
 	if (opt.conns < 1 || opt.conns > MAX_CONNS || opt.duration <= 0 ||
 	    opt.duration > 3600 || opt.warmup < 0 || opt.warmup > 3600 ||
-	    opt.timeout <= 0 || opt.timeout > 3600 || opt.path[0] != '/')
+	    opt.timeout <= 0 || opt.timeout > 3600 || opt.path[0] != '/' ||
+	    !(opt.interval >= 0.001 && opt.interval <= 3600))
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	build_request();
 
-	if (opt.wait) {
+	if (opt.wait || opt.poll) {
 		if (argc == 0)
 			usage();
-		return run_wait(argc, argv);
+		return opt.wait ? run_wait(argc, argv) : run_poll(argc, argv);
 	}
 	if (argc != 0 || (opt.socket_path == NULL) == (opt.tcp == NULL))
 		usage();

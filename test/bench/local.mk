@@ -1,7 +1,8 @@
 # test/bench build fragment, included from Makefile.am.
 #
 # Benchmarks are not part of `make check`.  `make bench` builds the load
-# generator, the floor server, the bench modules and the daemon, then runs
+# generator, the floor server, the bench modules, the bundled modules (the
+# poll and collect scenarios) and the daemon, then runs
 # test/bench/run.sh from the top build directory (docs/BENCHMARKS.md).
 #   make bench BENCH_FLAGS='--runs 5 --idle 30'
 #   make bench-quick                    (BENCH_QUICK=1, about a minute)
@@ -38,9 +39,10 @@ EXTRA_DIST += test/bench/run.sh test/bench/peer.go test/bench/peer.py
 
 BENCH_DEPS = scope-plugin-host$(EXEEXT) libscope-plugin.la \
 	test/bench/loadgen$(EXEEXT) test/bench/floor$(EXEEXT) \
-	test/bench/modcat$(EXEEXT) \
+	test/bench/modcat$(EXEEXT) test/bench/collect-time$(EXEEXT) \
 	test/bench/mod-trivial.la test/bench/mod-cached.la \
-	test/bench/mod-realistic.la test/bench/mod-realistic-cached.la
+	test/bench/mod-realistic.la test/bench/mod-realistic-cached.la \
+	$(module_LTLIBRARIES)
 BENCH_ENV = CC="$(CC)" YAJL_CFLAGS="$(YAJL_CFLAGS)" YAJL_LIBS="$(YAJL_LIBS)"
 
 .PHONY: bench bench-quick
@@ -50,3 +52,15 @@ bench: $(BENCH_DEPS)
 bench-quick: $(BENCH_DEPS)
 	$(BENCH_ENV) BENCH_QUICK=1 bash $(srcdir)/test/bench/run.sh --build . \
 	    --srcdir $(srcdir) $(BENCH_FLAGS)
+
+# collect-time: CPU of one collect (run.sh's collect scenario); the
+# containers module's collect over 200 containers (issue 13).
+noinst_PROGRAMS += test/bench/collect-time
+test_bench_collect_time_SOURCES = test/bench/collect-time.c
+test_bench_collect_time_CPPFLAGS = $(HOST_CPPFLAGS)
+test_bench_collect_time_LDADD = libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
+EXTRA_DIST += test/bench/containers.sh
+.PHONY: bench-containers
+bench-containers: test/bench/collect-time$(EXEEXT) plugins/containers.la
+	srcdir=$(srcdir) sh $(srcdir)/test/bench/containers.sh
+bench: bench-containers

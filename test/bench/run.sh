@@ -21,8 +21,12 @@ duration=1.5
 warmup=0.5
 idle=60
 modules=100
+poll=60
+collects=200
+procs=300
 raw=
 columns="ours floor go python"
+scenarios="load many poll collect"
 
 usage() {
 	cat <<EOF
@@ -36,16 +40,22 @@ usage: $prog [options]
   --warmup S        warmup seconds before each load run (default 0.5)
   --idle S          idle CPU measurement in seconds (default 60)
   --modules N       modules/processes in the startup scenario (default 100)
+  --poll S          seconds of Scope's polling pattern (default 60)
+  --collects N      collects per module in the collect benchmark (default 200)
+  --procs N         during poll and collect, top the machine up to N
+                    processes with sleeping ones (default 300; 0: as is)
   --columns LIST    subset of "ours floor go python" (space separated)
+  --scenarios LIST  subset of "load many poll collect" (many includes idle)
   --raw FILE        also write every raw measurement to FILE
 BENCH_QUICK=1 makes it about a minute: --runs 1 --duration 1 --warmup 0.3
---idle 10 --modules 20 (later options still override).
+--idle 10 --modules 20 --poll 20 --collects 50 (later options still
+override).
 EOF
 	exit 2
 }
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-	runs=1 duration=1 warmup=0.3 idle=10 modules=20
+	runs=1 duration=1 warmup=0.3 idle=10 modules=20 poll=20 collects=50
 fi
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -59,6 +69,10 @@ while [ $# -gt 0 ]; do
 	--idle) idle=$2; shift ;;
 	--modules) modules=$2; shift ;;
 	--columns) columns=$2; shift ;;
+	--scenarios) scenarios=$2; shift ;;
+	--poll) poll=$2; shift ;;
+	--collects) collects=$2; shift ;;
+	--procs) procs=$2; shift ;;
 	--raw) raw=$2; shift ;;
 	-h|--help) usage ;;
 	*) echo "$prog: unknown option $1" >&2; usage ;;
@@ -66,8 +80,12 @@ while [ $# -gt 0 ]; do
 	[ $# -gt 0 ] || usage
 	shift
 done
-case $runs$modules in *[!0-9]*) usage ;; esac
-[ "$runs" -ge 1 ] && [ "$modules" -ge 1 ] || usage
+case $runs$modules$poll$collects$procs in *[!0-9]*) usage ;; esac
+[ "$runs" -ge 1 ] && [ "$modules" -ge 1 ] && [ "$collects" -ge 1 ] &&
+    [ "$procs" -le 5000 ] || usage
+for scn in $scenarios; do
+	case $scn in load|many|poll|collect) ;; *) usage ;; esac
+done
 
 build=$(cd "$build" && pwd) || exit 1
 srcdir=$(cd "$srcdir" && pwd) || exit 1
@@ -161,6 +179,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 field() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 has_col() { case " $columns " in *" $1 "*) return 0 ;; esac; return 1; }
+has_scn() { case " $scenarios " in *" $1 "*) return 0 ;; esac; return 1; }
 
 raw_log() { printf '%s\n' "$*" >> "$tmp/raw"; }
 
@@ -331,6 +350,7 @@ measure() {	# scenario col socket conns
 }
 
 t_start=$(date +%s)
+if has_scn load; then
 log "load scenarios: $runs x ${duration}s (+${warmup}s warmup) per cell"
 start_load_servers
 while IFS=$'\t' read -r key shape cached conns label; do
@@ -356,6 +376,7 @@ for p in "${load_pids[@]}"; do
 done
 stop_pids "${load_pids[@]}"
 forget "${load_pids[@]}"
+fi
 
 # ---- N modules / processes at once ------------------------------------------
 # Ours: N distinct modules (compiled from mod-trivial.c with -DBENCH_ID)
@@ -393,6 +414,22 @@ cpu_ticks() {	# pids...: utime+stime summed
 		rest=${stat##*) }
 		set -- $rest
 		total=$((total + ${12} + ${13}))
+	done
+	echo $total
+}
+
+# cpu_ns pids...: CPU time in ns summed over every thread, from
+# /proc/PID/task/TID/schedstat (the scheduler's exact runtime; utime+stime
+# of /proc/PID/stat count in 10 ms ticks, too coarse for a poll costing
+# tens of microseconds).  A thread that exits takes its time with it: the
+# processes measured here keep their threads.
+cpu_ns() {
+	local p t v total=0
+	for p in "$@"; do
+		for t in /proc/"$p"/task/*/schedstat; do
+			{ read -r v _ < "$t"; } 2>/dev/null || continue
+			total=$((total + v))
+		done
 	done
 	echo $total
 }
@@ -479,6 +516,7 @@ stop_many() {
 
 many_cols=
 for col in $columns; do
+	has_scn many || break
 	if [ $col = ours ]; then
 		[ $ours = 1 ] || continue
 		build_many || {
@@ -492,7 +530,7 @@ for col in $columns; do
 done
 
 declare -A IDLE_PIDS IDLE_MAIN
-log "startup of $modules modules/processes: $runs runs per column"
+[ -n "$many_cols" ] && log "startup of $modules modules/processes: $runs runs per column"
 for col in $many_cols; do
 	ready=() rss=() pss=() per=() sup=()
 	for ((i = 0; i < runs; i++)); do
@@ -531,14 +569,13 @@ done
 # ---- idle CPU ---------------------------------------------------------------
 if [ -n "$many_cols" ] && [ "$idle" != 0 ]; then
 	log "idle: ${idle}s with every set of $modules running"
-	hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
 	declare -A c0 w0 s0 sw0
 	for col in $many_cols; do
 		[ -n "${IDLE_PIDS[$col]:-}" ] || continue
-		c0[$col]=$(cpu_ticks ${IDLE_PIDS[$col]})
+		c0[$col]=$(cpu_ns ${IDLE_PIDS[$col]})
 		w0[$col]=$(ctx_switches ${IDLE_PIDS[$col]})
 		if [ -n "${IDLE_MAIN[$col]}" ]; then
-			s0[$col]=$(cpu_ticks ${IDLE_MAIN[$col]})
+			s0[$col]=$(cpu_ns ${IDLE_MAIN[$col]})
 			sw0[$col]=$(ctx_switches ${IDLE_MAIN[$col]})
 		fi
 	done
@@ -547,17 +584,17 @@ if [ -n "$many_cols" ] && [ "$idle" != 0 ]; then
 	wait $!
 	for col in $many_cols; do
 		[ -n "${IDLE_PIDS[$col]:-}" ] || continue
-		c1=$(cpu_ticks ${IDLE_PIDS[$col]})
+		c1=$(cpu_ns ${IDLE_PIDS[$col]})
 		w1=$(ctx_switches ${IDLE_PIDS[$col]})
-		R[idle.cpu.$col]=$(awk -v d=$((c1 - c0[$col])) -v hz=$hz -v s=$idle \
-		    'BEGIN { printf "%.3f", 100 * d / hz / s }')
+		R[idle.cpu.$col]=$(awk -v d=$((c1 - c0[$col])) -v s=$idle \
+		    'BEGIN { printf "%.3f", 100 * d / 1e9 / s }')
 		R[idle.wake.$col]=$(awk -v d=$((w1 - w0[$col])) -v s=$idle \
 		    'BEGIN { printf "%.1f", d / s }')
 		if [ -n "${IDLE_MAIN[$col]}" ]; then
-			c1=$(cpu_ticks ${IDLE_MAIN[$col]})
+			c1=$(cpu_ns ${IDLE_MAIN[$col]})
 			w1=$(ctx_switches ${IDLE_MAIN[$col]})
-			R[idle.supcpu.$col]=$(awk -v d=$((c1 - s0[$col])) -v hz=$hz -v s=$idle \
-			    'BEGIN { printf "%.3f", 100 * d / hz / s }')
+			R[idle.supcpu.$col]=$(awk -v d=$((c1 - s0[$col])) -v s=$idle \
+			    'BEGIN { printf "%.3f", 100 * d / 1e9 / s }')
 			R[idle.supwake.$col]=$(awk -v d=$((w1 - sw0[$col])) -v s=$idle \
 			    'BEGIN { printf "%.1f", d / s }')
 		fi
@@ -572,6 +609,177 @@ for col in $many_cols; do
 	MANY_MAIN=${IDLE_MAIN[$col]}
 	stop_many
 done
+
+# ---- machine size ---------------------------------------------------------
+# poll and collect cost with the number of processes (procfds): top the
+# machine up to --procs with sleeping processes for those two scenarios.
+nprocs() { local d n=0; for d in /proc/[0-9]*; do n=$((n + 1)); done; echo $n; }
+FILLERS=()
+fill_procs() {
+	local have i
+	[ "$procs" -gt 0 ] || return 0
+	have=$(nprocs)
+	for ((i = have; i < procs; i++)); do
+		sleep 100000 &
+		FILLERS+=($!)
+		PIDS+=($!)
+	done
+	log "processes: $have on the machine, $(nprocs) with ${#FILLERS[@]} sleeping added"
+}
+unfill_procs() {
+	[ ${#FILLERS[@]} -gt 0 ] || return 0
+	stop_pids "${FILLERS[@]}"
+	forget "${FILLERS[@]}"
+	FILLERS=()
+}
+
+# Bundled modules present in this build (containers only where built).
+BUNDLED=
+for m in iowait load memory network disk procfds filesystems sensors containers; do
+	[ -f "$build/plugins/.libs/$m.so" ] && BUNDLED="$BUNDLED $m"
+done
+
+# proc_tree PID: PID and its descendants.
+proc_tree() {
+	local k
+	echo "$1"
+	for k in $(children "$1"); do proc_tree "$k"; done
+}
+
+# us_per VALUE_NS COUNT: microseconds per count, one decimal.
+us_per() { awk -v n="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.1f", n / 1e3 / c }'; }
+
+# ---- Scope's pattern: every module polled once a second --------------------
+# What the probe does: each plugin's socket once a second, one at a time,
+# on a keep-alive connection.  Ours: one daemon with every bundled module
+# and one with iowait alone (the like-for-like figure against the Go peer
+# serving the same iowait report).  CPU per poll of the whole process tree
+# (supervisor and workers), from the scheduler's runtime.
+POLL_MODS=
+if has_scn poll && [ "$poll" -gt 0 ] && [ $ours = 1 ] && [ -n "$BUNDLED" ]; then
+	fill_procs
+	mkdir -p "$tmp/poll-all/mods" "$tmp/poll-all/socks" \
+	    "$tmp/poll-io/mods" "$tmp/poll-io/socks"
+	socks=
+	for m in $BUNDLED; do
+		cp "$build/plugins/.libs/$m.so" "$tmp/poll-all/mods/"
+		socks="$socks $tmp/poll-all/socks/$m/$m.sock"
+	done
+	cp "$build/plugins/.libs/iowait.so" "$tmp/poll-io/mods/"
+	start_daemon poll-all "$tmp/poll-all/mods" "$tmp/poll-all/socks"
+	sup_all=$SPAWNED
+	start_daemon poll-io "$tmp/poll-io/mods" "$tmp/poll-io/socks"
+	sup_io=$SPAWNED
+	io_sock=$tmp/poll-io/socks/iowait/iowait.sock
+	go_pid= go_sock=
+	if can go; then
+		go_sock=$tmp/poll-go.sock
+		spawn poll-go "$tmp/peer-go" -socket "$go_sock" -id iowait -shape iowait
+		go_pid=$SPAWNED
+	fi
+	if wait_ready 30 $socks "$io_sock" $go_sock; then
+		POLL_MODS=$BUNDLED
+		# One round first: a module's first collect sets up what the
+		# following ones reuse.
+		"$loadgen" --poll --interval 0.1 --duration 0.1 $socks "$io_sock" \
+		    $go_sock > /dev/null
+		pids_all=$(proc_tree $sup_all)
+		pids_io=$(proc_tree $sup_io)
+		declare -A W0
+		for p in $pids_all; do W0[$p]=$(cpu_ns $p); done
+		io0=$(cpu_ns $pids_io)
+		iosup0=$(cpu_ns $sup_io)
+		go0=0
+		[ -n "$go_pid" ] && go0=$(cpu_ns $go_pid)
+		log "Scope's pattern: ${poll}s, $(echo $BUNDLED | wc -w) bundled modules + iowait alone${go_pid:+ + the Go peer}, each polled once a second"
+		out=$("$loadgen" --poll --interval 1 --duration "$poll" --quiet \
+		    $socks "$io_sock" $go_sock)
+		rounds=$(field "$out" rounds)
+		R[poll.err.ours]=$(field "$out" errors)
+		raw_log "poll $out"
+		# Per module: its worker; the supervisor apart.
+		all_ns=0
+		for p in $pids_all; do
+			d=$(( $(cpu_ns $p) - ${W0[$p]} ))
+			all_ns=$((all_ns + d))
+			if [ "$p" = "$sup_all" ]; then
+				R[poll.sup.ours]=$(us_per $d $((rounds * $(echo $BUNDLED | wc -w))))
+				raw_log "poll supervisor ns=$d"
+				continue
+			fi
+			m=$(tr '\0' '\n' < /proc/$p/cmdline 2>/dev/null | sed -n 's|.*/\([^/]*\)\.so$|\1|p')
+			[ -n "$m" ] || continue
+			R[poll.mod-$m.ours]=$(us_per $d $rounds)
+			raw_log "poll worker $m ns=$d rounds=$rounds"
+		done
+		R[poll.all.ours]=$(us_per $all_ns $((rounds * $(echo $BUNDLED | wc -w))))
+		d=$(( $(cpu_ns $pids_io) - io0 ))
+		R[poll.io.ours]=$(us_per $d $rounds)
+		R[poll.iosup.ours]=$(us_per $(( $(cpu_ns $sup_io) - iosup0 )) $rounds)
+		raw_log "poll iowait-alone ns=$d"
+		if [ -n "$go_pid" ]; then
+			d=$(( $(cpu_ns $go_pid) - go0 ))
+			R[poll.io.go]=$(us_per $d $rounds)
+			raw_log "poll go-iowait ns=$d"
+		fi
+	else
+		log "poll: sockets not answering after 30 s; scenario skipped"
+		tail -5 "$tmp/log/poll-all" >&2
+		NOTE[poll]="poll: the daemon's sockets did not come up"
+	fi
+	stop_daemon $sup_all
+	stop_daemon $sup_io
+	if [ -n "$go_pid" ]; then stop_pids $go_pid; forget $go_pid; fi
+fi
+
+# ---- collect benchmark: CPU of one collect per bundled module --------------
+# collect-time: the module's collect() in a loop in one process (median
+# CPU time of one collect), on this machine's /proc and /sys; procfds also
+# over a generated /proc of --procs processes (fixture files: the same
+# work on any machine, no kernel generation).
+fixture_procs() {	# DIR N: a /proc tree of N processes like fixture pid 1
+	local dir=$1 n=$2 i
+	local src=$srcdir/test/fixtures/procfds/1
+	mkdir -p "$dir"
+	cp "$src/stat" "$dir/stat"
+	cp -r "$src/1" "$dir/1"
+	for ((i = 2; i <= n; i++)); do
+		mkdir "$dir/$((1000 + i))"
+		cp "$src/1/stat" "$src/1/status" "$src/1/limits" "$src/1/io" \
+		    "$dir/$((1000 + i))/"
+		cp -r "$src/1/fd" "$dir/$((1000 + i))/fd"
+	done
+}
+collect_one() {	# KEY MODULE.so [collect-time args]
+	local key=$1 so=$2 i out v=()
+	shift 2
+	for ((i = 0; i < runs; i++)); do
+		out=$("$collect_time" -n "$collects" "$@" "$so" 2> /dev/null | grep '^RESULT')
+		raw_log "collect $key run=$i $out"
+		v+=($(field "$out" median_us))
+	done
+	R[collect.$key.ours]=$(printf '%s\n' "${v[@]}" | median)
+}
+COLLECT_MODS=
+collect_time=${BENCH_COLLECT_TIME:-$bench/collect-time}
+if has_scn collect && [ -n "$BUNDLED" ] && [ -x "$collect_time" ]; then
+	fill_procs
+	COLLECT_PROCS=$(nprocs)
+	log "collect: $collects collects x $runs runs per bundled module, $COLLECT_PROCS processes"
+	for m in $BUNDLED; do
+		collect_one $m "$build/plugins/.libs/$m.so"
+	done
+	COLLECT_MODS=$BUNDLED
+	if [ -f "$build/plugins/.libs/procfds.so" ] &&
+	    [ -d "$srcdir/test/fixtures/procfds/1" ]; then
+		FIXTURE_PROCS=$(( procs > 0 ? procs : 300 ))
+		fixture_procs "$tmp/proc-fixture" $FIXTURE_PROCS
+		collect_one procfds-fixture "$build/plugins/.libs/procfds.so" \
+		    -p proc_root="$tmp/proc-fixture"
+	fi
+fi
+unfill_procs
+
 
 # ---- the table --------------------------------------------------------------
 ratio() {	# a b
@@ -621,10 +829,52 @@ row "idle ${idle}s, $modules: CPU % of a core" idle.cpu
 row "idle ${idle}s, $modules: wakeups/s" idle.wake
 row "idle ${idle}s, $modules: supervisor CPU %" idle.supcpu
 row "idle ${idle}s, $modules: supervisor wakeups/s" idle.supwake
+if [ -n "$POLL_MODS" ]; then
+	row "Scope poll ${poll}s, iowait alone: us CPU/poll" poll.io
+	row "Scope poll ${poll}s, iowait alone: supervisor us" poll.iosup
+	row "Scope poll ${poll}s, all bundled: us CPU/poll" poll.all
+	row "Scope poll ${poll}s, all bundled: supervisor us" poll.sup
+	for m in $POLL_MODS; do
+		row "Scope poll ${poll}s, $m worker: us CPU/poll" poll.mod-$m
+	done
+fi
+for m in $COLLECT_MODS; do
+	row "collect $m ($COLLECT_PROCS procs): median us CPU" collect.$m
+done
+[ -n "${FIXTURE_PROCS:-}" ] &&
+    row "collect procfds, fixture of $FIXTURE_PROCS: median us" collect.procfds-fixture
 echo
-echo "req/s: higher is better; everything else: lower is better."
+echo "req/s: higher is better; everything else: lower is better.  CPU figures"
+echo "are CPU time (the scheduler's runtime), not wall time: a busy machine"
+echo "slows them less than it slows latency."
 echo "floor cached rows repeat the per-call figures (its body is always precomputed)."
-for k in ours floor go python many many-ours many-floor many-go many-python; do
+# Targets of issue 14 that these figures decide.
+verdict() {	# LABEL MEASURED OK(0/1)
+	printf '  %-62s %-24s %s\n' "$1" "$2" "$([ "$3" = 1 ] && echo met || echo MISSED)"
+}
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && b != "" && a + 0 <= b + 0) }'; }
+if [ -n "$POLL_MODS$COLLECT_MODS${R[idle.supwake.ours]:-}" ]; then
+	echo
+	echo "targets (issue 14):"
+	if [ -n "${R[poll.io.ours]:-}" ] && [ -n "${R[poll.io.go]:-}" ]; then
+		half=$(awk -v g="${R[poll.io.go]}" 'BEGIN { printf "%.1f", g / 2 }')
+		le "${R[poll.io.ours]}" "$half"; ok=$((1 - $?))
+		verdict "iowait, Scope's pattern: CPU/poll <= half the Go peer's" \
+		    "${R[poll.io.ours]} vs ${half} us" $ok
+	fi
+	for m in $POLL_MODS; do
+		v=$(awk -v w="${R[poll.mod-$m.ours]:-}" -v s="${R[poll.sup.ours]:-0}" \
+		    'BEGIN { if (w != "") printf "%.1f", w + s }')
+		le "$v" 1000; ok=$((1 - $?))
+		verdict "$m, Scope's pattern: worker + supervisor <= 1 ms/poll" "$v us" $ok
+	done
+	if [ -n "${R[idle.supwake.ours]:-}" ]; then
+		le "${R[idle.supwake.ours]}" 0.5; ok=$((1 - $?))
+		verdict "idle, $modules modules: supervisor wakeups <= 0.5/s" \
+		    "${R[idle.supwake.ours]}/s, ${R[idle.supcpu.ours]} % CPU" $ok
+	fi
+fi
+for k in ours floor go python many many-ours many-floor many-go many-python poll; do
 	[ -n "${NOTE[$k]:-}" ] && echo "note: ${NOTE[$k]}"
 done
 errs=0

@@ -15,15 +15,24 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* channel.c's channel_send_module() needs it; the decoder does not. */
-const char *
-options_lookup(char **list, size_t n, const char *id, const char *key)
+/* channel.c's senders need these; the decoder does not. */
+const struct module_block *
+options_block(const struct options *o, const char *id)
 {
-	(void)list;
-	(void)n;
+	(void)o;
 	(void)id;
-	(void)key;
 	return NULL;
+}
+
+int
+options_each_param(const struct options *o, const char *id,
+    int (*fn)(const char *, size_t, const char *, void *), void *arg)
+{
+	(void)o;
+	(void)id;
+	(void)fn;
+	(void)arg;
+	return 0;
 }
 
 #define ENDS(f) (memchr((f), '\0', sizeof (f)) != NULL)
@@ -44,7 +53,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (m.hdr.type) {
 	case MSG_HELLO:
 		if (!ENDS(m.u.hello.id) || !ENDS(m.u.hello.label) ||
-		    !ENDS(m.u.hello.description) || m.u.hello.controller > 1)
+		    !ENDS(m.u.hello.description) || m.u.hello.controller > 1 ||
+		    m.u.hello.instances_only > 1)
+			abort();
+		break;
+	case MSG_IDENTITY:
+		if (!ENDS(m.u.identity.id) || !ENDS(m.u.identity.label) ||
+		    !ENDS(m.u.identity.description))
 			abort();
 		break;
 	case MSG_PARAM:

@@ -52,6 +52,7 @@ struct heldconn {
 	uint64_t	 heartbeat;	/* the worker's then */
 	uint64_t	 next_ns;	/* more input seen at, after noticed_ns */
 	uint64_t	 next_heartbeat;
+	uint32_t	 next_reads;
 	uint64_t	 active_ms;	/* accepted or last request: eviction */
 };
 
@@ -253,6 +254,7 @@ held_noticed(struct heldconn *h)
 			return;
 		h->next_ns = now_ns();
 		h->next_heartbeat = worker_heartbeat(m);
+		h->next_reads = slot_reads(s);
 		held_watch(h, 0);
 		return;
 	}
@@ -402,7 +404,11 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 			 */
 			if (slot_replies(s) != h->replies ||
 			    slot_reads(s) != h->reads) {
-				if (h->next_ns != 0) {
+				/* The second one we saw, if it is the one
+				 * waiting: one reply since, no read since. */
+				if (h->next_ns != 0 &&
+				    slot_replies(s) == h->replies + 1 &&
+				    slot_reads(s) == h->next_reads) {
 					h->noticed_ns = h->next_ns;
 					h->heartbeat = h->next_heartbeat;
 				} else {

@@ -20,6 +20,8 @@
 
 /* Stop reading from a client while this much output is queued. */
 #define OUTPUT_HIGH_WATER (1024 * 1024)
+/* ... or this much input: a whole request and more (see conn_process()). */
+#define INPUT_HIGH_WATER (HTTP_MAX_HEAD + 4 * HTTP_MAX_BODY)
 
 enum conn_state { CONN_HEAD, CONN_BODY };
 
@@ -172,6 +174,8 @@ conn_process(struct server_conn *c)
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	const struct http_limits *l = &c->srv->limits;
 
+	if (c->waiting)
+		return;
 	while (!c->closing) {
 		size_t		 len = evbuffer_get_length(in);
 		const char	*why;
@@ -257,11 +261,11 @@ conn_process(struct server_conn *c)
 			}
 		}
 		c->srv->cb(c, &c->req, c->body, c->srv->arg);
-		if (c->waiting) {
-			/* Nothing more is read until the reply (pipelining). */
-			bufferevent_disable(c->bev, EV_READ);
+		/* Nothing more is parsed until the reply (pipelining); input
+		 * is left to accumulate, up to the watermark, rather than
+		 * reading turned off and on again for every request. */
+		if (c->waiting)
 			return;
-		}
 		if (conn_request_done(c) != 0)
 			break;
 	}
@@ -404,6 +408,8 @@ server_adopt(struct server *srv, int fd, struct conn_slot *slot)
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	/* What a client may send ahead while its request waits. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH_WATER);
 	conn_set_timeout(c);
 	/* EV_WRITE only while output waits: see conn_flush(). */
 	bufferevent_enable(c->bev, EV_READ);

@@ -34,6 +34,8 @@
 #define ACCEPT_BURST 32
 /* How long a new connection may stay silent before eviction prefers it. */
 #define NEWCOMER_GRACE_MS 100
+/* A connection the worker's channel could not take: again after this. */
+#define PASS_RETRY_NS (10 * 1000000ULL)
 /* With every slot in use, try again after this long. */
 #define ACCEPT_FULL_MS 10
 
@@ -57,6 +59,7 @@ struct heldconn {
 };
 
 static void	held_read_cb(evutil_socket_t, short, void *);
+static void	held_pass(struct modent *, struct heldconn *);
 
 static struct conn_slot *
 held_slot(struct heldconn *h)
@@ -266,6 +269,13 @@ held_noticed(struct heldconn *h)
 	health_wake(m->sv);
 }
 
+/* True if m has a worker to pass connections to. */
+static int
+serving(const struct modent *m)
+{
+	return m->state == M_RUNNING && m->pid > 0 && m->chan != -1;
+}
+
 static void
 held_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -275,8 +285,9 @@ held_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (h->passed)
 		held_noticed(h);
-	else
+	else if (!serving(h->m))
 		held_down(h);
+	/* Else the worker's channel was full: the check passes it. */
 }
 
 /* Kills the worker of m for why (the 503s follow when it is reaped). */
@@ -371,6 +382,10 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	m->check_due_ns = 0;
+	/* Connections the worker's full channel did not take yet. */
+	for (i = 0; i < m->nheld && serving(m); i++)
+		if (m->held[i].fd != -1 && !m->held[i].passed)
+			held_pass(m, &m->held[i]);
 	/* The next collect that starts tells us (fallback_busy()). */
 	if (m->stats != NULL)
 		__atomic_store_n(&m->stats->notify_want, 1, __ATOMIC_RELEASE);
@@ -489,20 +504,16 @@ held_pass(struct modent *m, struct heldconn *h)
 	h->noticed_ns = h->next_ns = 0;
 	held_watch(h, 1);
 	if (channel_send(m->chan, MSG_CONN, &mc, sizeof mc, h->fd) != 0) {
-		/* Its channel is full or gone: we answer (held_down). */
+		/* Its channel is full (a flood of connections): again in a
+		 * moment (check_cb); gone: we answer (held_down). */
 		log_debug("module %s: cannot pass a connection: %s", m->id,
 		    strerror(errno));
 		__atomic_store_n(&s->state, SLOT_FREE, __ATOMIC_RELEASE);
 		h->passed = 0;
+		check_arm(m, now_ns() + PASS_RETRY_NS);
 	}
 }
 
-/* True if m has a worker to pass connections to. */
-static int
-serving(const struct modent *m)
-{
-	return m->state == M_RUNNING && m->pid > 0 && m->chan != -1;
-}
 
 /*
  * When h was last active, as the worker saw it: its last answer, or the
@@ -518,7 +529,7 @@ held_active(struct heldconn *h)
 	if (!h->passed || s == NULL)
 		return h->active_ms;
 	t = __atomic_load_n(&s->active_ms, __ATOMIC_RELAXED);
-	if (t == 0 && held_unread(h) == 0)
+	if (t == 0)	/* the worker has read nothing of it yet */
 		return h->active_ms + NEWCOMER_GRACE_MS;
 	return t > h->active_ms ? t : h->active_ms;
 }

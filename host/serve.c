@@ -32,6 +32,7 @@ struct server_conn {
 	int			 closing;	/* close once output drains */
 	int			 throttled;	/* reading paused on output */
 	int			 waiting;	/* request deferred, no reply yet */
+	int			 eof;		/* the client sent all it will */
 	struct conn_slot	*slot;		/* shared with the supervisor */
 	unsigned		 served;	/* requests answered so far */
 	uint64_t		 req_start;	/* first byte of this request */
@@ -269,6 +270,9 @@ conn_process(struct server_conn *c)
 		if (conn_request_done(c) != 0)
 			break;
 	}
+	/* Half-closed and no whole request left: answered all, close. */
+	if (c->eof && !c->throttled)
+		c->closing = 1;
 	if (c->closing)
 		bufferevent_disable(c->bev, EV_READ);
 	else if (!c->throttled)
@@ -334,7 +338,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 			return;
 		c->throttled = 0;
-		bufferevent_enable(c->bev, EV_READ);
+		if (!c->eof)
+			bufferevent_enable(c->bev, EV_READ);
 	}
 }
 
@@ -352,7 +357,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	slot_move(c->slot, SLOT_REPLYING, SLOT_IDLE);
 	if (c->throttled) {
 		c->throttled = 0;
-		bufferevent_enable(c->bev, EV_READ);
+		if (!c->eof)
+			bufferevent_enable(c->bev, EV_READ);
 		conn_read_cb(bev, c);
 	}
 }
@@ -364,9 +370,15 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	(void)bev;
 	if (c->waiting) {
-		/* The owner still holds it; the reply will find it closed. */
-		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-		c->closing = 1;
+		/* The owner still holds it.  A half-close still gets the
+		 * answers to what was asked; else the reply finds it closed. */
+		bufferevent_disable(c->bev, EV_READ);
+		if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING))
+			c->eof = 1;
+		else {
+			bufferevent_disable(c->bev, EV_WRITE);
+			c->closing = 1;
+		}
 		return;
 	}
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING)) {
@@ -484,8 +496,10 @@ server_complete(struct server_conn *c)
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		c->throttled = 0;
 	if (!c->closing && !c->throttled) {
-		bufferevent_enable(c->bev, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+		if (!c->eof)
+			bufferevent_enable(c->bev, EV_READ);
+		if (c->eof ||
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
 			conn_read_cb(c->bev, c);
 			return 0;
 		}

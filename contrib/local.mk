@@ -64,7 +64,7 @@ EXTRA_DIST += debian/changelog debian/control debian/copyright debian/rules \
 	debian/scope-plugin-host.lintian-overrides \
 	debian/libscope-plugin-dev.install debian/libscope-plugin-dev.examples
 # Retakes the README's screenshots (docs/images) in the real Scope UI.
-EXTRA_DIST += contrib/screenshots.sh
+EXTRA_DIST += contrib/screenshots.sh contrib/nocode-shots.sh
 # Examples for the exec and prometheus modules (scope-plugin-exec(8),
 # scope-plugin-prometheus(8)); test/exec.py runs log-errors.sh.
 examplesdir = $(docdir)/examples

@@ -152,14 +152,26 @@ struct check_run {
 	unsigned		 ok, bad;
 };
 
-/* Checks file f as its own module (inst NULL) or as instance inst. */
+/*
+ * Checks file f as its own module (inst NULL) or as instance inst.  A
+ * file the scan refused as unsafe fails unloaded, and so does each of
+ * its instances, as the host would refuse them.
+ */
 static void
 check_entry(struct check_run *cr, const struct modfile *f, const char *inst)
 {
 	char	*detail, id[PLUGIN_ID_MAX + 1];
 	size_t	 j;
-	int	 pass = check_one(cr->o, f, inst, id, sizeof id, &detail);
+	int	 pass;
 
+	if (f->refused != NULL) {
+		printf("%-4s %s%s%s: %s\n", "FAIL", f->name,
+		    inst != NULL ? " " : "", inst != NULL ? inst : "",
+		    f->refused);
+		cr->bad++;
+		return;
+	}
+	pass = check_one(cr->o, f, inst, id, sizeof id, &detail);
 	if (pass == 2) {
 		printf("%-4s %s%s%s: %s\n", "skip", f->name,
 		    inst != NULL ? " " : "", inst != NULL ? inst : "", detail);
@@ -197,6 +209,7 @@ check_main(const struct options *o)
 	struct check_run cr;
 	struct modfile	*files;
 	size_t		 n, i, j;
+	unsigned	 unsafe = 0;
 	char		*cause = NULL;
 
 	if (scan_dir(o, &files, &n, &cause) != 0) {
@@ -208,17 +221,18 @@ check_main(const struct options *o)
 	cr.o = o;
 	cr.seen = xcalloc(n + o->nblocks + 1, sizeof *cr.seen);
 	for (i = 0; i < n; i++) {
+		unsafe += files[i].refused != NULL;
 		check_entry(&cr, &files[i], NULL);
 		for (j = 0; j < o->nblocks; j++)
 			if (o->blocks[j].file != NULL &&
 			    strcmp(o->blocks[j].file, files[i].name) == 0)
 				check_entry(&cr, &files[i], o->blocks[j].id);
 	}
-	/* Files scan_dir refused as unsafe (logged): a failure too. */
-	if (scan_refused() > 0) {
-		printf("FAIL %u module file%s refused as unsafe to load (see the "
-		    "log above)\n", scan_refused(), scan_refused() == 1 ? "" : "s");
-		cr.bad += scan_refused();
+	/* A module directory refused as unsafe with no module in it. */
+	if (scan_refused() > unsafe) {
+		printf("FAIL module directory %s refused as unsafe to load (see "
+		    "the log above)\n", o->module_dir);
+		cr.bad++;
 	}
 	if (n == 0 && scan_refused() == 0)
 		printf("no modules (*.so) in %s\n", o->module_dir);

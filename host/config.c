@@ -11,18 +11,23 @@
  * flags win, at start-up and at every reload (SIGHUP).  Every error is
  * collected as "file:line: message".
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "host.h"
 #include "utf8.h"
 
 #define CONFIG_LINE_MAX 4095
 #define CONFIG_ERRORS_MAX 100
+#define CONFIG_SIZE_MAX (1 << 20)	/* bytes: far beyond any real file */
 
 /* A copy of s that options_free() releases. */
 static const char *
@@ -503,18 +508,38 @@ int
 config_load(struct options *o, const char *path, int must_exist,
     char ***errors, size_t *nerrors)
 {
-	FILE	*f;
-	int	 r;
+	FILE		*f = NULL;
+	struct stat	 st;
+	char		*e = NULL;
+	int		 fd, r;
 
 	*errors = NULL;
 	*nerrors = 0;
-	if ((f = fopen(path, "r")) == NULL) {
+	/*
+	 * The supervisor reads the file on SIGHUP in its event loop: a FIFO
+	 * (open would block), a device such as /dev/zero (an endless line)
+	 * or a runaway file would stall every socket, so only a regular file
+	 * of a sane size is read.
+	 */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) == -1) {
 		if (errno == ENOENT && !must_exist)
 			return 0;
-		*errors = xcalloc(2, sizeof **errors);
-		xasprintf(&(*errors)[0], "%s: cannot open the configuration "
-		    "file: %s", path, strerror(errno));
-		*nerrors = 1;
+		xasprintf(&e, "%s: cannot open the configuration file: %s",
+		    path, strerror(errno));
+	} else if (fstat(fd, &st) != 0)
+		xasprintf(&e, "%s: fstat: %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		xasprintf(&e, "%s: the configuration file is not a regular "
+		    "file", path);
+	else if (st.st_size > CONFIG_SIZE_MAX)
+		xasprintf(&e, "%s: the configuration file is larger than "
+		    "%d bytes", path, CONFIG_SIZE_MAX);
+	else if ((f = fdopen(fd, "r")) == NULL)
+		xasprintf(&e, "%s: fdopen: %s", path, strerror(errno));
+	if (e != NULL) {
+		if (fd != -1)
+			close(fd);
+		errors_add(errors, nerrors, e);
 		return -1;
 	}
 	r = config_parse_file(o, f, path, errors, nerrors);

@@ -17,6 +17,10 @@
  * request in flight (the probe does), so that is every request whose
  * reply is owed, at a few wakeups per deadline, none while nothing
  * happens.
+ *
+ * The 503s say why in the status line (Scope shows it in the plugin's
+ * tooltip) and in full in the body; a refused module's socket
+ * (refused.c) is answered the same way, at once.
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -118,20 +122,23 @@ held_unread(struct heldconn *h)
 }
 
 /*
- * Writes the canned 503 with why (JSON-escaped, the module's id beside
- * it), then ends the connection for everyone: the worker's copy, if it
+ * Writes the canned 503: reason in the status line (made printable and
+ * short by http_respond), msg JSON-escaped in the body with the module's
+ * id beside it; then ends the connection for everyone: the worker's copy, if it
  * has one, reads end of file.
  */
 static void
-held_answer(struct heldconn *h, const char *why)
+held_answer(struct heldconn *h, const char *reason, const char *msg)
 {
+	struct modent	*m = h->m;
 	struct evbuffer	*out;
 	size_t		 len;
 	ssize_t		 n;
 
 	if ((out = evbuffer_new()) == NULL)
 		fatal("evbuffer_new: out of memory");
-	http_respond_error(out, 503, h->m->id, why, 0, 0, NULL);
+	http_respond_error(out, 503, reason, m->id[0] != '\0' ? m->id :
+	    m->sock != NULL ? m->sock->id : m->name, msg, 0, 0, NULL);
 	len = evbuffer_get_length(out);
 	/* A fresh reply on a socket we own takes one write; best effort. */
 	n = write(h->fd, evbuffer_pullup(out, -1), len);
@@ -144,30 +151,45 @@ held_answer(struct heldconn *h, const char *why)
 
 /* Why the module does not answer itself, for a 503 while it is down. */
 static char *
-down_reason(struct modent *m)
+down_reason(struct modent *m, char **reasonp)
 {
-	char		*msg;
+	char		*msg, *reason;
 	uint64_t	 now = now_ms();
 
+	/* reason: for the status line, which Scope shows; msg: the body. */
 	switch (m->state) {
 	case M_BACKOFF:
-		xasprintf(&msg, "module %s is down (%s); restarting in %llu ms",
-		    m->id, m->reason != NULL ? m->reason : "crashed",
+		xasprintf(&reason, "%s; restarting in %llu ms",
+		    m->reason != NULL ? m->reason : "crashed",
 		    (unsigned long long)(m->retry_at_ms > now ?
 		    m->retry_at_ms - now : 0));
+		xasprintf(&msg, "module %s is down: %s", m->id, reason);
 		break;
 	case M_FAILED:
+		xasprintf(&reason, "%s; failed %u time%s in a row, not "
+		    "restarting until the file changes or SIGHUP",
+		    m->reason != NULL ? m->reason : "crashed", m->failures,
+		    m->failures == 1 ? "" : "s");
 		xasprintf(&msg, "module %s failed: %s; replace the module file "
 		    "or send SIGHUP to retry", m->id,
 		    m->reason != NULL ? m->reason : "crashed repeatedly");
 		break;
+	case M_REFUSED:
+		xasprintf(&reason, "refused: %s", m->reason != NULL ?
+		    m->reason : "cannot be loaded");
+		xasprintf(&msg, "module file %s refused: %s", m->path,
+		    m->reason != NULL ? m->reason : "cannot be loaded");
+		break;
 	case M_STOPPING:
+		reason = xstrdup("restarting");
 		xasprintf(&msg, "module %s is restarting", m->id);
 		break;
 	default:
+		reason = xstrdup("starting");
 		xasprintf(&msg, "module %s is starting", m->id);
 		break;
 	}
+	*reasonp = reason;
 	return msg;
 }
 
@@ -179,11 +201,12 @@ down_reason(struct modent *m)
 static void
 held_down(struct heldconn *h)
 {
-	char	*msg;
+	char	*msg, *reason;
 
 	if (held_unread(h) > 0) {
-		msg = down_reason(h->m);
-		held_answer(h, msg);
+		msg = down_reason(h->m, &reason);
+		held_answer(h, reason, msg);
+		free(reason);
 		free(msg);
 	}
 	/* Else the client closed: nothing to say. */
@@ -303,10 +326,10 @@ worker_kill(struct modent *m, const char *why)
 
 /* Takes h from its worker: we answered, the worker's copy reads EOF. */
 static void
-held_take(struct heldconn *h, const char *why)
+held_take(struct heldconn *h, const char *reason, const char *msg)
 {
-	if (why != NULL)
-		held_answer(h, why);
+	if (msg != NULL)
+		held_answer(h, reason, msg);
 	else
 		shutdown(h->fd, SHUT_RDWR);
 	held_watch(h, 0);
@@ -331,7 +354,7 @@ held_overdue(struct heldconn *h, struct conn_slot *s, enum slot_state st,
 	struct modent	*m = h->m;
 	uint64_t	 start, hb;
 	uint32_t	 expect = st;
-	char		*why, *msg;
+	char		*why, *reason, *msg;
 	int		 kill_it = 1;
 
 	start = m->stats != NULL ? __atomic_load_n(&m->stats->collect_start_ns,
@@ -340,22 +363,25 @@ held_overdue(struct heldconn *h, struct conn_slot *s, enum slot_state st,
 	if (start != 0 && now > start &&
 	    now - start >= (uint64_t)m->deadline_ms * 1000000)
 		xasprintf(&why, "collect did not finish within %u ms "
-		    "(deadline); restarting", m->deadline_ms);
+		    "(deadline)", m->deadline_ms);
 	else if (start == 0 && (st == SLOT_REQUEST || hb == h->heartbeat))
 		xasprintf(&why, "worker not responding for %u ms (stopped, or "
-		    "stuck outside collect); restarting", m->reply_ms);
+		    "stuck outside collect)", m->reply_ms);
 	else {
 		xasprintf(&why, "no report within %u ms (deadline): collect "
 		    "still running", m->reply_ms);
 		kill_it = 0;
 	}
-	xasprintf(&msg, "module %s: %s", m->id, why);
+	/* The kill's reason is the module's (status, the 503s until it is
+	 * back); this reply's says what happens next. */
+	xasprintf(&reason, "%s%s", why, kill_it ? "; restarting" : "");
+	xasprintf(&msg, "module %s: %s", m->id, reason);
 	/* The worker may be answering right now: only one of us does. */
 	if (s == NULL)
-		held_answer(h, msg), held_release(h);
+		held_answer(h, reason, msg), held_release(h);
 	else if (__atomic_compare_exchange_n(&s->state, &expect, SLOT_TAKEN, 0,
 	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		held_take(h, msg);
+		held_take(h, reason, msg);
 	else {
 		/* It did: watch for the next request. */
 		h->noticed_ns = h->next_ns = 0;
@@ -363,6 +389,7 @@ held_overdue(struct heldconn *h, struct conn_slot *s, enum slot_state st,
 	}
 	if (kill_it)
 		worker_kill(m, why);
+	free(reason);
 	free(msg);
 	free(why);
 }
@@ -455,7 +482,7 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 			char	*why;
 
 			xasprintf(&why, "collect did not finish within %u ms "
-			    "(deadline); restarting", m->deadline_ms);
+			    "(deadline)", m->deadline_ms);
 			worker_kill(m, why);
 			free(why);
 		} else if (next == 0 || due < next)
@@ -535,38 +562,56 @@ held_active(struct heldconn *h)
 }
 
 /*
- * Closes the least recently active connection the worker holds idle (no
- * whole request): the probe polls every second on a fresh or kept-alive
+ * The least recently active connection the worker holds idle (no whole
+ * request, none waiting unread unless it trickles: part of it read
+ * already): the probe polls every second on a fresh or kept-alive
  * connection, so the one quiet longest (accepted, or input seen, longest
- * ago) is not the probe's.
- * Returns -1 if every connection is being answered.
+ * ago) is not the probe's.  NULL if there is none; then *unread says
+ * whether some connection's input waits for the worker to read it (it
+ * becomes idle or a request soon).
+ */
+static struct heldconn *
+held_victim(struct modent *m, int *unread)
+{
+	struct heldconn		*h, *victim = NULL;
+	struct conn_slot	*s;
+	uint64_t		 t, oldest = 0;
+	unsigned		 i;
+
+	*unread = 0;
+	for (i = 0; i < m->nheld; i++) {
+		h = &m->held[i];
+		s = held_slot(h);
+		if (h->fd == -1 || (h->passed && slot_get(s) != SLOT_IDLE))
+			continue;
+		if (held_unread(h) > 0 && (!h->passed || s == NULL ||
+		    !s->partial)) {
+			/* Maybe a whole request: never closed unanswered. */
+			*unread = 1;
+			continue;
+		}
+		t = held_active(h);
+		if (victim == NULL || t < oldest) {
+			victim = h;
+			oldest = t;
+		}
+	}
+	return victim;
+}
+
+/*
+ * Closes the connection held_victim() picks.  Returns -1 if there is none
+ * (every connection is being answered, or its input not read yet).
  */
 static int
 held_evict(struct modent *m)
 {
-	struct heldconn		*h, *victim = NULL;
+	struct heldconn		*victim;
 	struct conn_slot	*s;
 	uint32_t		 expect = SLOT_IDLE;
-	uint64_t		 t, oldest = 0;
-	unsigned		 i, pass;
+	int			 unread;
 
-	/* Not one whose request waits unread, unless it trickles (part of
-	 * it read already); failing that, any without a whole request. */
-	for (pass = 0; pass < 2 && victim == NULL; pass++)
-		for (i = 0; i < m->nheld; i++) {
-			h = &m->held[i];
-			s = held_slot(h);
-			if (h->fd == -1 ||
-			    (h->passed && slot_get(s) != SLOT_IDLE) ||
-			    (pass == 0 && held_unread(h) > 0 &&
-			    (s == NULL || !s->partial)))
-				continue;
-			t = held_active(h);
-			if (victim == NULL || t < oldest) {
-				victim = h;
-				oldest = t;
-			}
-		}
+	victim = held_victim(m, &unread);
 	if (victim == NULL)
 		return -1;
 	s = held_slot(victim);
@@ -574,7 +619,7 @@ held_evict(struct modent *m)
 		held_release(victim);
 	else if (__atomic_compare_exchange_n(&s->state, &expect, SLOT_TAKEN, 0,
 	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		held_take(victim, NULL);
+		held_take(victim, NULL, NULL);
 	else
 		return -1;
 	m->evictions++;
@@ -636,6 +681,23 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 			event_del(m->sock->accept_ev);
 			evtimer_add(m->sock->retry_ev, &tv);
 			return;
+		}
+		/*
+		 * At the limit with nothing idle to close, but input that
+		 * the worker is about to read (a burst of connections): the
+		 * newcomer waits in the backlog a moment rather than one of
+		 * them, maybe the probe's whole request, being closed.
+		 */
+		if (live >= m->max_conns) {
+			int	unread;
+
+			if (held_victim(m, &unread) == NULL && unread) {
+				struct timeval tv = { 0, ACCEPT_FULL_MS * 1000 };
+
+				event_del(m->sock->accept_ev);
+				evtimer_add(m->sock->retry_ev, &tv);
+				return;
+			}
 		}
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
@@ -728,8 +790,11 @@ fallback_on(struct supervisor *sv, struct modent *m)
 {
 	struct plugsock	*ps = m->sock;
 
-	if (ps == NULL || m->held == NULL)
+	if (ps == NULL)
 		return;
+	/* A refused module has no worker's settings: the defaults. */
+	if (m->held == NULL)
+		fallback_slots(m, sv->o->max_conns);
 	if (ps->accept_ev == NULL) {
 		if (set_nonblock(ps->fd) == -1)
 			log_warn("fcntl O_NONBLOCK on %s: %s", ps->path,
@@ -770,14 +835,14 @@ fallback_worker_gone(struct supervisor *sv, struct modent *m)
 {
 	struct heldconn		*h;
 	struct conn_slot	*s;
-	char			*msg;
+	char			*msg, *reason;
 	unsigned		 i;
 
 	(void)sv;
 	if (m->check_ev != NULL)
 		evtimer_del(m->check_ev);
 	m->check_due_ns = 0;
-	msg = down_reason(m);
+	msg = down_reason(m, &reason);
 	for (i = 0; i < m->nheld; i++) {
 		h = &m->held[i];
 		s = held_slot(h);
@@ -792,7 +857,7 @@ fallback_worker_gone(struct supervisor *sv, struct modent *m)
 		case SLOT_IDLE:
 			if (s != NULL && s->partial) {
 				/* It had read part of a request. */
-				held_answer(h, msg);
+				held_answer(h, reason, msg);
 				held_release(h);
 				break;
 			}
@@ -808,7 +873,7 @@ fallback_worker_gone(struct supervisor *sv, struct modent *m)
 				held_watch(h, 1);
 			break;
 		case SLOT_REQUEST:
-			held_answer(h, msg);
+			held_answer(h, reason, msg);
 			held_release(h);
 			break;
 		default:
@@ -817,6 +882,7 @@ fallback_worker_gone(struct supervisor *sv, struct modent *m)
 			break;
 		}
 	}
+	free(reason);
 	free(msg);
 }
 

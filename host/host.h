@@ -169,6 +169,8 @@ int		 xvasprintf(char **, const char *, va_list)
 uint64_t	 now_ms(void);
 uint64_t	 now_ns(void);
 int		 valid_plugin_id(const char *);
+int		 plugin_id_from_file(const char *, char *);
+const char	*signal_name(int);
 int		 set_nonblock(int);
 void		 json_escape(struct evbuffer *, const char *, size_t);
 int		 parse_uint(const char *, unsigned, unsigned, unsigned *);
@@ -208,12 +210,15 @@ int		 http_parse_head(const char *, size_t, size_t,
 		     struct http_request *, int *, const char **);
 int		 http_dechunk(const char *, size_t, size_t, struct evbuffer *,
 		     size_t *, int *, const char **);
+/* Longest reason phrase we send (Scope shows it in the plugin's tooltip). */
+#define HTTP_REASON_MAX 200
 const char	*http_reason(int);
-void		 http_respond(struct evbuffer *, int, const char *,
+size_t		 http_reason_phrase(char *, size_t, const char *);
+void		 http_respond(struct evbuffer *, int, const char *, const char *,
 		     struct evbuffer *, int, int, const char *);
 void		 http_error_body(struct evbuffer *, const char *, const char *);
 void		 http_respond_error(struct evbuffer *, int, const char *,
-		     const char *, int, int, const char *);
+		     const char *, const char *, int, int, const char *);
 
 /* serve.c: the worker's event-driven HTTP server on passed connections. */
 struct server;
@@ -238,6 +243,9 @@ void		 server_reply(struct server_conn *, const struct http_request *,
 		     int, const char *, struct evbuffer *, const char *);
 void		 server_reply_error(struct server_conn *,
 		     const struct http_request *, int, const char *, const char *);
+void		 server_reply_failure(struct server_conn *,
+		     const struct http_request *, int, const char *, const char *,
+		     const char *);
 void		 server_limits_init(struct http_limits *, unsigned, unsigned,
 		     unsigned);
 
@@ -439,6 +447,7 @@ struct conn_slot {
 
 /* Counters a worker keeps in a page shared with its supervisor. */
 #define STATS_BUCKETS 24	/* collect time, log2 microseconds */
+#define STATS_ERROR_MAX 512	/* last error text, with its NUL */
 struct worker_stats {
 	uint64_t	 collect_start_ns;	/* CLOCK_MONOTONIC; 0: idle */
 	uint64_t	 requests;
@@ -451,6 +460,10 @@ struct worker_stats {
 	uint32_t	 notify_want;	/* supervisor: MSG_BUSY at the next
 					 * collect, please (then 0) */
 	uint32_t	 pad2;
+	/* The worker's last error; see stats.c. */
+	uint64_t	 error_seq;		/* odd while being written */
+	uint64_t	 error_ms;		/* CLOCK_MONOTONIC, 0: none */
+	char		 error[STATS_ERROR_MAX];
 	char		 exit_reason[STATS_REASON_MAX];	/* untrusted */
 	uint32_t	 nslots;	/* set by the supervisor */
 	uint32_t	 pad;
@@ -458,6 +471,11 @@ struct worker_stats {
 };
 #define STATS_SIZE(n) (sizeof(struct worker_stats) + \
 	    (size_t)(n) * sizeof(struct conn_slot))
+
+/* stats.c: the last error, written by a worker, read by its supervisor. */
+void		 stats_set_error(struct worker_stats *, const char *);
+int		 stats_get_error(const struct worker_stats *, char *, size_t,
+		     uint64_t *);
 
 /* spawn.c */
 struct spawn_args {
@@ -496,6 +514,7 @@ struct modfile {
 	char		*name;
 	char		*path;
 	struct stat	 st;
+	char		*refused;	/* unsafe to load: why; else NULL */
 };
 int		 scan_dir(const struct options *, struct modfile **, size_t *,
 		     char **);
@@ -514,7 +533,8 @@ void		 notify_close(void);
  * The supervisor: supervisor.c (event loop, signals, shutdown),
  * lifecycle.c (one module's states), reconcile.c (the module directory),
  * health.c (memory), fallback.c (connections and the replies a worker
- * cannot give) and status.c (the operator's view).  docs/ARCHITECTURE.md draws
+ * cannot give), refused.c (a refused module's socket) and status.c (the
+ * operator's view).  docs/ARCHITECTURE.md draws
  * the module states and the transitions between them.
  */
 
@@ -591,10 +611,15 @@ struct modent {
 	unsigned		 restarts;	/* total */
 	uint64_t		 backoff_ms;
 	char			*reason;	/* last error, for logs and replies */
+	uint64_t		 reason_ms;	/* when (CLOCK_MONOTONIC) */
 	char			*kill_reason;	/* why we killed it, if we did */
 	int			 refused_dup;	/* id taken: retry when it frees */
 	int			 retry_pending;	/* SIGHUP came before the refused
 						   worker exited: retry then */
+	int			 unsafe;	/* refused by the scan (file modes) */
+	int			 refused_sock;	/* sock: the refusal's (refused.c) */
+	struct plugsock		*refusal_kept;	/* the refusal's, while a retry starts */
+	int			 refused_sock_warned;
 
 	TAILQ_ENTRY(modent)	 entry;
 };
@@ -607,6 +632,8 @@ const char	*mod_name(const struct modent *);
 struct modent	*mod_find_pid(struct supervisor *, pid_t);
 struct modent	*mod_find_id(struct supervisor *, const char *,
 		     const struct modent *);
+struct modent	*mod_find_sock(struct supervisor *, const char *,
+		     const struct modent *);
 struct modent	*mod_new(struct supervisor *, const struct modfile *,
 		     const char *);
 void		 mod_free(struct supervisor *, struct modent *);
@@ -617,12 +644,24 @@ void		 mod_stop(struct supervisor *, struct modent *, enum after_stop);
 void		 mod_exited(struct supervisor *, struct modent *, int);
 void		 mod_release_socket(struct modent *);
 void		 mod_reconfigure(struct supervisor *, struct modent *);
+void		 mod_set_refused(struct supervisor *, struct modent *,
+		     const char *);
+const char	*mod_last_error(const struct modent *, char *, size_t);
+
+/* refused.c: a refused module's socket, named after its file or instance. */
+void		 refused_sock_open(struct supervisor *, struct modent *);
+void		 refused_sock_keep(struct modent *);
+void		 refused_sock_drop(struct modent *);
+void		 refused_sock_yield(struct supervisor *, const char *,
+		     const struct modent *);
+void		 refused_socks_retry(struct supervisor *);
 
 /* reconcile.c: the module table follows the module directory. */
 void		 reconcile_start(struct supervisor *);
 void		 reconcile_stop(struct supervisor *);
 void		 reconcile(struct supervisor *, int);
 void		 reconcile_reload(struct supervisor *);
+void		 reconcile_soon(struct supervisor *);
 
 /* contain.c: everything a worker starts dies with it. */
 #define CONTAIN_MARKER "SCOPE_PLUGIN_HOST_WORKER"

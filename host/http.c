@@ -391,18 +391,73 @@ http_reason(int status)
 }
 
 /*
+ * Writes text as a reason phrase into dst (size > 0): printable ASCII only
+ * (a control character or a run of blanks becomes one space, each non-ASCII
+ * UTF-8 sequence one '?'), no leading or trailing blank, at most
+ * HTTP_REASON_MAX bytes (cut with "...").  Scope's probe copies the status
+ * line into the plugin's status, which its UI shows in the tooltip, so this
+ * is where a person reads why a plugin failed.  Returns the length; 0 when
+ * nothing printable is left.
+ */
+size_t
+http_reason_phrase(char *dst, size_t size, const char *text)
+{
+	const unsigned char	*p = (const unsigned char *)text;
+	size_t			 max = size - 1, n = 0;
+	int			 blank = 0, cut = 0;
+
+	if (max > HTTP_REASON_MAX)
+		max = HTTP_REASON_MAX;
+	for (; *p != '\0'; p++) {
+		char	c;
+
+		if (*p >= 0x80 && *p < 0xc0)
+			continue;	/* UTF-8 continuation: '?' already out */
+		if (*p <= ' ' || *p == 0x7f) {
+			blank = n > 0;
+			continue;
+		}
+		c = *p >= 0x80 ? '?' : (char)*p;
+		if (n + blank + 1 > max) {
+			cut = 1;
+			break;
+		}
+		if (blank)
+			dst[n++] = ' ';
+		blank = 0;
+		dst[n++] = c;
+	}
+	if (cut && max >= 3) {
+		n = n + 3 > max ? max - 3 : n;
+		while (n > 0 && dst[n - 1] == ' ')
+			n--;
+		memcpy(dst + n, "...", 3);
+		n += 3;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
+/*
  * Frames a response into out, moving body (may be NULL) after the head.
  * Content-Length is always sent: the probe needs it to reuse connections.
+ * reason replaces the standard reason phrase (see http_reason_phrase);
+ * NULL or nothing printable keeps the standard one.
  */
 void
-http_respond(struct evbuffer *out, int status, const char *content_type,
-    struct evbuffer *body, int keep_alive, int head_only, const char *extra)
+http_respond(struct evbuffer *out, int status, const char *reason,
+    const char *content_type, struct evbuffer *body, int keep_alive,
+    int head_only, const char *extra)
 {
 	size_t	len = body != NULL ? evbuffer_get_length(body) : 0;
+	char	phrase[HTTP_REASON_MAX + 1];
 
+	if (reason == NULL ||
+	    http_reason_phrase(phrase, sizeof phrase, reason) == 0)
+		snprintf(phrase, sizeof phrase, "%s", http_reason(status));
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s%s\r\n",
-	    status, http_reason(status), content_type, len,
+	    status, phrase, content_type, len,
 	    keep_alive ? "" : "Connection: close\r\n",
 	    extra != NULL ? extra : "");
 	if (body == NULL)
@@ -428,16 +483,18 @@ http_error_body(struct evbuffer *body, const char *module, const char *message)
 	evbuffer_add(body, "}", 1);
 }
 
+/* An error reply: reason in the status line, the full message in the body. */
 void
-http_respond_error(struct evbuffer *out, int status, const char *module,
-    const char *message, int keep_alive, int head_only, const char *extra)
+http_respond_error(struct evbuffer *out, int status, const char *reason,
+    const char *module, const char *message, int keep_alive, int head_only,
+    const char *extra)
 {
 	struct evbuffer	*body;
 
 	if ((body = evbuffer_new()) == NULL)
 		fatal("evbuffer_new: out of memory");
 	http_error_body(body, module, message);
-	http_respond(out, status, "application/json", body, keep_alive,
+	http_respond(out, status, reason, "application/json", body, keep_alive,
 	    head_only, extra);
 	evbuffer_free(body);
 }

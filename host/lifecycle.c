@@ -37,8 +37,8 @@ static const char *const state_names[M_NSTATES] = {
  */
 #define TO(s) (1u << (s))
 static const unsigned transitions[M_NSTATES] = {
-	/* spawned, or the fork failed */
-	[M_WAITING] = TO(M_STARTING) | TO(M_BACKOFF),
+	/* spawned, or the fork failed; the scan refused the file (modes) */
+	[M_WAITING] = TO(M_STARTING) | TO(M_BACKOFF) | TO(M_REFUSED),
 	/* READY; a refusal; stopped; crashed or hung */
 	[M_STARTING] = TO(M_RUNNING) | TO(M_REFUSED) | TO(M_STOPPING) |
 	    TO(M_BACKOFF) | TO(M_FAILED),
@@ -46,10 +46,11 @@ static const unsigned transitions[M_NSTATES] = {
 	 * taken by a file that sorts first and started before it was ready */
 	[M_RUNNING] = TO(M_STOPPING) | TO(M_BACKOFF) | TO(M_FAILED) |
 	    TO(M_REFUSED),
-	/* timer expired: spawned, or the fork failed again */
-	[M_BACKOFF] = TO(M_STARTING) | TO(M_BACKOFF),
-	/* a new file or SIGHUP */
-	[M_FAILED] = TO(M_STARTING) | TO(M_BACKOFF),
+	/* timer expired: spawned, or the fork failed again; the file
+	 * became unsafe to load (modes) */
+	[M_BACKOFF] = TO(M_STARTING) | TO(M_BACKOFF) | TO(M_REFUSED),
+	/* a new file or SIGHUP; the file became unsafe to load */
+	[M_FAILED] = TO(M_STARTING) | TO(M_BACKOFF) | TO(M_REFUSED),
 	/* a new file, SIGHUP or its id freed; stopped before it exited */
 	[M_REFUSED] = TO(M_STARTING) | TO(M_BACKOFF) | TO(M_STOPPING),
 	/* exited: restarted on the new file (entries being removed are freed) */
@@ -111,6 +112,38 @@ set_reason(struct modent *m, const char *fmt, ...)
 	xvasprintf(&m->reason, fmt, ap);
 	va_end(ap);
 	free(old);
+	m->reason_ms = now_ms();
+}
+
+/*
+ * The module's last error: the newer of the supervisor's own (a crash, a
+ * refusal) and the one its worker wrote in the stats page (a failed
+ * collect).  buf holds the latter if it is chosen.
+ */
+const char *
+mod_last_error(const struct modent *m, char *buf, size_t size)
+{
+	uint64_t	ms;
+
+	if (m->stats != NULL && m->pid > 0 &&
+	    stats_get_error(m->stats, buf, size, &ms) &&
+	    (m->reason == NULL || ms >= m->reason_ms))
+		return buf;
+	return m->reason;
+}
+
+/* A worker that exits takes its page along: keep its last error. */
+static void
+mod_keep_worker_error(struct modent *m)
+{
+	char		buf[STATS_ERROR_MAX];
+	uint64_t	ms;
+
+	if (m->stats != NULL && stats_get_error(m->stats, buf, sizeof buf, &ms) &&
+	    (m->reason == NULL || ms >= m->reason_ms)) {
+		set_reason(m, "%s", buf);
+		m->reason_ms = ms;
+	}
 }
 
 /* The name to log a module by: its id once known, else its file. */
@@ -131,14 +164,32 @@ mod_find_pid(struct supervisor *sv, pid_t pid)
 	return NULL;
 }
 
-/* The entry other than skip that holds the socket for id. */
+/* The entry other than skip that holds a socket for id, refusals too. */
+struct modent *
+mod_find_sock(struct supervisor *sv, const char *id, const struct modent *skip)
+{
+	struct modent	*m;
+
+	TAILQ_FOREACH(m, &sv->mods, entry)
+		if (m != skip && ((m->sock != NULL &&
+		    strcmp(m->sock->id, id) == 0) || (m->refusal_kept != NULL &&
+		    strcmp(m->refusal_kept->id, id) == 0)))
+			return m;
+	return NULL;
+}
+
+/*
+ * The entry other than skip serving (or starting with) id; a refusal
+ * shown on that socket gives way (refused.c).
+ */
 struct modent *
 mod_find_id(struct supervisor *sv, const char *id, const struct modent *skip)
 {
 	struct modent	*m;
 
 	TAILQ_FOREACH(m, &sv->mods, entry)
-		if (m != skip && m->sock != NULL && strcmp(m->sock->id, id) == 0)
+		if (m != skip && m->sock != NULL && !m->refused_sock &&
+		    strcmp(m->sock->id, id) == 0)
 			return m;
 	return NULL;
 }
@@ -157,11 +208,13 @@ timer_arm(struct modent *m, uint64_t ms)
 void
 mod_release_socket(struct modent *m)
 {
+	refused_sock_drop(m);
 	if (m->sock == NULL)
 		return;
 	fallback_free(m);
 	plugsock_close(m->sock);
 	m->sock = NULL;
+	m->refused_sock = 0;
 }
 
 static void
@@ -238,6 +291,21 @@ stats_slots(struct modent *m, unsigned n)
 }
 
 /*
+ * Refused, already logged: the refusal's socket, if any, shows why
+ * (refused.c).  An entry refused again (its file still unsafe, for a new
+ * reason) stays refused.
+ */
+void
+mod_set_refused(struct supervisor *sv, struct modent *m, const char *reason)
+{
+	set_reason(m, "%s", reason);
+	if (m->state != M_REFUSED)
+		mod_set_state(m, M_REFUSED, "refused");
+	refused_sock_open(sv, m);
+	supervisor_ready_check(sv);
+}
+
+/*
  * Permanent for this file version: only a new file or SIGHUP retries.
  * The log names the file, and the instance if it is one.
  */
@@ -255,10 +323,7 @@ mod_refuse(struct supervisor *sv, struct modent *m, const char *reason)
 	else
 		log_err("module %s: refused: %s", who, reason);
 	free(who);
-	set_reason(m, "%s", reason);
-	mod_set_state(m, M_REFUSED, "refused");
-	mod_release_socket(m);
-	supervisor_ready_check(sv);
+	mod_set_refused(sv, m, reason);
 }
 
 /*
@@ -462,8 +527,14 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		return;
 	}
 	/* A new version of the module may have a new id. */
-	if (m->sock != NULL && strcmp(m->sock->id, id) != 0)
-		mod_release_socket(m);
+	if (m->sock != NULL && strcmp(m->sock->id, id) != 0) {
+		if (m->refused_sock)
+			refused_sock_keep(m);
+		else
+			mod_release_socket(m);
+	}
+	m->refused_sock = 0;	/* the refusal's socket, if kept, is its own now */
+	refused_sock_yield(sv, id, m);
 	snprintf(m->id, sizeof m->id, "%s", id);
 	m->deadline_ms = ms.deadline_ms;
 	m->reply_ms = ms.reply_ms;
@@ -537,6 +608,7 @@ mod_ready(struct supervisor *sv, struct modent *m)
 	m->ready_ms = now_ms();
 	evtimer_del(m->timer);
 	fallback_off(sv, m);
+	refused_sock_drop(m);
 	log_info("module %s: serving %s (pid %ld, %s)", m->id, m->sock->path,
 	    (long)m->pid, m->name);
 	supervisor_ready_check(sv);
@@ -768,6 +840,7 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 	mod_set_state(m, M_STARTING, "worker started");
 	m->refused_dup = 0;
 	m->retry_pending = 0;
+	m->refused_sock_warned = 0;
 	free(m->kill_reason);
 	m->kill_reason = NULL;
 	m->spawned_ms = now_ms();
@@ -808,22 +881,6 @@ mod_stop(struct supervisor *sv, struct modent *m, enum after_stop after)
 	}
 }
 
-static const char *
-signame(int sig)
-{
-	switch (sig) {
-	case SIGSEGV: return "SIGSEGV";
-	case SIGABRT: return "SIGABRT";
-	case SIGKILL: return "SIGKILL";
-	case SIGTERM: return "SIGTERM";
-	case SIGBUS: return "SIGBUS";
-	case SIGFPE: return "SIGFPE";
-	case SIGILL: return "SIGILL";
-	case SIGINT: return "SIGINT";
-	default: return "signal";
-	}
-}
-
 /*
  * The reason a worker wrote in the shared page before ending itself:
  * untrusted text, so only printable ASCII of it, within its field.
@@ -851,7 +908,7 @@ mod_crashed(struct supervisor *sv, struct modent *m, pid_t pid, int status)
 
 	if (WIFSIGNALED(status))
 		snprintf(how, sizeof how, "killed by %s (%d)",
-		    signame(WTERMSIG(status)), WTERMSIG(status));
+		    signal_name(WTERMSIG(status)), WTERMSIG(status));
 	else if (WEXITSTATUS(status) == WORKER_EXIT_DEADLINE &&
 	    m->stats != NULL && m->kill_reason == NULL)
 		worker_reason(m, how, sizeof how);
@@ -905,6 +962,7 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 	mod_close_channel(m);
 	evtimer_del(m->timer);
 	contain_worker_exited(sv, m, pid);
+	mod_keep_worker_error(m);
 
 	if (sv->shutting_down) {
 		log_info("module %s: stopped and removed", mod_name(m));
@@ -917,6 +975,8 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 		case AFTER_REMOVE:
 			log_info("module %s: stopped and removed", mod_name(m));
 			mod_free(sv, m);
+			/* Its file may still be there, refused now: look. */
+			reconcile_soon(sv);
 			return;
 		case AFTER_RESTART:
 			log_info("module %s: restarting on the new %s",

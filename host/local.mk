@@ -24,9 +24,11 @@ libhost_la_SOURCES = \
 	host/options.c \
 	host/output.c \
 	host/reconcile.c \
+	host/refused.c \
 	host/scan.c \
 	host/serve.c \
 	host/sockets.c \
+	host/stats.c \
 	host/spawn.c \
 	host/status.c \
 	host/supervisor.c \

@@ -14,6 +14,45 @@
 #include "host.h"
 
 static void	watch_cb(evutil_socket_t, short, void *);
+static void	reconcile_schedule(struct supervisor *, unsigned);
+
+/* Look at the directory again shortly (a module was stopped for its file). */
+void
+reconcile_soon(struct supervisor *sv)
+{
+	reconcile_schedule(sv, 10);
+}
+
+/*
+ * An entry (the file's own module, or inst, one of its instances) of a
+ * file the scan refused as unsafe to load (it logged why, once): refused
+ * without a worker.  One still running an older version is stopped first;
+ * its entry goes, and the look after (reconcile_soon) refuses the file.
+ */
+static void
+reconcile_unsafe(struct supervisor *sv, struct modent *m,
+    const struct modfile *f, const char *inst)
+{
+	if (m == NULL) {
+		m = mod_new(sv, f, inst);
+		m->present = 1;
+	}
+	if (m->pid > 0) {
+		if (m->state != M_STOPPING || m->after != AFTER_REMOVE) {
+			log_info("module %s: %s is unsafe to load now; stopping",
+			    mod_name(m), m->name);
+			mod_stop(sv, m, AFTER_REMOVE);
+		}
+		return;
+	}
+	if (m->state == M_REFUSED && m->unsafe && m->reason != NULL &&
+	    strcmp(m->reason, f->refused) == 0 && scan_same_file(&m->st, &f->st))
+		return;
+	m->st = f->st;
+	m->unsafe = 1;
+	evtimer_del(m->timer);
+	mod_set_refused(sv, m, f->refused);
+}
 
 static void
 reconcile_schedule(struct supervisor *sv, unsigned ms)
@@ -60,15 +99,20 @@ reconcile_entry(struct supervisor *sv, const struct modfile *f,
 	/* A file still being written is left until it settles. */
 	if (settling)
 		return;
+	if (f->refused != NULL) {
+		reconcile_unsafe(sv, m, f, inst);
+		return;
+	}
 	if (m == NULL) {
 		m = mod_new(sv, f, inst);
 		m->present = 1;
 		mod_spawn(sv, m);
 		return;
 	}
-	if (!scan_same_file(&m->st, &f->st)) {
+	if (!scan_same_file(&m->st, &f->st) || m->unsafe) {
 		log_info("module %s: %s changed", mod_name(m), m->name);
 		m->st = f->st;
+		m->unsafe = 0;
 		if (m->pid > 0) {
 			mod_backoff_reset(m);
 			mod_stop(sv, m, AFTER_RESTART);
@@ -159,6 +203,7 @@ reconcile(struct supervisor *sv, int retry_failed)
 			mod_free(sv, m);
 		}
 	}
+	refused_socks_retry(sv);
 	if (wait_ms > 0)
 		reconcile_schedule(sv, wait_ms + 10);
 }

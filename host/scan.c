@@ -209,9 +209,29 @@ out:
 	return why;
 }
 
+/* Adds a file to the list; refused (taken) says why it must not be loaded. */
+static void
+list_add(struct modfile **files, size_t *n, size_t *cap, const char *dir,
+    const char *name, const struct stat *st, char *refused)
+{
+	struct modfile	*f;
+
+	if (*n == *cap) {
+		*cap = *cap == 0 ? 16 : *cap * 2;
+		*files = xrealloc(*files, *cap * sizeof **files);
+	}
+	f = &(*files)[(*n)++];
+	f->name = xstrdup(name);
+	xasprintf(&f->path, "%s/%s", dir, name);
+	f->st = *st;
+	f->refused = refused;
+}
+
 /*
- * Lists the regular files named *.so in the module directory, sorted by name, leaving out
- * (and logging once) those unsafe to load.  Returns 0 or -1 with *cause
+ * Lists the regular files named *.so in the module directory, sorted by
+ * name.  Those unsafe to load (or all, when the directory is) are listed
+ * with the reason in refused, logged once per file version.  Returns 0 or
+ * -1 with *cause
  * when the directory cannot be read.
  */
 int
@@ -222,7 +242,7 @@ scan_dir(const struct options *o, struct modfile **out, size_t *nout,
 	struct dirent	*de;
 	struct stat	 st;
 	size_t		 n = 0, cap = 0;
-	char		 realdir[PATH_MAX], *why, *what;
+	char		 realdir[PATH_MAX], *why, *what, *dir_why = NULL;
 	const char	*dir = o->module_dir;
 	DIR		*d;
 	int		 dfd;
@@ -249,13 +269,11 @@ scan_dir(const struct options *o, struct modfile **out, size_t *nout,
 		xasprintf(&full, "%s; loading no module from it (strict modes; "
 		    "--no-strict-modes to allow)", why);
 		refuse_once(what, realdir, &st, full);
-		free(full);
 		free(why);
 		free(what);
 		nrefused = 1;
-		closedir(d);
-		refusals_prune();
-		return 0;
+		/* Its files are still listed, refused for this reason. */
+		dir_why = full;
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (!is_module_name(de->d_name))
@@ -268,6 +286,11 @@ scan_dir(const struct options *o, struct modfile **out, size_t *nout,
 		}
 		if (!S_ISREG(st.st_mode))
 			continue;
+		if (dir_why != NULL) {
+			list_add(&files, &n, &cap, dir, de->d_name, &st,
+			    xstrdup(dir_why));
+			continue;
+		}
 		if ((why = unsafe_file(o, realdir, dfd, de->d_name, &st)) !=
 		    NULL) {
 			char	*path, *full;
@@ -278,22 +301,16 @@ scan_dir(const struct options *o, struct modfile **out, size_t *nout,
 			    strstr(why, "symlink") == NULL ?
 			    " (strict modes; --no-strict-modes to allow)" : "");
 			refuse_once(what, path, &st, full);
-			free(full);
 			free(what);
 			free(path);
 			free(why);
 			nrefused++;
+			list_add(&files, &n, &cap, dir, de->d_name, &st, full);
 			continue;
 		}
-		if (n == cap) {
-			cap = cap == 0 ? 16 : cap * 2;
-			files = xrealloc(files, cap * sizeof *files);
-		}
-		files[n].name = xstrdup(de->d_name);
-		xasprintf(&files[n].path, "%s/%s", dir, de->d_name);
-		files[n].st = st;
-		n++;
+		list_add(&files, &n, &cap, dir, de->d_name, &st, NULL);
 	}
+	free(dir_why);
 	closedir(d);
 	refusals_prune();
 	if (n > 1)
@@ -311,6 +328,7 @@ scan_free(struct modfile *files, size_t n)
 	for (i = 0; i < n; i++) {
 		free(files[i].name);
 		free(files[i].path);
+		free(files[i].refused);
 	}
 	free(files);
 }

@@ -532,15 +532,27 @@ server_reply(struct server_conn *c, const struct http_request *req, int status,
 
 	if (!conn_may_reply(c))
 		return;
-	http_respond(bufferevent_get_output(c->bev), status, content_type, body,
-	    keep_alive, req->method == HTTP_HEAD, extra);
+	http_respond(bufferevent_get_output(c->bev), status, NULL, content_type,
+	    body, keep_alive, req->method == HTTP_HEAD, extra);
 	if (!keep_alive)
 		c->closing = 1;
 }
 
+/* An error reply whose status line carries the message (see below). */
 void
 server_reply_error(struct server_conn *c, const struct http_request *req,
     int status, const char *module, const char *message)
+{
+	server_reply_failure(c, req, status, module, message, message);
+}
+
+/*
+ * An error reply: reason (short, for the status line, where Scope shows
+ * it) and message (the full text, in the JSON body).
+ */
+void
+server_reply_failure(struct server_conn *c, const struct http_request *req,
+    int status, const char *module, const char *reason, const char *message)
 {
 	int		keep_alive = req->keep_alive && !c->closing;
 	const char	*extra = NULL;
@@ -550,8 +562,9 @@ server_reply_error(struct server_conn *c, const struct http_request *req,
 	if (status == 405)
 		extra = req->route == ROUTE_CONTROL ? "Allow: POST\r\n" :
 		    "Allow: GET, HEAD\r\n";
-	http_respond_error(bufferevent_get_output(c->bev), status, module,
-	    message, keep_alive, req->method == HTTP_HEAD, extra);
+	http_respond_error(bufferevent_get_output(c->bev), status, reason,
+	    module, message, keep_alive, req->method == HTTP_HEAD, extra);
 	if (!keep_alive)
 		c->closing = 1;
 }
+

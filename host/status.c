@@ -102,6 +102,7 @@ status_json(struct supervisor *sv, struct evbuffer *b)
 {
 	struct modent	*m;
 	uint64_t	 now = now_ms();
+	char		 err[STATS_ERROR_MAX];
 	int		 first = 1;
 
 	evbuffer_add(b, "{", 1);
@@ -138,7 +139,8 @@ status_json(struct supervisor *sv, struct evbuffer *b)
 			    (unsigned long long)st->collects,
 			    stats_quantile_ms(st, 0.5), stats_quantile_ms(st, 0.99),
 			    (double)st->collect_us_max / 1000.0);
-		json_kv_str(b, "last_error", m->reason, 1);
+		json_kv_str(b, "last_error", mod_last_error(m, err, sizeof err),
+		    1);
 		evbuffer_add(b, "}", 1);
 	}
 	evbuffer_add(b, "]}\n", 3);
@@ -286,17 +288,18 @@ status_log(struct supervisor *sv)
 {
 	struct modent	*m;
 	unsigned	 n = 0;
+	char		 buf[STATS_ERROR_MAX];
 
 	TAILQ_FOREACH(m, &sv->mods, entry) {
 		uint64_t req = m->stats != NULL ? m->stats->requests : 0;
 		uint64_t err = m->stats != NULL ? m->stats->errors : 0;
+		const char *last = mod_last_error(m, buf, sizeof buf);
 
 		log_info("status: %s file=%s state=%s pid=%ld restarts=%u "
 		    "requests=%llu errors=%llu%s%s", m->id[0] ? m->id : "-",
 		    m->name, mod_state_name(m->state), (long)m->pid, m->restarts,
 		    (unsigned long long)req, (unsigned long long)err,
-		    m->reason != NULL ? " last_error=" : "",
-		    m->reason != NULL ? m->reason : "");
+		    last != NULL ? " last_error=" : "", last != NULL ? last : "");
 		n++;
 	}
 	log_info("status: %u module%s", n, n == 1 ? "" : "s");
@@ -434,7 +437,15 @@ status_main(int argc, char **argv)
 		yajl_val	m = YAJL_GET_ARRAY(mods)->values[i];
 		char		up[32];
 		const char	*id = jstr(m, "id");
+		const char	*ipath[] = { "instance", NULL };
 
+		/*
+		 * A refused file goes by its name: its id may be another's.
+		 * An instance's id is the configuration's, its own.
+		 */
+		if (strcmp(jstr(m, "state"), "refused") == 0 &&
+		    !YAJL_IS_TRUE(yajl_tree_get(m, ipath, yajl_t_any)))
+			id = "-";
 		fmt_duration(up, sizeof up, jstr(m, "uptime_s"));
 		printf("%-16s %-10s %-7s %-8s %-8s %-9s %-7s %-8s %-8s %s\n",
 		    strcmp(id, "-") != 0 ? id : jstr(m, "file"), jstr(m, "state"),

@@ -5,8 +5,8 @@
  * loop, the signals and shutdown; the rest of the supervisor is
  * lifecycle.c (each module's states), reconcile.c (the module
  * directory), health.c (memory), fallback.c (connections, and the
- * replies owed when a worker cannot give them) and status.c (the
- * operator's view).
+ * replies owed when a worker cannot give them), refused.c (a refused
+ * module's socket) and status.c (the operator's view).
  */
 #include <sys/wait.h>
 

@@ -1,6 +1,7 @@
 /* util.c - checked allocation, clocks, small validators shared by all files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,51 @@ valid_plugin_id(const char *id)
 			return 0;
 	}
 	return !prev_dash;
+}
+
+/*
+ * The plugin id a module file goes by while it is refused (no descriptor
+ * to take one from): its name without ".so", each run of characters an id
+ * may not hold made one '-', cut to PLUGIN_ID_MAX.  id has room for
+ * PLUGIN_ID_MAX + 1 bytes.  Returns 0, or -1 when nothing valid is left.
+ */
+int
+plugin_id_from_file(const char *name, char *id)
+{
+	size_t	len = strlen(name), i, n = 0;
+
+	if (len > 3 && strcmp(name + len - 3, ".so") == 0)
+		len -= 3;
+	for (i = 0; i < len && n < PLUGIN_ID_MAX; i++) {
+		char	c = name[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9'))
+			id[n++] = c;
+		else if (n > 0 && id[n - 1] != '-')
+			id[n++] = '-';
+	}
+	while (n > 0 && id[n - 1] == '-')
+		n--;
+	id[n] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+/* "SIGSEGV" for the signals a worker dies of; "signal" for others. */
+const char *
+signal_name(int sig)
+{
+	switch (sig) {
+	case SIGSEGV: return "SIGSEGV";
+	case SIGABRT: return "SIGABRT";
+	case SIGKILL: return "SIGKILL";
+	case SIGTERM: return "SIGTERM";
+	case SIGBUS: return "SIGBUS";
+	case SIGFPE: return "SIGFPE";
+	case SIGILL: return "SIGILL";
+	case SIGINT: return "SIGINT";
+	default: return "signal";
+	}
 }
 
 int

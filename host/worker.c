@@ -57,10 +57,11 @@ struct worker {
 	 * Interval mode: a collector thread refreshes the cache so that a
 	 * slow collect never delays a reply.  module_lock keeps module
 	 * callbacks (collect, control) from ever running concurrently;
-	 * cache_lock guards cache and cache_fault.
+	 * cache_lock guards cache, cache_fault and cache_reason.
 	 */
 	struct evbuffer		*cache;
 	char			*cache_fault;
+	char			*cache_reason;	/* its status-line form */
 	pthread_t		 collector;
 	int			 collector_running;
 	int			 stopping;
@@ -71,17 +72,45 @@ struct worker {
 	char			*last_fault;
 	uint64_t		 last_fault_log;
 	uint64_t		 last_slow_log;
+
+	/*
+	 * The module's last error line (sph_log at SPH_LOG_ERR or worse)
+	 * since the current collect or init began: the reason a failure
+	 * gives.  A module may log from threads of its own: log_lock.
+	 */
+	pthread_mutex_t		 log_lock;
+	char			 err_line[1024];
 };
 
 static void
 host_log_cb(void *ctx, int level, const char *line)
 {
-	(void)ctx;
+	struct worker	*w = ctx;
+
 	if (level < 0)
 		level = 0;
 	if (level > 7)
 		level = 7;
 	log_msg(level, "%s", line);
+	if (level <= SPH_LOG_ERR && line[0] != '\0') {
+		pthread_mutex_lock(&w->log_lock);
+		snprintf(w->err_line, sizeof w->err_line, "%s", line);
+		pthread_mutex_unlock(&w->log_lock);
+	}
+}
+
+/* The module's error line logged since the last call, or NULL; forgets it. */
+static char *
+worker_take_error_line(struct worker *w)
+{
+	char	*line = NULL;
+
+	pthread_mutex_lock(&w->log_lock);
+	if (w->err_line[0] != '\0')
+		line = xstrdup(w->err_line);
+	w->err_line[0] = '\0';
+	pthread_mutex_unlock(&w->log_lock);
+	return line;
 }
 
 static const char *
@@ -109,12 +138,16 @@ host_param_at_cb(void *ctx, size_t index, const char **key,
 	return 0;
 }
 
-/* Logs a fault once per interval unless it changed. */
+/*
+ * Logs a fault once per interval unless it changed; the supervisor sees
+ * every one (the last error in `status`).
+ */
 static void
 worker_fault(struct worker *w, const char *what, const char *cause)
 {
 	uint64_t	now = now_ms();
 
+	stats_set_error(w->stats, cause);
 	if (w->last_fault != NULL && strcmp(w->last_fault, cause) == 0 &&
 	    now - w->last_fault_log < FAULT_LOG_INTERVAL_MS)
 		return;
@@ -138,15 +171,36 @@ worker_busy(struct worker *w)
 		log_debug("channel: busy: %s", strerror(errno));
 }
 
-/* Runs collect into out; warns when over the soft budget. */
+/*
+ * Runs collect into out; warns when over the soft budget.  On failure
+ * *cause is the full text and, if reason is not NULL, *reason the short
+ * one for the status line: the module's own error line when it logged
+ * one (the contract: log why, return -1), else the host's finding.
+ */
 static int
-worker_collect(struct worker *w, struct evbuffer *out, char **cause)
+worker_collect(struct worker *w, struct evbuffer *out, char **cause,
+    char **reason)
 {
-	uint64_t	us;
-	int		rc;
+	char		*line;
+	uint64_t	 us;
+	int		 rc;
 
 	/* Callers hold module_lock whenever a collector thread exists. */
+	free(worker_take_error_line(w));
 	rc = reporter_build(w->reporter, out, cause);
+	if (rc != 0) {
+		if ((line = worker_take_error_line(w)) != NULL) {
+			char	*full;
+
+			xasprintf(&full, "%s (%s)", line, *cause);
+			free(*cause);
+			*cause = full;
+		}
+		if (reason != NULL)
+			*reason = line != NULL ? line : xstrdup(*cause);
+		else
+			free(line);
+	}
 	us = reporter_last_us(w->reporter);
 	if (w->ms.budget_ms > 0 && us > (uint64_t)w->ms.budget_ms * 1000 &&
 	    now_ms() - w->last_slow_log >= FAULT_LOG_INTERVAL_MS) {
@@ -163,24 +217,27 @@ static void
 worker_refresh_cache(struct worker *w)
 {
 	struct evbuffer	*fresh, *old;
-	char		*cause = NULL;
+	char		*cause = NULL, *reason = NULL;
 	int		 rc;
 
 	if ((fresh = evbuffer_new()) == NULL)
 		fatal("evbuffer_new: out of memory");
 	pthread_mutex_lock(&w->module_lock);
-	rc = worker_collect(w, fresh, &cause);
-	pthread_mutex_unlock(&w->module_lock);
+	rc = worker_collect(w, fresh, &cause, &reason);
 	if (rc != 0) {
+		/* Under module_lock: a control's refresh may fault too. */
 		worker_fault(w, "collect", cause);
 		/* Serve the fault rather than an ever older report. */
 		evbuffer_drain(fresh, evbuffer_get_length(fresh));
 	}
+	pthread_mutex_unlock(&w->module_lock);
 	pthread_mutex_lock(&w->cache_lock);
 	old = w->cache;
 	w->cache = fresh;
 	free(w->cache_fault);
 	w->cache_fault = cause;
+	free(w->cache_reason);
+	w->cache_reason = reason;
 	pthread_mutex_unlock(&w->cache_lock);
 	evbuffer_free(old);
 }
@@ -244,17 +301,18 @@ collector_stop(struct worker *w)
 	w->collector_running = 0;
 }
 
-/* 500 with the module's fault; frees cause. */
+/* 500 for a failed collect: the reason in the status line, all in the body. */
 static void
 reply_fault(struct worker *w, struct server_conn *c,
-    const struct http_request *req, char *cause)
+    const struct http_request *req, char *reason, char *cause)
 {
 	char	*msg;
 
 	w->stats->errors++;
 	xasprintf(&msg, "module %s: %s", w->mod.id, cause);
-	server_reply_error(c, req, 500, w->mod.id, msg);
+	server_reply_failure(c, req, 500, w->mod.id, reason, msg);
 	free(msg);
+	free(reason);
 	free(cause);
 }
 
@@ -308,7 +366,7 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
 	struct shared_report	 *shared = NULL;
 	struct evbuffer_iovec	 *vec = NULL;
 	struct evbuffer		 *body;
-	char			 *cause = NULL;
+	char			 *cause = NULL, *reason = NULL;
 	size_t			  i, n;
 	int			  rc, nvec = 0;
 
@@ -333,7 +391,7 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
 
 	evbuffer_drain(w->body, evbuffer_get_length(w->body));
 	worker_busy(w);
-	if ((rc = worker_collect(w, w->body, &cause)) != 0)
+	if ((rc = worker_collect(w, w->body, &cause, &reason)) != 0)
 		worker_fault(w, "collect", cause);
 	if (rc == 0 && n > 1) {
 		/* The buffer goes to the replies; the next collect gets a new
@@ -357,7 +415,7 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < n; i++) {
 		if (rc != 0)
 			reply_fault(w, batch[i], server_request(batch[i]),
-			    xstrdup(cause));
+			    xstrdup(reason), xstrdup(cause));
 		else if (shared == NULL)
 			server_reply(batch[i], server_request(batch[i]), 200,
 			    "application/json", w->body, NULL);
@@ -376,6 +434,7 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < n; i++)
 		server_complete(batch[i]);
 	evbuffer_free(body);
+	free(reason);
 	free(cause);
 	free(batch);
 	if (w->nwaiting > 0)
@@ -405,7 +464,7 @@ static void
 serve_report(struct worker *w, struct server_conn *c,
     const struct http_request *req)
 {
-	char	*cause = NULL;
+	char	*cause = NULL, *reason = NULL;
 
 	if (w->ms.interval_ms > 0) {
 		size_t	len;
@@ -415,9 +474,12 @@ serve_report(struct worker *w, struct server_conn *c,
 			if (evbuffer_add(w->body, evbuffer_pullup(w->cache, -1),
 			    len) != 0)
 				fatal("evbuffer_add: out of memory");
-		} else
+		} else {
 			cause = xstrdup(w->cache_fault != NULL ?
 			    w->cache_fault : "no report collected yet");
+			reason = xstrdup(w->cache_reason != NULL ?
+			    w->cache_reason : cause);
+		}
 		pthread_mutex_unlock(&w->cache_lock);
 		if (len > 0) {
 			server_reply(c, req, 200, "application/json", w->body, NULL);
@@ -427,7 +489,7 @@ serve_report(struct worker *w, struct server_conn *c,
 		report_wait(w, c);
 		return;
 	}
-	reply_fault(w, c, req, cause);
+	reply_fault(w, c, req, reason, cause);
 }
 
 /*
@@ -457,7 +519,7 @@ serve_control(struct worker *w, struct server_conn *c,
 {
 	struct control_request	*cr;
 	char			 errbuf[512];
-	char			*cause = NULL, *msg;
+	char			*cause = NULL, *reason = NULL, *msg;
 	size_t			 len = evbuffer_get_length(reqbody);
 	const char		*data;
 	int			 rc;
@@ -503,13 +565,13 @@ serve_control(struct worker *w, struct server_conn *c,
 		if ((report = evbuffer_new()) == NULL)
 			fatal("evbuffer_new: out of memory");
 		pthread_mutex_lock(&w->module_lock);
-		rc = worker_collect(w, report, &cause);
+		rc = worker_collect(w, report, &cause, &reason);
 		if (rc != 0)
 			worker_fault(w, "collect after control", cause);
 		pthread_mutex_unlock(&w->module_lock);
 		if (rc != 0) {
-			reply_fault(w, c, req, cause);
 			evbuffer_free(report);
+			reply_fault(w, c, req, reason, cause);
 			return;
 		}
 		if (w->ms.interval_ms > 0) {
@@ -520,6 +582,8 @@ serve_control(struct worker *w, struct server_conn *c,
 			    evbuffer_get_length(report));
 			free(w->cache_fault);
 			w->cache_fault = NULL;
+			free(w->cache_reason);
+			w->cache_reason = NULL;
 			pthread_mutex_unlock(&w->cache_lock);
 		}
 		evbuffer_add(w->body, "{\"shortcutReport\":", 18);
@@ -627,7 +691,7 @@ watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	    now - start < (uint64_t)w->ms.deadline_ms * 1000000)
 		return;
 	snprintf(w->stats->exit_reason, sizeof w->stats->exit_reason,
-	    "collect did not finish within %u ms (deadline); restarting",
+	    "collect did not finish within %u ms (deadline)",
 	    w->ms.deadline_ms);
 	log_err("%s", w->stats->exit_reason);
 	_exit(WORKER_EXIT_DEADLINE);
@@ -731,7 +795,7 @@ worker_check(struct worker *w)
 
 	if ((out = evbuffer_new()) == NULL)
 		fatal("evbuffer_new: out of memory");
-	if (worker_collect(w, out, &cause) != 0)
+	if (worker_collect(w, out, &cause, NULL) != 0)
 		ok = 0;
 	else {
 		len = evbuffer_get_length(out);
@@ -819,6 +883,7 @@ worker_main(const char *path)
 		log_to_pipe(WORKER_LOG_FD);
 	pthread_mutex_init(&w.module_lock, NULL);
 	pthread_mutex_init(&w.cache_lock, NULL);
+	pthread_mutex_init(&w.log_lock, NULL);
 	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
 	snprintf(prefix, sizeof prefix, "module %s", base);
 	log_set_prefix(prefix);
@@ -851,8 +916,17 @@ worker_main(const char *path)
 	w.host.deadline_ms = w.ms.deadline_ms;
 	w.host.probe_id = w.probe_id;
 	w.host.ctx = &w;
+	free(worker_take_error_line(&w));
 	if (module_init(&w.mod, &w.host, &cause) != 0) {
+		char	*line = worker_take_error_line(&w);
+
 		w.mod.host = NULL;	/* no fini after a failed init */
+		if (line != NULL) {
+			/* What the module logged is the reason worth showing. */
+			free(cause);
+			xasprintf(&cause, "init failed: %s", line);
+			free(line);
+		}
 		refuse(cause);
 	}
 	w.reporter = reporter_new(&w.mod, w.stats);
@@ -913,6 +987,7 @@ worker_main(const char *path)
 	evbuffer_free(w.body);
 	evbuffer_free(w.cache);
 	free(w.cache_fault);
+	free(w.cache_reason);
 	free(w.last_fault);
 	free(w.params);
 	event_base_free(w.base);

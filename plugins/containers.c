@@ -17,7 +17,8 @@
  *	    bare <id> under "docker" or a pod cgroup; <id> is 64 lowercase
  *	    hex digits, so crio-conmon-… and libpod-conmon-… never match
  *	pods: kubepods[-burstable|-besteffort]-pod<uid with _>.slice, and
- *	    pod<uid> under kubepods[/burstable|/besteffort]
+ *	    pod<uid> under kubepods[/burstable|/besteffort]; a static pod's
+ *	    pod<hash> there is no Pod node, but its bare ids are containers
  * Each cgroup's files are then opened relative to a directory fd (v2:
  * the cgroup's own, opened once; v1: each hierarchy's, with the cgroup's
  * path) and only the files behind reported values are read.  At most
@@ -228,12 +229,20 @@ pod_name(const char *name, enum ctx ctx, char uid[UID_LEN + 1])
 	return 0;
 }
 
-/* Context for the children of a directory that is neither kind. */
+/*
+ * Context for the children of a directory that is neither kind.  A
+ * "pod..." directory under kubepods whose name holds no API uid is still
+ * a pod cgroup: a static pod's uid is the kubelet's 32-hex hash of its
+ * manifest, which no Scope Pod node has, but its containers are bare ids
+ * (cgroupfs driver) on Container nodes Scope draws.
+ */
 static enum ctx
 dir_ctx(const char *name, enum ctx parent)
 {
 	if (strcmp(name, "docker") == 0)
 		return C_DOCKER;
+	if (parent == C_KUBEPODS && strncmp(name, "pod", 3) == 0)
+		return C_POD;
 	if (strcmp(name, "kubepods") == 0 ||
 	    (parent == C_KUBEPODS && (strcmp(name, "burstable") == 0 ||
 	    strcmp(name, "besteffort") == 0)))

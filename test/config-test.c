@@ -4,6 +4,7 @@
  * params, the "*" fallback, and flags overriding the file.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -632,6 +633,63 @@ test_reread(void)
 	free(dir);
 }
 
+/*
+ * Only a regular file of a sane size is read: the supervisor rereads it on
+ * SIGHUP in its event loop, where a FIFO or /dev/zero would stall it.
+ */
+static void
+test_not_a_file(void)
+{
+	struct options	 o;
+	char		 dir[] = "/tmp/config-test-nf.XXXXXX", *fifo, *big;
+	char		**errors = NULL;
+	size_t		 nerrors = 0;
+	FILE		*f;
+	int		 r;
+
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		exit(2);
+	}
+	xasprintf(&fifo, "%s/fifo.conf", dir);
+	xasprintf(&big, "%s/big.conf", dir);
+	if (mkfifo(fifo, 0600) != 0 || (f = fopen(big, "w")) == NULL) {
+		perror(dir);
+		exit(2);
+	}
+	for (r = 0; r < (1 << 20) / 16 + 1; r++)
+		fputs("# comment line.\n", f);
+	fclose(f);
+
+	options_defaults(&o);
+	r = config_load(&o, fifo, 1, &errors, &nerrors);
+	result("fifo-refused", r == -1 && nerrors == 1 &&
+	    strstr(errors[0], "not a regular file") != NULL,
+	    nerrors > 0 ? errors[0] : "accepted");
+	config_free_errors(errors, nerrors);
+	r = config_load(&o, "/dev/zero", 1, &errors, &nerrors);
+	result("device-refused", r == -1 && nerrors == 1 &&
+	    strstr(errors[0], "not a regular file") != NULL,
+	    nerrors > 0 ? errors[0] : "accepted");
+	config_free_errors(errors, nerrors);
+	r = config_load(&o, dir, 1, &errors, &nerrors);
+	result("directory-refused", r == -1 && nerrors == 1 &&
+	    strstr(errors[0], "not a regular file") != NULL,
+	    nerrors > 0 ? errors[0] : "accepted");
+	config_free_errors(errors, nerrors);
+	r = config_load(&o, big, 1, &errors, &nerrors);
+	result("huge-file-refused", r == -1 && nerrors == 1 &&
+	    strstr(errors[0], "larger than 1048576 bytes") != NULL,
+	    nerrors > 0 ? errors[0] : "accepted");
+	config_free_errors(errors, nerrors);
+	options_free(&o);
+	unlink(fifo);
+	unlink(big);
+	rmdir(dir);
+	free(fifo);
+	free(big);
+}
+
 int
 main(void)
 {
@@ -640,5 +698,6 @@ main(void)
 	test_values();
 	test_precedence();
 	test_reread();
+	test_not_a_file();
 	return unit_summary();
 }

@@ -7,7 +7,8 @@ Builds trees in a private temporary directory and runs the module with
 test/modrun (and, for 10 000 cgroups, under scope-plugin-host with its
 collect deadline): truncated and garbage files, ids of the wrong length,
 symlink loops and symlinked cgroups, a file where a directory belongs,
-nesting deeper than the walk goes, an empty hierarchy, a missing root.
+nesting deeper than the walk goes, an empty hierarchy, a missing root,
+static pods (a uid no Scope Pod node has).
 Every report must parse and hold only what can be derived; nothing may
 crash; an unreadable file is logged once, not per collect.
 """
@@ -221,6 +222,35 @@ def test_many(builddir, tmp):
           "the cap is logged once")
 
 
+def test_static_pod(builddir, tmp):
+    """A static pod (kubelet: uid = 32-hex hash of its manifest, never an
+    API uid, so no Scope Pod node has it) under the cgroupfs driver: its
+    bare-id containers are still containers, without a pod parent; a
+    malformed pod directory elsewhere changes nothing."""
+    root = os.path.join(tmp, "static")
+    w(root + "/cgroup.controllers", "cpu memory\n")
+    h = "0123456789abcdef0123456789abcdef"
+    for qos, c in (("", "5"), ("burstable/", "6"), ("besteffort/", "7")):
+        pod = "%s/kubepods/%spod%s" % (root, qos, h)
+        w(pod + "/cpu.max", "max 100000\n")
+        w("%s/%s/cpu.max" % (pod, hexid(c)), "25000 100000\n")
+    # A bare id under a "pod..." directory outside kubepods: not a container.
+    w("%s/system.slice/pod%s/%s/cpu.max" % (root, h, hexid("8")),
+      "25000 100000\n")
+    rc, docs, err = modrun(builddir, root)
+    doc = docs[0] if docs else {}
+    nodes = containers(doc)
+    want = sorted(hexid(c) + ";<container>" for c in "567")
+    check(rc == 0 and sorted(nodes) == want and
+          all(latest(n, "containers_cpu_limit") == "0.25 cores"
+              for n in nodes.values()),
+          "static pods' containers (cgroupfs driver, every QoS class): %s"
+          % sorted(k[:8] for k in nodes))
+    check(not any(n.get("parents") for n in nodes.values()) and
+          not doc.get("Pod", {}).get("nodes"),
+          "no Pod node and no pod parent for a uid Scope cannot have")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--builddir", default=".")
@@ -230,6 +260,7 @@ def main():
         test_garbage(args.builddir, tmp)
         test_empty_and_missing(args.builddir, tmp)
         test_mountinfo(args.builddir, tmp)
+        test_static_pod(args.builddir, tmp)
         test_many(args.builddir, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

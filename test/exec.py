@@ -499,7 +499,9 @@ def gave_up_below_deadline(h, reasons):
     """Each instance (id -> its reason) fails its poll and logs its
     reason, and the host killed no worker at a deadline."""
     for mid, reason in reasons.items():
-        it.wait_until(lambda: os.path.exists(h.sock(mid)), 15, what="%s's socket" % mid)
+        # Until the supervisor logs "serving", its fallback may hold the
+        # connection ("starting") or close it as the worker takes over.
+        h.wait_log("module %s: serving " % mid, timeout=15)
         st, _, body = it.get(h.sock(mid), timeout=10)
         it.check(st == 500, "%s: %d %r" % (mid, st, body[:200]))
         h.wait_log(reason)

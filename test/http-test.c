@@ -291,6 +291,22 @@ test_dechunk(void)
 	}
 }
 
+/* What out holds, as a string the caller frees; *len its length. */
+static char *
+out_text(struct evbuffer *out, size_t *len)
+{
+	char	*s;
+
+	*len = evbuffer_get_length(out);
+	if ((s = malloc(*len + 1)) == NULL) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	memcpy(s, evbuffer_pullup(out, -1), *len);
+	s[*len] = '\0';
+	return s;
+}
+
 /* The framing of an answer: status line, length, connection. */
 static void
 test_respond(void)
@@ -304,14 +320,8 @@ test_respond(void)
 		return;
 	}
 	evbuffer_add(body, "{}", 2);
-	http_respond(out, 200, "application/json", body, 1, 0, NULL);
-	len = evbuffer_get_length(out);
-	if ((s = malloc(len + 1)) == NULL) {
-		result("respond", 0, "out of memory");
-		return;
-	}
-	memcpy(s, evbuffer_pullup(out, -1), len);
-	s[len] = '\0';
+	http_respond(out, 200, NULL, "application/json", body, 1, 0, NULL);
+	s = out_text(out, &len);
 	result("respond-status-line", strncmp(s, "HTTP/1.1 200 OK\r\n", 17) == 0,
 	    s);
 	result("respond-length", strstr(s, "Content-Length: 2\r\n") != NULL, s);
@@ -323,11 +333,95 @@ test_respond(void)
 	evbuffer_free(out);
 }
 
+/*
+ * Reason phrases: what Scope shows in the plugin's tooltip must be one
+ * printable ASCII line of at most HTTP_REASON_MAX bytes.
+ */
+static void
+test_reason_phrase(void)
+{
+	static const struct {
+		const char	*name, *in, *want;
+	} rcases[] = {
+		{ "reason-plain", "cannot read /sys/class/hwmon: permission denied",
+		    "cannot read /sys/class/hwmon: permission denied" },
+		{ "reason-crlf", "a\r\nHTTP/1.1 200 OK\r\n\r\nb",
+		    "a HTTP/1.1 200 OK b" },
+		{ "reason-blanks", "  \t lead\t\ttab  trail \v", "lead tab trail" },
+		{ "reason-utf8", "temp\xc3\xa9rature \xe2\x82\xac \xf0\x9f\x94\xa5!",
+		    "temp?rature ? ?!" },
+		{ "reason-bad-bytes", "x\x80\xbfy\xffz\x7f", "xy?z" },
+		{ "reason-controls", "a\x01" "b\x1b" "c", "a b c" },
+		{ "reason-empty", " \r\n\t", "" },
+	};
+	char	 buf[HTTP_REASON_MAX + 1], big[HTTP_REASON_MAX * 2 + 1];
+	char	 small[8];
+	size_t	 i, n;
+
+	for (i = 0; i < sizeof rcases / sizeof rcases[0]; i++) {
+		n = http_reason_phrase(buf, sizeof buf, rcases[i].in);
+		result(rcases[i].name, strcmp(buf, rcases[i].want) == 0 &&
+		    n == strlen(rcases[i].want), buf);
+	}
+	/* Cut at HTTP_REASON_MAX bytes with "...", never mid-blank. */
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	n = http_reason_phrase(buf, sizeof buf, big);
+	result("reason-cut", n == HTTP_REASON_MAX && strlen(buf) == n &&
+	    strcmp(buf + n - 4, "x...") == 0, buf);
+	memset(big, ' ', sizeof big - 1);
+	big[0] = 'a';
+	big[HTTP_REASON_MAX - 2] = 'b';
+	big[HTTP_REASON_MAX + 5] = 'c';
+	n = http_reason_phrase(buf, sizeof buf, big);
+	result("reason-cut-blanks", strcmp(buf, "a b c") == 0, buf);
+	memset(big, 'y', sizeof big - 1);
+	big[HTTP_REASON_MAX - 3] = ' ';
+	n = http_reason_phrase(buf, sizeof buf, big);
+	result("reason-cut-no-blank-before-dots", n <= HTTP_REASON_MAX &&
+	    strcmp(buf + n - 4, "y...") == 0, buf);
+	/* A small buffer is respected. */
+	n = http_reason_phrase(small, sizeof small, "abcdefghijkl");
+	result("reason-small-buffer", n == 7 && strcmp(small, "abcd...") == 0,
+	    small);
+}
+
+/* An error reply: the reason in the status line, the message in the body. */
+static void
+test_respond_error(void)
+{
+	struct evbuffer	*out;
+	char		*s;
+	size_t		 len;
+
+	if ((out = evbuffer_new()) == NULL) {
+		result("respond-error", 0, "evbuffer_new failed");
+		return;
+	}
+	http_respond_error(out, 500, "cannot read\r\nX: y", "m",
+	    "module m: cannot read\r\nX: y (collect returned -1)", 1, 0, NULL);
+	s = out_text(out, &len);
+	result("respond-error-status-line", strncmp(s,
+	    "HTTP/1.1 500 cannot read X: y\r\nContent-Type:",
+	    strlen("HTTP/1.1 500 cannot read X: y\r\nContent-Type:")) == 0, s);
+	result("respond-error-body", strstr(s, "{\"error\":\"module m: cannot "
+	    "read\\r\\nX: y (collect returned -1)\",\"module\":\"m\"}") != NULL, s);
+	evbuffer_drain(out, len);
+	http_respond_error(out, 503, " \r\n", NULL, "x", 0, 0, NULL);
+	result("respond-error-standard-phrase", evbuffer_get_length(out) > 33 &&
+	    memcmp(evbuffer_pullup(out, -1), "HTTP/1.1 503 Service Unavailable\r\n",
+	    34) == 0, NULL);
+	free(s);
+	evbuffer_free(out);
+}
+
 int
 main(void)
 {
 	test_cases();
 	test_pipelining();
+	test_reason_phrase();
+	test_respond_error();
 	test_limits();
 	test_dechunk();
 	test_respond();

@@ -37,6 +37,7 @@ static const struct {
 } expected[] = {
 	{ M_WAITING, M_STARTING },	/* first spawn */
 	{ M_WAITING, M_BACKOFF },	/* fork failed */
+	{ M_WAITING, M_REFUSED },	/* the scan found it unsafe (modes) */
 	{ M_STARTING, M_RUNNING },	/* READY */
 	{ M_STARTING, M_REFUSED },	/* ABI, id, init, disabled */
 	{ M_STARTING, M_STOPPING },	/* file changed or removed */
@@ -48,8 +49,10 @@ static const struct {
 	{ M_RUNNING, M_REFUSED },	/* id lost to a file that sorts first */
 	{ M_BACKOFF, M_STARTING },	/* timer */
 	{ M_BACKOFF, M_BACKOFF },	/* fork failed again */
+	{ M_BACKOFF, M_REFUSED },	/* its file became unsafe */
 	{ M_FAILED, M_STARTING },	/* new file, SIGHUP */
 	{ M_FAILED, M_BACKOFF },
+	{ M_FAILED, M_REFUSED },	/* its file became unsafe */
 	{ M_REFUSED, M_STARTING },	/* new file, SIGHUP, id freed */
 	{ M_REFUSED, M_BACKOFF },
 	{ M_REFUSED, M_STOPPING },	/* removed before its worker exited */

@@ -160,3 +160,8 @@ EXTRA_DIST += test/containers-interop.test test/containers-interop.py \
 	test/containers_host.py
 # Retakes docs/images/containers-details.png (by hand: root, Scope, chromium).
 EXTRA_DIST += test/containers-shot.py
+
+# Failures on screen (issue 12): reasons in status lines, in status, on
+# refused modules' sockets, and as the real Scope shows them.
+TESTS += test/failures.test
+EXTRA_DIST += test/failures.test test/failures.py

@@ -7,6 +7,8 @@
  * reason, path/probe_id are NUL-terminated; and both parsers are
  * self-delimiting: a result of DONE over n bytes is the same DONE when
  * given exactly those n bytes.  Pipelined requests are walked in turn.
+ * The input as text is also made a reason phrase (what a module logged):
+ * at most HTTP_REASON_MAX bytes of printable ASCII, no blank at either end.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -119,6 +121,27 @@ one_request(const char *buf, size_t len)
 	return req.head_len + body;
 }
 
+/* A reason phrase from any text (a module's log line). */
+static void
+reason_phrase(const uint8_t *data, size_t size)
+{
+	char	*text, out[HTTP_REASON_MAX + 1];
+	size_t	 n, i;
+
+	if ((text = malloc(size + 1)) == NULL)
+		abort();
+	memcpy(text, data, size);
+	text[size] = '\0';
+	n = http_reason_phrase(out, sizeof out, text);
+	if (n > HTTP_REASON_MAX || strlen(out) != n ||
+	    (n > 0 && (out[0] == ' ' || out[n - 1] == ' ')))
+		abort();
+	for (i = 0; i < n; i++)
+		if (out[i] < ' ' || out[i] > '~')
+			abort();
+	free(text);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -134,5 +157,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* The chunk decoder on its own, on the raw input. */
 	(void)dechunk(buf, size);
+	reason_phrase(data, size);
 	return 0;
 }

@@ -566,30 +566,25 @@ held_active(struct heldconn *h)
  * request, none waiting unread unless it trickles: part of it read
  * already): the probe polls every second on a fresh or kept-alive
  * connection, so the one quiet longest (accepted, or input seen, longest
- * ago) is not the probe's.  NULL if there is none; then *unread says
- * whether some connection's input waits for the worker to read it (it
- * becomes idle or a request soon).
+ * ago) is not the probe's.  NULL if there is none.
  */
 static struct heldconn *
-held_victim(struct modent *m, int *unread)
+held_victim(struct modent *m)
 {
 	struct heldconn		*h, *victim = NULL;
 	struct conn_slot	*s;
 	uint64_t		 t, oldest = 0;
 	unsigned		 i;
 
-	*unread = 0;
 	for (i = 0; i < m->nheld; i++) {
 		h = &m->held[i];
 		s = held_slot(h);
 		if (h->fd == -1 || (h->passed && slot_get(s) != SLOT_IDLE))
 			continue;
+		/* Maybe a whole request: never closed unanswered. */
 		if (held_unread(h) > 0 && (!h->passed || s == NULL ||
-		    !s->partial)) {
-			/* Maybe a whole request: never closed unanswered. */
-			*unread = 1;
+		    !s->partial))
 			continue;
-		}
 		t = held_active(h);
 		if (victim == NULL || t < oldest) {
 			victim = h;
@@ -609,9 +604,8 @@ held_evict(struct modent *m)
 	struct heldconn		*victim;
 	struct conn_slot	*s;
 	uint32_t		 expect = SLOT_IDLE;
-	int			 unread;
 
-	victim = held_victim(m, &unread);
+	victim = held_victim(m);
 	if (victim == NULL)
 		return -1;
 	s = held_slot(victim);
@@ -683,21 +677,17 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 			return;
 		}
 		/*
-		 * At the limit with nothing idle to close, but input that
-		 * the worker is about to read (a burst of connections): the
-		 * newcomer waits in the backlog a moment rather than one of
-		 * them, maybe the probe's whole request, being closed.
+		 * At the limit with nothing idle to close (input the worker
+		 * is about to read, maybe the probe's whole request; replies
+		 * on their way, bounded by the deadline): the newcomer waits
+		 * in the backlog a moment rather than being turned away.
 		 */
-		if (live >= m->max_conns) {
-			int	unread;
+		if (live >= m->max_conns && held_victim(m) == NULL) {
+			struct timeval tv = { 0, ACCEPT_FULL_MS * 1000 };
 
-			if (held_victim(m, &unread) == NULL && unread) {
-				struct timeval tv = { 0, ACCEPT_FULL_MS * 1000 };
-
-				event_del(m->sock->accept_ev);
-				evtimer_add(m->sock->retry_ev, &tv);
-				return;
-			}
+			event_del(m->sock->accept_ev);
+			evtimer_add(m->sock->retry_ev, &tv);
+			return;
 		}
 		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {

@@ -35,8 +35,10 @@ msg_payload_size(uint32_t type)
 		return sizeof(struct msg_check);
 	case MSG_REFUSE:
 		return sizeof(struct msg_refuse);
-	case MSG_SOCKET:
+	case MSG_CONN:
+		return sizeof(struct msg_conn);
 	case MSG_READY:
+	case MSG_BUSY:
 		return 0;
 	}
 	return -1;
@@ -200,7 +202,7 @@ bad:
 /*
  * Receives one message.  Returns 1, 0 on end of file, -1 on error or a
  * malformed message (errno EBADMSG; a descriptor that came with it is
- * closed).  Only MSG_SOCKET may carry a descriptor, and it must.
+ * closed).  Only MSG_CONN may carry a descriptor, and it must.
  */
 int
 channel_recv(int fd, struct msg *m)
@@ -240,7 +242,7 @@ channel_recv(int fd, struct msg *m)
 	}
 	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    channel_decode(buf.bytes, (size_t)n, m) != 0 ||
-	    (m->hdr.type == MSG_SOCKET) != (m->fd >= 0))
+	    (m->hdr.type == MSG_CONN) != (m->fd >= 0))
 		goto bad;
 	return 1;
 

@@ -1,8 +1,7 @@
 /*
- * health.c - kills a worker whose collect() runs past its deadline or
- * whose resident set grows past the memory limit.  Workers publish when
- * a collect started in their shared statistics page; a periodic tick
- * reads it, and reads /proc for memory once a second.
+ * health.c - kills a worker whose resident set grows past the memory
+ * limit.  The check runs once a second while workers are busy and not
+ * at all while nothing happens (issue 14: an idle host sleeps).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -11,6 +10,9 @@
 #include <unistd.h>
 
 #include "host.h"
+
+/* How often a busy worker's memory is checked. */
+#define HEALTH_MEMORY_MS 1000
 
 /* Reads a worker's resident set size in MiB from /proc, 0 if unknown. */
 static unsigned long
@@ -35,80 +37,72 @@ rss_mb(pid_t pid)
 }
 
 /*
- * Enforces collect deadlines and the memory limit.  The tick also
- * retries telling systemd we are ready: a rescan pending at the time
- * (a file settling) may have put that off.
+ * Checks the memory limit of every worker that did something since the
+ * last check; re-arms itself only while some did.  An idle worker's
+ * resident set does not grow, so an idle host is not woken for it.
+ * Deadlines are fallback.c's (each request is checked at its own).
  */
 static void
-tick_cb(evutil_socket_t fd, short what, void *arg)
+mem_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct supervisor	*sv = arg;
 	struct modent		*m;
-	uint64_t		 now = now_ns(), start;
-	int			 check_mem = 0;
+	unsigned long		 mb;
+	uint64_t		 n;
+	int			 busy = 0;
 
 	(void)fd;
 	(void)what;
-	supervisor_ready_check(sv);
-	if (now / 1000000 - sv->last_mem_check >= 1000) {
-		check_mem = 1;
-		sv->last_mem_check = now / 1000000;
-	}
 	TAILQ_FOREACH(m, &sv->mods, entry) {
-		if (m->pid <= 0 || m->stats == NULL || m->kill_reason != NULL ||
+		if (m->pid <= 0 || m->memory_limit_mb == 0 ||
+		    m->kill_reason != NULL ||
 		    (m->state != M_RUNNING && m->state != M_STARTING))
 			continue;
-		start = __atomic_load_n(&m->stats->collect_start_ns,
-		    __ATOMIC_ACQUIRE);
-		if (start != 0 && now > start &&
-		    now - start > (uint64_t)m->deadline_ms * 1000000) {
-			xasprintf(&m->kill_reason, "collect hung: killed after "
-			    "%llu ms (deadline %u ms)",
-			    (unsigned long long)((now - start) / 1000000),
-			    m->deadline_ms);
-			log_err("module %s: %s", mod_name(m), m->kill_reason);
-			kill(m->pid, SIGKILL);
+		n = m->stats != NULL ? m->stats->collects + m->stats->requests :
+		    0;
+		if (m->stats != NULL && n == m->mem_collects &&
+		    m->state == M_RUNNING)
 			continue;
-		}
-		if (check_mem && m->memory_limit_mb > 0) {
-			unsigned long mb = rss_mb(m->pid);
-			if (mb > m->memory_limit_mb) {
-				xasprintf(&m->kill_reason, "memory: resident "
-				    "size %lu MiB over the %u MiB limit", mb,
-				    m->memory_limit_mb);
-				log_err("module %s: %s; killing worker %ld",
-				    mod_name(m), m->kill_reason, (long)m->pid);
-				kill(m->pid, SIGKILL);
-			}
+		m->mem_collects = n;
+		busy = 1;
+		if ((mb = rss_mb(m->pid)) > m->memory_limit_mb) {
+			xasprintf(&m->kill_reason, "memory: resident size %lu "
+			    "MiB over the %u MiB limit", mb, m->memory_limit_mb);
+			log_err("module %s: %s; killing worker %ld", mod_name(m),
+			    m->kill_reason, (long)m->pid);
+			kill(m->pid, SIGKILL);
 		}
 	}
+	if (busy)
+		health_wake(sv);
+}
+
+/*
+ * Something happened (a request, a worker started): check memory within
+ * HEALTH_MEMORY_MS, unless a check is due already.
+ */
+void
+health_wake(struct supervisor *sv)
+{
+	struct timeval	tv = { HEALTH_MEMORY_MS / 1000,
+			    (HEALTH_MEMORY_MS % 1000) * 1000 };
+
+	if (sv->mem_ev == NULL || evtimer_pending(sv->mem_ev, NULL))
+		return;
+	if (evtimer_add(sv->mem_ev, &tv) != 0)
+		log_err("cannot arm the memory check");
 }
 
 void
 health_start(struct supervisor *sv)
 {
-	struct timeval	tv;
-	unsigned	tick;
-
-	/*
-	 * A quarter of the global deadline, within 50..250 ms: a hung
-	 * collect is killed at most one tick late.  A per-module deadline
-	 * (--set id.deadline) does not shorten the tick.
-	 */
-	tick = sv->o->deadline_ms / 4;
-	if (tick < 50)
-		tick = 50;
-	if (tick > 250)
-		tick = 250;
-	tv.tv_sec = 0;
-	tv.tv_usec = tick * 1000;
-	sv->tick_ev = event_new(sv->base, -1, EV_PERSIST, tick_cb, sv);
-	if (sv->tick_ev == NULL || event_add(sv->tick_ev, &tv) != 0)
-		fatal("event_add: deadline tick");
+	if ((sv->mem_ev = evtimer_new(sv->base, mem_cb, sv)) == NULL)
+		fatal("evtimer_new: out of memory");
 }
 
 void
 health_stop(struct supervisor *sv)
 {
-	event_free(sv->tick_ev);
+	event_free(sv->mem_ev);
+	sv->mem_ev = NULL;
 }

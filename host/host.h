@@ -4,8 +4,8 @@
  * Process model (docs/ARCHITECTURE.md): the supervisor never loads module
  * code.  It owns the socket directory, every listening socket and all
  * state; each module runs in a worker, a fresh exec of this binary in
- * worker mode, which dlopens the module and serves HTTP on the inherited
- * socket.
+ * worker mode, which dlopens the module and serves HTTP on the
+ * connections the supervisor accepts and passes to it.
  */
 #ifndef HOST_H
 #define HOST_H
@@ -68,7 +68,7 @@ struct options {
 	int		 foreground;
 	int		 log_level;	/* syslog level, LOG_INFO by default */
 	int		 use_syslog;
-	unsigned	 deadline_ms;	/* hard limit on one collect() */
+	unsigned	 deadline_ms;	/* a request's reply, a callback's run */
 	unsigned	 budget_ms;	/* soft limit: warn above it */
 	unsigned	 start_timeout_ms; /* load + init must finish within */
 	unsigned	 backoff_min_ms;
@@ -128,11 +128,14 @@ struct module_settings {
 	uint32_t	 enabled;
 	uint32_t	 interval_ms;	/* 0: collect on each request */
 	uint32_t	 budget_ms;
-	uint32_t	 deadline_ms;	/* supervisor: kill a collect above */
+	uint32_t	 deadline_ms;	/* reply by then; kill a callback above */
 	uint32_t	 memory_limit_mb; /* supervisor: kill above; 0 none */
 	uint32_t	 max_conns;
 	uint32_t	 read_timeout_ms;
 	uint32_t	 idle_timeout_ms;
+	/* Not a setting: every request is answered by then, a 503 if need
+	 * be (the deadline, before an interval lengthens it). */
+	uint32_t	 reply_ms;
 };
 
 /* log.c */
@@ -217,20 +220,25 @@ void		 http_error_body(struct evbuffer *, const char *, const char *);
 void		 http_respond_error(struct evbuffer *, int, const char *,
 		     const char *, const char *, int, int, const char *);
 
-/* serve.c: an event-driven HTTP server on one listening socket. */
+/* serve.c: the worker's event-driven HTTP server on passed connections. */
 struct server;
 struct server_conn;
+struct conn_slot;
 /*
- * Called once per complete request; must queue exactly one response with
- * server_reply() before returning.
+ * Called once per complete request; queues exactly one response with
+ * server_reply(), either before returning or later after server_defer()
+ * (the connection reads nothing more until then; server_complete() sends
+ * it).  Returns the request, which stays valid until the reply.
  */
 typedef void (*server_request_cb)(struct server_conn *,
     const struct http_request *, struct evbuffer *body, void *);
-struct server	*server_new(struct event_base *, int, const struct http_limits *,
-		     server_request_cb, void *);
-void		 server_pause(struct server *);
-int		 server_resume(struct server *);
+struct server	*server_new(struct event_base *, const struct http_limits *,
+		     server_request_cb, void *, uint64_t *);
+void		 server_adopt(struct server *, int, struct conn_slot *);
 void		 server_free(struct server *);
+void		 server_defer(struct server_conn *);
+const struct http_request *server_request(const struct server_conn *);
+int		 server_complete(struct server_conn *);
 void		 server_reply(struct server_conn *, const struct http_request *,
 		     int, const char *, struct evbuffer *, const char *);
 void		 server_reply_error(struct server_conn *,
@@ -238,7 +246,6 @@ void		 server_reply_error(struct server_conn *,
 void		 server_reply_failure(struct server_conn *,
 		     const struct http_request *, int, const char *, const char *,
 		     const char *);
-int		 server_conn_quiet_fd(struct server_conn *);
 void		 server_limits_init(struct http_limits *, unsigned, unsigned,
 		     unsigned);
 
@@ -288,6 +295,7 @@ struct module {
 	const char		*label;
 	const char		*description;
 	unsigned		 interval_ms;
+	int			 per_request;	/* SPH_MODULE_PER_REQUEST */
 	int			 instances_only; /* SPH_MODULE_INSTANCES_ONLY */
 	sph_init_fn		 init;
 	sph_collect_fn		 collect;
@@ -316,7 +324,7 @@ void		 control_free(struct control_request *);
  * type, exactly that long (both ends are this binary, so the structs go as
  * they are in memory).  Text fields are NUL-terminated within their
  * arrays; text that does not fit is refused (EMSGSIZE), never cut.  Only
- * MSG_SOCKET carries a descriptor (SCM_RIGHTS).  The exchange:
+ * MSG_CONN carries a descriptor (SCM_RIGHTS).  The exchange:
  *
  *	s->w	MSG_WORKER	struct worker_settings (right after exec)
  *	w->s	MSG_HELLO	struct msg_hello (module loaded)
@@ -324,8 +332,11 @@ void		 control_free(struct control_request *);
  *				description to serve under (an instance's)
  *	s->w	MSG_PARAM	struct msg_param, one per parameter
  *	s->w	MSG_MODULE	struct module_settings (ends the settings)
- *	s->w	MSG_SOCKET	the listening socket, no payload (not --check)
  *	w->s	MSG_READY	no payload: init done, serving
+ *	w->s	MSG_BUSY	no payload: a collect or control began (only
+ *				when the shared page's notify_want asks)
+ *	s->w	MSG_CONN	struct msg_conn: an accepted connection, any
+ *				number of them, from READY on
  *	w->s	MSG_CHECK	struct msg_check (--check instead of READY)
  *	both	MSG_REFUSE	struct msg_refuse; the worker then exits
  */
@@ -334,8 +345,9 @@ enum msg_type {
 	MSG_HELLO,
 	MSG_PARAM,
 	MSG_MODULE,
-	MSG_SOCKET,
+	MSG_CONN,
 	MSG_READY,
+	MSG_BUSY,
 	MSG_CHECK,
 	MSG_REFUSE,
 	MSG_IDENTITY,
@@ -373,6 +385,9 @@ struct msg_check {
 struct msg_refuse {
 	char		 reason[MSG_TEXT_MAX];
 };
+struct msg_conn {
+	uint32_t	 slot;		/* its slot in the shared page */
+};
 struct msg {
 	struct msg_hdr	 hdr;
 	int		 fd;		/* received descriptor or -1 */
@@ -384,6 +399,7 @@ struct msg {
 		struct module_settings	 module;
 		struct msg_check	 check;
 		struct msg_refuse	 refuse;
+		struct msg_conn		 conn;
 	}		 u;
 };
 #define MSG_MAX_SIZE (sizeof(struct msg_hdr) + sizeof(((struct msg *)0)->u))
@@ -401,6 +417,34 @@ int		 channel_send_module(int, const struct options *,
 		     const struct msg_identity *, const struct module_settings *,
 		     char **);
 
+/*
+ * One connection the supervisor accepted and passed to the worker, as the
+ * two share it (docs/ARCHITECTURE.md, "Request path").  The state says
+ * who may write a reply: whoever moves it out of SLOT_IDLE or
+ * SLOT_REQUEST with a compare-and-swap, so a reply and the supervisor's
+ * 503 never mix.
+ */
+enum slot_state {
+	SLOT_FREE,	/* no connection */
+	SLOT_IDLE,	/* between requests */
+	SLOT_REQUEST,	/* a request read (or being read), no reply begun */
+	SLOT_REPLYING,	/* the worker is writing a reply */
+	SLOT_TAKEN,	/* the supervisor answered; the worker drops it */
+	SLOT_CLOSED,	/* the worker closed it (after shutdown(2)) */
+};
+struct conn_slot {
+	uint32_t	 state;		/* enum slot_state, atomic */
+	uint32_t	 reads;		/* the worker's reads on it */
+	uint32_t	 replies;	/* replies the worker began */
+	uint32_t	 partial;	/* part of a request read (SLOT_IDLE) */
+	uint64_t	 req_start_ns;	/* CLOCK_MONOTONIC: whole request read */
+	uint64_t	 active_ms;	/* now_ms(): last answer, or first byte
+					 * of the request being read */
+};
+/* Why a worker ended itself (interval collect past its deadline). */
+#define WORKER_EXIT_DEADLINE 79
+#define STATS_REASON_MAX 256
+
 /* Counters a worker keeps in a page shared with its supervisor. */
 #define STATS_BUCKETS 24	/* collect time, log2 microseconds */
 #define STATS_ERROR_MAX 512	/* last error text, with its NUL */
@@ -412,11 +456,21 @@ struct worker_stats {
 	uint64_t	 collect_us_last;
 	uint64_t	 collect_us_max;
 	uint64_t	 collect_us_hist[STATS_BUCKETS];
+	uint64_t	 heartbeat;	/* the worker's reads: it is alive */
+	uint32_t	 notify_want;	/* supervisor: MSG_BUSY at the next
+					 * collect, please (then 0) */
+	uint32_t	 pad2;
 	/* The worker's last error; see stats.c. */
 	uint64_t	 error_seq;		/* odd while being written */
 	uint64_t	 error_ms;		/* CLOCK_MONOTONIC, 0: none */
 	char		 error[STATS_ERROR_MAX];
+	char		 exit_reason[STATS_REASON_MAX];	/* untrusted */
+	uint32_t	 nslots;	/* set by the supervisor */
+	uint32_t	 pad;
+	struct conn_slot slots[];
 };
+#define STATS_SIZE(n) (sizeof(struct worker_stats) + \
+	    (size_t)(n) * sizeof(struct conn_slot))
 
 /* stats.c: the last error, written by a worker, read by its supervisor. */
 void		 stats_set_error(struct worker_stats *, const char *);
@@ -447,7 +501,8 @@ struct plugsock {
 	char		*dir;
 	char		*path;
 	int		 fd;
-	struct server	*fallback;	/* answers while no worker serves */
+	struct event	*accept_ev;	/* fallback.c: the supervisor accepts */
+	struct event	*retry_ev;	/* accept paused after EMFILE */
 };
 int		 sockets_prepare(const char *, int *, char **);
 void		 sockets_clean_stale(const char *);
@@ -477,8 +532,8 @@ void		 notify_close(void);
 /*
  * The supervisor: supervisor.c (event loop, signals, shutdown),
  * lifecycle.c (one module's states), reconcile.c (the module directory),
- * health.c (deadlines, memory), fallback.c (answers while a module is
- * down), refused.c (a refused module's socket) and status.c (the
+ * health.c (memory), fallback.c (connections and the replies a worker
+ * cannot give), refused.c (a refused module's socket) and status.c (the
  * operator's view).  docs/ARCHITECTURE.md draws
  * the module states and the transitions between them.
  */
@@ -522,6 +577,7 @@ struct modent {
 	struct worker_settings	 spawn_ws;	/* what its worker was started with */
 	char			*settings;	/* what we sent it (mod_settings_text) */
 	unsigned		 deadline_ms;
+	unsigned		 reply_ms;
 	unsigned		 memory_limit_mb;	/* 0: none */
 	struct plugsock		*sock;
 
@@ -536,6 +592,16 @@ struct modent {
 	struct outbudget	 budget[2];	/* stdout+stderr, log */
 	struct event		*chan_ev;
 	struct worker_stats	*stats;
+	int			 stats_fd;	/* until HELLO sizes it */
+	size_t			 stats_size;
+	struct heldconn		*held;		/* fallback.c: one per slot */
+	unsigned		 nheld;		/* slots */
+	unsigned		 max_conns;
+	struct event		*check_ev;	/* fallback.c: overdue replies */
+	uint64_t		 check_due_ns;
+	uint64_t		 evictions;
+	uint64_t		 evict_logged;
+	uint64_t		 mem_collects;	/* health.c: at the last check */
 	struct event		*timer;		/* backoff, start timeout, grace */
 	uint64_t		 spawned_ms;
 	uint64_t		 ready_ms;
@@ -616,13 +682,24 @@ void		 output_close_fds(int *);
 struct output	*output_new(struct supervisor *, struct modent *, int *);
 void		 output_free(struct output *);
 
-/* health.c: collect deadlines and the memory limit. */
+/* health.c: the memory limit, checked while workers are busy. */
 void		 health_start(struct supervisor *);
 void		 health_stop(struct supervisor *);
+void		 health_wake(struct supervisor *);
 
-/* fallback.c: the supervisor's answer on the socket of a module that is down. */
+/*
+ * fallback.c: the supervisor accepts every connection, keeps a duplicate
+ * of it and passes it to the worker; it answers with a canned 503, never
+ * parsing what was sent, when a request is overdue, its worker died, or
+ * no worker serves the module.
+ */
+struct heldconn;
 void		 fallback_on(struct supervisor *, struct modent *);
-void		 fallback_off(struct modent *);
+void		 fallback_off(struct supervisor *, struct modent *);
+void		 fallback_worker_gone(struct supervisor *, struct modent *);
+void		 fallback_free(struct modent *);
+void		 fallback_busy(struct modent *);
+unsigned	 fallback_slots(struct modent *, unsigned);
 
 /* status.c: `scope-plugin-host status`, server and client. */
 struct status_server;
@@ -636,7 +713,6 @@ struct supervisor {
 	struct options		*o;	/* replaced by a reload (SIGHUP) */
 	struct event_base	*base;
 	struct modlist		 mods;
-	struct http_limits	 limits;	/* for fallback servers */
 	int			 lockfd;
 	int			 shutting_down;
 	uint64_t		 started_ms;
@@ -650,8 +726,7 @@ struct supervisor {
 	struct event		*rescan_ev;	/* debounced, one-shot */
 	struct event		*periodic_ev;
 	/* health.c */
-	struct event		*tick_ev;
-	uint64_t		 last_mem_check;
+	struct event		*mem_ev;	/* armed only while needed */
 	/* status.c */
 	struct status_server	*status;
 	/* contain.c */

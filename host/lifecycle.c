@@ -211,6 +211,7 @@ mod_release_socket(struct modent *m)
 	refused_sock_drop(m);
 	if (m->sock == NULL)
 		return;
+	fallback_free(m);
 	plugsock_close(m->sock);
 	m->sock = NULL;
 	m->refused_sock = 0;
@@ -229,6 +230,17 @@ mod_close_channel(struct modent *m)
 	}
 }
 
+static void
+stats_release(struct modent *m)
+{
+	if (m->stats != NULL)
+		munmap(m->stats, m->stats_size);
+	m->stats = NULL;
+	if (m->stats_fd != -1)
+		close(m->stats_fd);
+	m->stats_fd = -1;
+}
+
 void
 mod_free(struct supervisor *sv, struct modent *m)
 {
@@ -237,8 +249,8 @@ mod_free(struct supervisor *sv, struct modent *m)
 	free(m->cgroup);
 	mod_close_channel(m);
 	mod_release_socket(m);
-	if (m->stats != NULL)
-		munmap(m->stats, sizeof *m->stats);
+	fallback_free(m);
+	stats_release(m);
 	event_free(m->timer);
 	free(m->name);
 	free(m->inst);
@@ -248,6 +260,34 @@ mod_free(struct supervisor *sv, struct modent *m)
 	free(m->reason);
 	free(m->kill_reason);
 	free(m);
+}
+
+/*
+ * Grows the shared page to hold n connection slots (before the worker
+ * maps it, which it does after MSG_MODULE).  Without it the module runs
+ * without the supervisor's replies for its requests.
+ */
+static void
+stats_slots(struct modent *m, unsigned n)
+{
+	struct worker_stats	*st;
+	size_t			 size = STATS_SIZE(n);
+
+	if (m->stats == NULL || m->stats_fd == -1)
+		return;
+	if (ftruncate(m->stats_fd, (off_t)size) != 0 ||
+	    (st = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    m->stats_fd, 0)) == MAP_FAILED) {
+		log_warn("module %s: shared page for %u connections: %s",
+		    m->id, n, strerror(errno));
+		return;
+	}
+	munmap(m->stats, m->stats_size);
+	m->stats = st;
+	m->stats_size = size;
+	st->nslots = n;
+	close(m->stats_fd);
+	m->stats_fd = -1;
 }
 
 /*
@@ -497,6 +537,7 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 	refused_sock_yield(sv, id, m);
 	snprintf(m->id, sizeof m->id, "%s", id);
 	m->deadline_ms = ms.deadline_ms;
+	m->reply_ms = ms.reply_ms;
 	m->memory_limit_mb = ms.memory_limit_mb;
 
 	if (m->sock == NULL &&
@@ -506,15 +547,14 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		free(cause);
 		return;
 	}
+	stats_slots(m, fallback_slots(m, ms.max_conns));
 	free(m->settings);
 	/* The worker settings went at the spawn, the rest goes now. */
 	m->settings = mod_settings_text(sv->o, &m->spawn_ws, &ident, &ms);
 	if (channel_send_module(m->chan, sv->o, &ident, &ms, &cause) != 0) {
 		log_err("module %s: %s", id, cause);
 		free(cause);
-	} else if (channel_send(m->chan, MSG_SOCKET, NULL, 0, m->sock->fd) != 0)
-		log_err("module %s: cannot pass the socket: %s", id,
-		    strerror(errno));
+	}
 	/* Until READY, the supervisor answers "starting". */
 	fallback_on(sv, m);
 }
@@ -567,7 +607,7 @@ mod_ready(struct supervisor *sv, struct modent *m)
 	mod_set_state(m, M_RUNNING, "worker ready");
 	m->ready_ms = now_ms();
 	evtimer_del(m->timer);
-	fallback_off(m);
+	fallback_off(sv, m);
 	refused_sock_drop(m);
 	log_info("module %s: serving %s (pid %ld, %s)", m->id, m->sock->path,
 	    (long)m->pid, m->name);
@@ -604,6 +644,10 @@ mod_channel_read(struct modent *m)
 	case MSG_REFUSE:
 		if (m->state == M_STARTING)
 			mod_refuse(sv, m, msg.u.refuse.reason);
+		break;
+	case MSG_BUSY:
+		if (m->state == M_RUNNING)
+			fallback_busy(m);
 		break;
 	default:
 		log_warn("module %s: unexpected message %u from worker",
@@ -685,6 +729,7 @@ mod_new(struct supervisor *sv, const struct modfile *f, const char *inst)
 	m->path = xstrdup(f->path);
 	m->st = f->st;
 	m->chan = -1;
+	m->stats_fd = -1;
 	m->sv = sv;
 	m->memory_limit_mb = sv->o->memory_limit_mb;	/* until HELLO */
 	m->timer = evtimer_new(sv->base, mod_timer_cb, m);
@@ -700,6 +745,7 @@ stats_create(int *fdp)
 	struct worker_stats	*st;
 	int			 fd;
 
+	*fdp = -1;
 #ifdef HAVE_MEMFD_CREATE
 	fd = memfd_create("scope-plugin-host-stats", MFD_CLOEXEC);
 #else
@@ -747,14 +793,12 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 		return;
 	}
 	mod_close_channel(m);
-	if (m->stats != NULL) {
-		munmap(m->stats, sizeof *m->stats);
-		m->stats = NULL;
-	}
+	stats_release(m);
 	memset(&a, 0, sizeof a);
 	a.path = m->path;
 	a.statsfd = -1;
 	m->stats = stats_create(&a.statsfd);
+	m->stats_size = sizeof *m->stats;
 	options_worker(sv->o, &m->spawn_ws);	/* what spawn_worker() sends */
 	/* A new worker: it has said and been told nothing yet. */
 	free(m->hello);
@@ -767,8 +811,8 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 		pid = spawn_worker(sv->o, &a, &chan, &cause);
 	else
 		pid = -1;
-	if (a.statsfd != -1)
-		close(a.statsfd);
+	/* Kept until HELLO: the page grows by the module's connections. */
+	m->stats_fd = a.statsfd;
 	if (a.cgroup_fd != -1)
 		close(a.cgroup_fd);
 	output_close_fds(a.io);
@@ -835,7 +879,24 @@ mod_stop(struct supervisor *sv, struct modent *m, enum after_stop after)
 		kill(m->pid, SIGTERM);
 		timer_arm(m, sv->o->stop_grace_ms);
 	}
-	fallback_on(sv, m);
+}
+
+/*
+ * The reason a worker wrote in the shared page before ending itself:
+ * untrusted text, so only printable ASCII of it, within its field.
+ */
+static void
+worker_reason(struct modent *m, char *buf, size_t len)
+{
+	const char	*r = m->stats->exit_reason;
+	size_t		 i, j = 0;
+
+	for (i = 0; i < sizeof m->stats->exit_reason && r[i] != '\0' &&
+	    j + 1 < len; i++)
+		buf[j++] = r[i] >= 0x20 && r[i] < 0x7f ? r[i] : '?';
+	buf[j] = '\0';
+	if (j == 0)
+		snprintf(buf, len, "exited with status %d", WORKER_EXIT_DEADLINE);
 }
 
 /* A worker died without being asked to: restart later, or give up. */
@@ -843,11 +904,14 @@ static void
 mod_crashed(struct supervisor *sv, struct modent *m, pid_t pid, int status)
 {
 	uint64_t	now = now_ms(), ran = now - m->spawned_ms;
-	char		how[96];
+	char		how[STATS_REASON_MAX];
 
 	if (WIFSIGNALED(status))
 		snprintf(how, sizeof how, "killed by %s (%d)",
 		    signal_name(WTERMSIG(status)), WTERMSIG(status));
+	else if (WEXITSTATUS(status) == WORKER_EXIT_DEADLINE &&
+	    m->stats != NULL && m->kill_reason == NULL)
+		worker_reason(m, how, sizeof how);
 	else
 		snprintf(how, sizeof how, "exited with status %d",
 		    WEXITSTATUS(status));
@@ -880,8 +944,7 @@ mod_crashed(struct supervisor *sv, struct modent *m, pid_t pid, int status)
 		    (unsigned long long)ran, m->failures,
 		    (unsigned long long)m->backoff_ms);
 	}
-	if (m->id[0] != '\0' && m->sock != NULL)
-		fallback_on(sv, m);
+	fallback_worker_gone(sv, m);
 	supervisor_ready_check(sv);
 }
 
@@ -907,6 +970,7 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 		return;
 	}
 	if (m->state == M_STOPPING) {
+		fallback_worker_gone(sv, m);
 		switch (m->after) {
 		case AFTER_REMOVE:
 			log_info("module %s: stopped and removed", mod_name(m));

@@ -19,7 +19,7 @@
 #include "utf8.h"
 
 /* Descriptor flags this host knows (scope-plugin.h). */
-#define SPH_MODULE_FLAGS_KNOWN SPH_MODULE_INSTANCES_ONLY
+#define SPH_MODULE_FLAGS_KNOWN (SPH_MODULE_INSTANCES_ONLY | SPH_MODULE_PER_REQUEST)
 
 /* The part of the descriptor every 1.x module has. */
 #define DESC_MIN_SIZE offsetof(struct sph_module, reserved)
@@ -237,6 +237,7 @@ module_fill(struct module *m, const struct sph_module *d)
 	m->label = d->label;
 	m->description = d->description != NULL ? d->description : "";
 	m->interval_ms = d->interval_ms;
+	m->per_request = (d->flags & SPH_MODULE_PER_REQUEST) != 0;
 	m->instances_only = (d->flags & SPH_MODULE_INSTANCES_ONLY) != 0;
 	m->init = d->init;
 	m->collect = d->collect;

@@ -59,15 +59,17 @@ const struct setting settings_table[] = {
 	  .off = O(use_syslog), .moff = NO_FIELD, .woff = W(use_syslog),
 	  .help = "log to syslog (the default when in the background)" },
 	/*
-	 * The probe gives a plugin 500 ms and polls every second.  A collect
-	 * still running after 1 s has cost two polls and is stuck, not slow:
-	 * kill it.  100 ms is where it starts to delay the other plugins.
+	 * The probe gives a plugin 500 ms: every request is answered by the
+	 * deadline (a 503 if the collect is not done), with room left for
+	 * the reply to reach the probe; a collect or control still running
+	 * at its module's deadline is stuck, not slow: the worker is killed.
+	 * Interval modules collect in the background and may be given more.
 	 */
 	{ .name = "deadline", .type = ST_UINT,
 	  .where = SET_GLOBAL | SET_MODULE | SET_FLAG, .min = 10,
-	  .max = 3600000, .def = 1000, .off = O(deadline_ms),
+	  .max = 3600000, .def = 400, .off = O(deadline_ms),
 	  .moff = M(deadline_ms), .woff = NO_FIELD, .arg = "MS",
-	  .help = "kill a worker whose collect runs longer" },
+	  .help = "answer every request by then; kill a worker whose collect runs longer" },
 	{ .name = "budget", .type = ST_UINT,
 	  .where = SET_GLOBAL | SET_MODULE | SET_FLAG | SET_WORKER, .min = 0,
 	  .max = 3600000, .def = 100, .off = O(budget_ms), .moff = M(budget_ms),
@@ -839,6 +841,9 @@ options_module(const struct options *o, const char *id, unsigned interval_ms,
 		}
 		*(uint32_t *)((char *)ms + s->moff) = v;
 	}
+	/* Requests are answered by the deadline; an interval's longer
+	 * background collect does not make them wait longer. */
+	ms->reply_ms = ms->deadline_ms;
 	if (!own_deadline && ms->interval_ms > ms->deadline_ms)
 		ms->deadline_ms = ms->interval_ms;
 }

@@ -312,8 +312,6 @@ reconcile_reload(struct supervisor *sv)
 	options_free(o);
 	*o = fresh;
 	log_open(HOST_NAME, o->use_syslog, o->log_level);
-	server_limits_init(&sv->limits, o->max_conns, o->read_timeout_ms,
-	    o->idle_timeout_ms);
 	sv->reload_errors = 0;
 	log_info("SIGHUP: %s %s; rescanning %s and retrying failed modules",
 	    config_path(o), r == 1 ? "reloaded" : "absent: the defaults apply",
@@ -330,6 +328,8 @@ rescan_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	reconcile(arg, 0);
+	/* Telling systemd may have waited for this rescan. */
+	supervisor_ready_check(arg);
 }
 
 static void

@@ -1,8 +1,10 @@
 /*
- * serve.c - an event-driven HTTP/1.1 server on one listening socket: used
- * by workers to serve their module and by the supervisor to answer for a
- * module whose worker is down.  Requests are handled synchronously by the
- * callback; pipelined requests are answered in order.
+ * serve.c - the worker's event-driven HTTP/1.1 server on the connections
+ * the supervisor accepts and passes to it.  A request is answered by the
+ * callback at once or later (server_defer(), for coalesced collects);
+ * pipelined requests are answered in order.  Each connection's slot in
+ * the page shared with the supervisor says whether a request waits for
+ * its reply (docs/ARCHITECTURE.md, "Request path").
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -18,10 +20,8 @@
 
 /* Stop reading from a client while this much output is queued. */
 #define OUTPUT_HIGH_WATER (1024 * 1024)
-/* How long a new connection may stay silent before eviction prefers it. */
-#define NEWCOMER_GRACE_MS 100
-/* Accept at most this many connections per wakeup, to stay fair. */
-#define ACCEPT_BURST 32
+/* ... or this much input: a whole request and more (see conn_process()). */
+#define INPUT_HIGH_WATER (HTTP_MAX_HEAD + 4 * HTTP_MAX_BODY)
 
 enum conn_state { CONN_HEAD, CONN_BODY };
 
@@ -31,6 +31,9 @@ struct server_conn {
 	enum conn_state		 state;
 	int			 closing;	/* close once output drains */
 	int			 throttled;	/* reading paused on output */
+	int			 waiting;	/* request deferred, no reply yet */
+	int			 eof;		/* the client sent all it will */
+	struct conn_slot	*slot;		/* shared with the supervisor */
 	unsigned		 served;	/* requests answered so far */
 	uint64_t		 req_start;	/* first byte of this request */
 	uint64_t		 idle_since;	/* accepted or last answered */
@@ -41,18 +44,32 @@ struct server_conn {
 
 struct server {
 	struct event_base	*base;
-	int			 fd;
-	struct event		*accept_ev;
-	struct event		*retry_ev;	/* accept backoff after EMFILE */
 	struct http_limits	 limits;
 	server_request_cb	 cb;
 	void			*arg;
-	int			 paused;
+	uint64_t		*heartbeat;	/* shared: reads so far */
 	unsigned		 nconns;
-	uint64_t		 evict_logged;	/* rate limit for the log */
-	uint64_t		 evictions;
 	TAILQ_HEAD(, server_conn) conns;
 };
+
+static void
+slot_set(struct conn_slot *slot, enum slot_state to)
+{
+	if (slot != NULL)
+		__atomic_store_n(&slot->state, to, __ATOMIC_RELEASE);
+}
+
+/* Moves slot from one state to another unless the supervisor took it. */
+static int
+slot_move(struct conn_slot *slot, enum slot_state from, enum slot_state to)
+{
+	uint32_t	expect = from;
+
+	if (slot == NULL)
+		return 1;
+	return __atomic_compare_exchange_n(&slot->state, &expect, to, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
@@ -70,12 +87,20 @@ server_limits_init(struct http_limits *l, unsigned max_conns,
 	l->max_conns = max_conns;
 }
 
+/*
+ * Closes c.  The supervisor holds a duplicate of every connection, so the
+ * client sees the end only through shutdown(2); then the slot says the
+ * supervisor may close its duplicate and reuse the slot.
+ */
 static void
 conn_free(struct server_conn *c)
 {
 	TAILQ_REMOVE(&c->srv->conns, c, entry);
 	c->srv->nconns--;
+	if (c->slot != NULL)
+		shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
 	bufferevent_free(c->bev);
+	slot_set(c->slot, SLOT_CLOSED);
 	evbuffer_free(c->body);
 	free(c);
 }
@@ -110,11 +135,36 @@ conn_fail(struct server_conn *c, int status, const char *why)
 {
 	struct http_request	req;
 
+	/* Owed a reply now, as a whole request would be. */
+	if (!slot_move(c->slot, SLOT_IDLE, SLOT_REQUEST))
+		slot_move(c->slot, SLOT_REPLYING, SLOT_REQUEST);
+
 	memset(&req, 0, sizeof req);
 	req.keep_alive = 0;
 	server_reply_error(c, &req, status, NULL, why);
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* After a reply was queued: ready for the next request; 1: stop reading. */
+static int
+conn_request_done(struct server_conn *c)
+{
+	evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	c->served++;
+	c->req_start = 0;
+	c->idle_since = now_ms();
+	if (c->slot != NULL)
+		c->slot->active_ms = c->idle_since;
+	if (!c->req.keep_alive)
+		c->closing = 1;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	    OUTPUT_HIGH_WATER) {
+		bufferevent_disable(c->bev, EV_READ);
+		c->throttled = 1;
+		return 1;
+	}
+	return c->closing;
 }
 
 /* Parses and dispatches as many complete requests as the input holds. */
@@ -125,6 +175,8 @@ conn_process(struct server_conn *c)
 	struct evbuffer	*out = bufferevent_get_output(c->bev);
 	const struct http_limits *l = &c->srv->limits;
 
+	if (c->waiting)
+		return;
 	while (!c->closing) {
 		size_t		 len = evbuffer_get_length(in);
 		const char	*why;
@@ -132,8 +184,14 @@ conn_process(struct server_conn *c)
 
 		if (len == 0)
 			break;
-		if (c->req_start == 0)
+		if (c->req_start == 0) {
 			c->req_start = now_ms();
+			/* If we die now, the client is owed an answer too. */
+			if (c->slot != NULL) {
+				c->slot->partial = 1;
+				c->slot->active_ms = c->req_start;
+			}
+		}
 		if (c->state == CONN_HEAD) {
 			size_t		 want = len < l->max_head + 16 ? len : l->max_head + 16;
 			const char	*p = (const char *)evbuffer_pullup(in, (ssize_t)want);
@@ -189,22 +247,35 @@ conn_process(struct server_conn *c)
 		}
 
 		c->state = CONN_HEAD;
-		c->srv->cb(c, &c->req, c->body, c->srv->arg);
-		evbuffer_drain(c->body, evbuffer_get_length(c->body));
-		c->served++;
-		c->req_start = 0;
-		c->idle_since = now_ms();
-		if (!c->req.keep_alive)
-			c->closing = 1;
-		if (evbuffer_get_length(out) > OUTPUT_HIGH_WATER) {
-			bufferevent_disable(c->bev, EV_READ);
-			c->throttled = 1;
-			break;
+		/*
+		 * A whole request: from now on it is owed a reply, by us or,
+		 * past the deadline or if we die, by the supervisor.  Taken:
+		 * the supervisor answered already; the connection is over.
+		 */
+		if (c->slot != NULL) {
+			c->slot->req_start_ns = now_ns();
+			c->slot->partial = 0;
+			if (!slot_move(c->slot, SLOT_IDLE, SLOT_REQUEST) &&
+			    !slot_move(c->slot, SLOT_REPLYING, SLOT_REQUEST)) {
+				c->closing = 1;
+				break;
+			}
 		}
+		c->srv->cb(c, &c->req, c->body, c->srv->arg);
+		/* Nothing more is parsed until the reply (pipelining); input
+		 * is left to accumulate, up to the watermark, rather than
+		 * reading turned off and on again for every request. */
+		if (c->waiting)
+			return;
+		if (conn_request_done(c) != 0)
+			break;
 	}
+	/* Half-closed and no whole request left: answered all, close. */
+	if (c->eof && !c->throttled)
+		c->closing = 1;
 	if (c->closing)
 		bufferevent_disable(c->bev, EV_READ);
-	else
+	else if (!c->throttled)
 		conn_set_timeout(c);
 }
 
@@ -242,6 +313,9 @@ conn_flush(struct server_conn *c)
 		conn_free(c);
 		return -1;
 	}
+	/* The reply is out whole: a death from here on loses nothing. */
+	if (!c->waiting)
+		slot_move(c->slot, SLOT_REPLYING, SLOT_IDLE);
 	return 0;
 }
 
@@ -251,6 +325,10 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	struct server_conn	*c = arg;
 
 	(void)bev;
+	if (c->srv->heartbeat != NULL)
+		(*c->srv->heartbeat)++;
+	if (c->slot != NULL)
+		c->slot->reads++;
 	for (;;) {
 		conn_process(c);
 		if (conn_flush(c) != 0)
@@ -260,7 +338,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 			return;
 		c->throttled = 0;
-		bufferevent_enable(c->bev, EV_READ);
+		if (!c->eof)
+			bufferevent_enable(c->bev, EV_READ);
 	}
 }
 
@@ -275,9 +354,11 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		conn_free(c);
 		return;
 	}
+	slot_move(c->slot, SLOT_REPLYING, SLOT_IDLE);
 	if (c->throttled) {
 		c->throttled = 0;
-		bufferevent_enable(c->bev, EV_READ);
+		if (!c->eof)
+			bufferevent_enable(c->bev, EV_READ);
 		conn_read_cb(bev, c);
 	}
 }
@@ -288,6 +369,18 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct server_conn	*c = arg;
 
 	(void)bev;
+	if (c->waiting) {
+		/* The owner still holds it.  A half-close still gets the
+		 * answers to what was asked; else the reply finds it closed. */
+		bufferevent_disable(c->bev, EV_READ);
+		if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING))
+			c->eof = 1;
+		else {
+			bufferevent_disable(c->bev, EV_WRITE);
+			c->closing = 1;
+		}
+		return;
+	}
 	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING)) {
 		/* Half-close: answer what was asked, then close. */
 		c->closing = 1;
@@ -305,174 +398,56 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * At max_conns, the connection to drop so that a newcomer (the probe) gets
- * in: among those we owe nothing (no output pending), the least recently
- * active, counting an idle connection from its last answer (or accept) and
- * one with a request in progress from that request's first byte.  The
- * probe writes a request in one go and polls every second, so its
- * connection is the newest; a hostile client's idle or trickling ones are
- * older.  (Go's transport retries a GET whose idle connection was closed.)
- * NULL if every connection is being answered: the newcomer is refused.
+ * Serves fd, a connection the supervisor accepted; slot (may be NULL) is
+ * its place in the shared page.  Connection limits are the supervisor's.
  */
-static struct server_conn *
-server_pick_victim(struct server *srv)
+void
+server_adopt(struct server *srv, int fd, struct conn_slot *slot)
 {
-	struct server_conn	*c, *victim = NULL;
-	uint64_t		 t, oldest = 0;
-
-	TAILQ_FOREACH(c, &srv->conns, entry) {
-		if (c->closing || c->throttled ||
-		    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
-			continue;
-		if (c->state == CONN_HEAD &&
-		    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
-			t = c->idle_since;
-			/*
-			 * A connection that has not spoken yet may have its
-			 * request already queued in the kernel (accepted in
-			 * this very burst): give it a moment before it counts
-			 * as idle.
-			 */
-			if (c->served == 0)
-				t += NEWCOMER_GRACE_MS;
-		} else
-			t = c->req_start;
-		if (victim == NULL || t < oldest) {
-			victim = c;
-			oldest = t;
-		}
-	}
-	return victim;
-}
-
-static int
-server_evict(struct server *srv)
-{
-	struct server_conn	*victim;
-	uint64_t		 now = now_ms();
-
-	if ((victim = server_pick_victim(srv)) == NULL)
-		return -1;
-	srv->evictions++;
-	/* One line a minute at most: a flood must not flood the log. */
-	if (srv->evict_logged == 0 || now - srv->evict_logged >= 60000) {
-		log_warn("connection limit (%u) reached: closing the least "
-		    "recently active (%s) connection (%llu evicted so far)", srv->limits.max_conns,
-		    victim->state == CONN_HEAD &&
-		    evbuffer_get_length(bufferevent_get_input(victim->bev)) == 0 ?
-		    "idle" : "incomplete", (unsigned long long)srv->evictions);
-		srv->evict_logged = now;
-	}
-	conn_free(victim);
-	return 0;
-}
-
-static void
-server_accept_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server		*srv = arg;
 	struct server_conn	*c;
-	int			 cfd, i;
 
-	(void)what;
-	for (i = 0; i < ACCEPT_BURST; i++) {
-		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (cfd == -1) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				struct timeval tv = { 0, 100000 };
-
-				log_warn("accept: %s; pausing 100 ms", strerror(errno));
-				event_del(srv->accept_ev);
-				evtimer_add(srv->retry_ev, &tv);
-			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept: %s", strerror(errno));
-			return;
-		}
-		if (srv->nconns >= srv->limits.max_conns &&
-		    server_evict(srv) != 0) {
-			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-			    "Content-Type: application/json\r\nContent-Length: 37\r\n"
-			    "Connection: close\r\n\r\n{\"error\":\"too many open connections\"}";
-			/* A fresh socket's buffer takes this whole; best effort. */
-			if (write(cfd, busy, sizeof busy - 1) == -1)
-				log_debug("busy reply: %s", strerror(errno));
-			close(cfd);
-			continue;
-		}
-		c = xcalloc(1, sizeof *c);
-		c->srv = srv;
-		c->idle_since = now_ms();
-		if ((c->body = evbuffer_new()) == NULL)
-			fatal("evbuffer_new: out of memory");
-		c->bev = bufferevent_socket_new(srv->base, cfd, BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev == NULL)
-			fatal("bufferevent_socket_new: out of memory");
-		TAILQ_INSERT_TAIL(&srv->conns, c, entry);
-		srv->nconns++;
-		bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb,
-		    conn_event_cb, c);
-		conn_set_timeout(c);
-		/* EV_WRITE only while output waits: see conn_flush(). */
-		bufferevent_enable(c->bev, EV_READ);
-	}
-}
-
-static void
-server_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server	*srv = arg;
-
-	(void)fd;
-	(void)what;
-	if (!srv->paused && event_add(srv->accept_ev, NULL) != 0)
-		log_err("event_add: cannot resume accepting");
+	if (set_nonblock(fd) == -1)
+		log_warn("fcntl O_NONBLOCK on a connection: %s", strerror(errno));
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->slot = slot;
+	c->idle_since = now_ms();
+	if ((c->body = evbuffer_new()) == NULL)
+		fatal("evbuffer_new: out of memory");
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL)
+		fatal("bufferevent_socket_new: out of memory");
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	/* What a client may send ahead while its request waits. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, INPUT_HIGH_WATER);
+	conn_set_timeout(c);
+	/* EV_WRITE only while output waits: see conn_flush(). */
+	bufferevent_enable(c->bev, EV_READ);
 }
 
 struct server *
-server_new(struct event_base *base, int fd, const struct http_limits *limits,
-    server_request_cb cb, void *arg)
+server_new(struct event_base *base, const struct http_limits *limits,
+    server_request_cb cb, void *arg, uint64_t *heartbeat)
 {
 	struct server	*srv;
 
 	srv = xcalloc(1, sizeof *srv);
 	srv->base = base;
-	srv->fd = fd;
 	srv->limits = *limits;
 	srv->cb = cb;
 	srv->arg = arg;
-	srv->paused = 1;
+	srv->heartbeat = heartbeat;
 	TAILQ_INIT(&srv->conns);
-	srv->accept_ev = event_new(base, fd, EV_READ | EV_PERSIST,
-	    server_accept_cb, srv);
-	srv->retry_ev = evtimer_new(base, server_retry_cb, srv);
-	if (srv->accept_ev == NULL || srv->retry_ev == NULL)
-		fatal("event_new: out of memory");
-	if (set_nonblock(fd) == -1)
-		log_warn("fcntl O_NONBLOCK on listening socket: %s", strerror(errno));
-	if (server_resume(srv) != 0)
-		fatal("event_add: cannot watch listening socket");
 	return srv;
 }
 
-/* Stops accepting; established connections keep being served. */
-void
-server_pause(struct server *srv)
-{
-	srv->paused = 1;
-	event_del(srv->accept_ev);
-	event_del(srv->retry_ev);
-}
-
-int
-server_resume(struct server *srv)
-{
-	srv->paused = 0;
-	return event_add(srv->accept_ev, NULL);
-}
-
-/* Closes every connection; the listening socket is the caller's. */
+/*
+ * Lets go of every connection without ending it: the supervisor holds
+ * them and passes them to the next worker (a request left unanswered gets
+ * its 503 from the supervisor).
+ */
 void
 server_free(struct server *srv)
 {
@@ -480,11 +455,73 @@ server_free(struct server *srv)
 
 	if (srv == NULL)
 		return;
-	while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL) {
+		c->slot = NULL;		/* no shutdown(2), no SLOT_CLOSED */
 		conn_free(c);
-	event_free(srv->accept_ev);
-	event_free(srv->retry_ev);
+	}
 	free(srv);
+}
+
+/* The request callback answers later, with server_complete(). */
+void
+server_defer(struct server_conn *c)
+{
+	c->waiting = 1;
+}
+
+const struct http_request *
+server_request(const struct server_conn *c)
+{
+	return &c->req;
+}
+
+/*
+ * Sends the reply queued for a deferred request and goes on reading.
+ * Returns -1 if c is gone (closed after its reply, or by its peer).
+ */
+int
+server_complete(struct server_conn *c)
+{
+	c->waiting = 0;
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(c->bev))
+	    == 0) {
+		conn_free(c);
+		return -1;
+	}
+	conn_request_done(c);
+	if (conn_flush(c) != 0)
+		return -1;
+	/* Output drained at once: a throttled reader may go on. */
+	if (c->throttled &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		c->throttled = 0;
+	if (!c->closing && !c->throttled) {
+		if (!c->eof)
+			bufferevent_enable(c->bev, EV_READ);
+		if (c->eof ||
+		    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+			conn_read_cb(c->bev, c);
+			return 0;
+		}
+		conn_set_timeout(c);
+	}
+	return 0;
+}
+
+/*
+ * Whether c may answer: its request was not taken by the supervisor (past
+ * the deadline).  If it was, c closes without a word.
+ */
+static int
+conn_may_reply(struct server_conn *c)
+{
+	if (slot_move(c->slot, SLOT_REQUEST, SLOT_REPLYING)) {
+		if (c->slot != NULL)
+			c->slot->replies++;
+		return 1;
+	}
+	c->closing = 1;
+	return 0;
 }
 
 void
@@ -493,6 +530,8 @@ server_reply(struct server_conn *c, const struct http_request *req, int status,
 {
 	int	keep_alive = req->keep_alive && !c->closing;
 
+	if (!conn_may_reply(c))
+		return;
 	http_respond(bufferevent_get_output(c->bev), status, NULL, content_type,
 	    body, keep_alive, req->method == HTTP_HEAD, extra);
 	if (!keep_alive)
@@ -518,6 +557,8 @@ server_reply_failure(struct server_conn *c, const struct http_request *req,
 	int		keep_alive = req->keep_alive && !c->closing;
 	const char	*extra = NULL;
 
+	if (!conn_may_reply(c))
+		return;
 	if (status == 405)
 		extra = req->route == ROUTE_CONTROL ? "Allow: POST\r\n" :
 		    "Allow: GET, HEAD\r\n";
@@ -527,16 +568,3 @@ server_reply_failure(struct server_conn *c, const struct http_request *req,
 		c->closing = 1;
 }
 
-/*
- * The connection's descriptor when nothing waits to be written on it, else
- * -1: bytes written straight to it (a dying worker's last reply) then
- * arrive whole and after every earlier reply.
- */
-int
-server_conn_quiet_fd(struct server_conn *c)
-{
-	if (c->closing ||
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
-		return -1;
-	return bufferevent_getfd(c->bev);
-}

@@ -319,7 +319,10 @@ plugsock_close(struct plugsock *ps)
 
 	if (ps == NULL)
 		return;
-	server_free(ps->fallback);
+	if (ps->accept_ev != NULL)
+		event_free(ps->accept_ev);
+	if (ps->retry_ev != NULL)
+		event_free(ps->retry_ev);
 	if (lstat(ps->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    unlink(ps->path) != 0)
 		log_warn("unlink %s: %s", ps->path, strerror(errno));

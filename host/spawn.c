@@ -34,8 +34,8 @@ child_refuse(const char *msg)
 /*
  * --user: give up root for good before exec, so that nothing of the
  * module (its constructors run at dlopen) ever runs privileged.  The
- * worker needs no privilege: it gets its listening socket over the
- * channel and reads a module that root made world-readable.
+ * worker needs no privilege: it gets its connections over the channel
+ * and reads a module that root made world-readable.
  */
 static void
 child_drop(const struct options *o)

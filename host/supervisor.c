@@ -4,9 +4,9 @@
  * execs, and never loads module code itself.  This file is the event
  * loop, the signals and shutdown; the rest of the supervisor is
  * lifecycle.c (each module's states), reconcile.c (the module
- * directory), health.c (deadlines, memory), fallback.c (answers while a
- * module is down), refused.c (a refused module's socket) and status.c
- * (the operator's view).
+ * directory), health.c (memory), fallback.c (connections, and the
+ * replies owed when a worker cannot give them), refused.c (a refused
+ * module's socket) and status.c (the operator's view).
  */
 #include <sys/wait.h>
 
@@ -174,8 +174,6 @@ supervisor_main(struct options *o)
 	sv.ready_pending = 1;
 	notify_init();
 	TAILQ_INIT(&sv.mods);
-	server_limits_init(&sv.limits, o->max_conns, o->read_timeout_ms,
-	    o->idle_timeout_ms);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		fatal("signal SIGPIPE: %s", strerror(errno));
 

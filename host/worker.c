@@ -1,13 +1,15 @@
 /*
  * worker.c - one module, one process: take the settings the supervisor
- * sends, load the module, say hello, receive its settings and the
- * listening socket, serve HTTP until told to stop.
+ * sends, load the module, say hello, receive its settings, then serve
+ * HTTP on the connections the supervisor passes until told to stop.
  * Everything that can crash or hang (module code) runs here, never in the
  * supervisor.
  */
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,9 +35,23 @@ struct worker {
 	struct reporter		*reporter;
 	struct worker_stats	*stats;
 	struct worker_stats	 local_stats;	/* when no shared page */
+	size_t			 stats_size;	/* mapped */
 	struct event_base	*base;
 	struct server		*server;
 	struct evbuffer		*body;
+
+	/*
+	 * Coalesced collects (docs/ARCHITECTURE.md, "Request path"): the
+	 * report requests read before a collect starts wait in this list
+	 * and are all answered by it; collect_ev runs it once the requests
+	 * read in this round of the event loop are in.
+	 */
+	struct server_conn	**waiting;
+	size_t			 nwaiting, waiting_cap;
+	struct event		*collect_ev;
+	int			 per_request;	/* the module opted out */
+	int			 adopted;	/* connections came this round */
+	struct event		*watchdog_ev;	/* interval collect's deadline */
 
 	/*
 	 * Interval mode: a collector thread refreshes the cache so that a
@@ -65,90 +81,6 @@ struct worker {
 	pthread_mutex_t		 log_lock;
 	char			 err_line[1024];
 };
-
-/*
- * Last words.  A module that crashes in collect or control takes its worker
- * down in the middle of the probe's request, and Scope would show only
- * "EOF".  While such a call runs for a request, crash_fd is that request's
- * connection; a handler for the fatal signals writes a 500 naming the
- * signal to it, prepared beforehand (write() is all a handler may do
- * safely), and the worker then dies of the signal as it would have.
- */
-static const int	 crash_signals[] = {
-	SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT
-};
-#define NCRASH_SIGNALS (sizeof crash_signals / sizeof crash_signals[0])
-static char		*crash_replies[NCRASH_SIGNALS];
-static size_t		 crash_lens[NCRASH_SIGNALS];
-static volatile sig_atomic_t crash_fd = -1;
-
-static void
-crash_handler(int sig)
-{
-	int	fd = crash_fd;
-	size_t	i;
-
-	for (i = 0; i < NCRASH_SIGNALS && fd >= 0; i++)
-		if (crash_signals[i] == sig && crash_replies[i] != NULL &&
-		    write(fd, crash_replies[i], crash_lens[i]) < 0)
-			break;
-	/* SA_RESETHAND | SA_NODEFER: this is the default action now. */
-	raise(sig);
-}
-
-/* Prepares the replies and installs the handler (on its own stack). */
-static void
-crash_replies_init(const char *id)
-{
-	static char		 altstack[64 * 1024];
-	struct sigaction	 sa;
-	stack_t			 ss;
-	struct evbuffer		*b;
-	char			*reason, *msg;
-	size_t			 i;
-
-	ss.ss_sp = altstack;
-	ss.ss_size = sizeof altstack;
-	ss.ss_flags = 0;
-	if (sigaltstack(&ss, NULL) != 0)
-		log_debug("sigaltstack: %s", strerror(errno));
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = crash_handler;
-	sa.sa_flags = SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < NCRASH_SIGNALS; i++) {
-		if ((b = evbuffer_new()) == NULL)
-			fatal("evbuffer_new: out of memory");
-		xasprintf(&reason, "killed by %s (%d); restarting",
-		    signal_name(crash_signals[i]), crash_signals[i]);
-		xasprintf(&msg, "module %s: killed by %s (%d) while answering; "
-		    "the host restarts it", id, signal_name(crash_signals[i]),
-		    crash_signals[i]);
-		http_respond_error(b, 500, reason, id, msg, 0, 0, NULL);
-		crash_lens[i] = evbuffer_get_length(b);
-		crash_replies[i] = xmalloc(crash_lens[i]);
-		evbuffer_remove(b, crash_replies[i], crash_lens[i]);
-		evbuffer_free(b);
-		free(reason);
-		free(msg);
-		if (sigaction(crash_signals[i], &sa, NULL) != 0)
-			log_warn("sigaction %d: %s", crash_signals[i],
-			    strerror(errno));
-	}
-}
-
-/* Module code is about to run for this request: see above. */
-static void
-crash_watch(struct server_conn *c, const struct http_request *req)
-{
-	crash_fd = req->method == HTTP_HEAD ? -1 : server_conn_quiet_fd(c);
-}
-
-static void
-crash_unwatch(void)
-{
-	crash_fd = -1;
-}
 
 static void
 host_log_cb(void *ctx, int level, const char *line)
@@ -223,6 +155,20 @@ worker_fault(struct worker *w, const char *what, const char *cause)
 	free(w->last_fault);
 	w->last_fault = xstrdup(cause);
 	w->last_fault_log = now;
+}
+
+/*
+ * A collect or control is about to start: tell the supervisor, if it
+ * asked (once per reply deadline at most), so that the requests waiting
+ * for it are answered by the deadline whatever happens.
+ */
+static void
+worker_busy(struct worker *w)
+{
+	if (__atomic_load_n(&w->stats->notify_want, __ATOMIC_RELAXED) &&
+	    __atomic_exchange_n(&w->stats->notify_want, 0, __ATOMIC_ACQ_REL) &&
+	    channel_send(WORKER_CHANNEL_FD, MSG_BUSY, NULL, 0, -1) != 0)
+		log_debug("channel: busy: %s", strerror(errno));
 }
 
 /*
@@ -370,6 +316,150 @@ reply_fault(struct worker *w, struct server_conn *c,
 	free(cause);
 }
 
+/*
+ * One report sent to several clients without a copy: the collect's buffer,
+ * referenced by every reply, freed with its last reference.
+ */
+struct shared_report {
+	size_t		 refs;
+	struct evbuffer	*buf;
+};
+
+static void
+shared_report_unref(const void *data, size_t len, void *arg)
+{
+	struct shared_report	*r = arg;
+
+	(void)data;
+	(void)len;
+	if (--r->refs == 0) {
+		evbuffer_free(r->buf);
+		free(r);
+	}
+}
+
+/* Appends a reference to every byte of r's buffer to out. */
+static void
+shared_report_add(struct evbuffer *out, struct shared_report *r,
+    struct evbuffer_iovec *vec, int nvec)
+{
+	int	i;
+
+	for (i = 0; i < nvec; i++) {
+		r->refs++;
+		if (evbuffer_add_reference(out, vec[i].iov_base, vec[i].iov_len,
+		    shared_report_unref, r) != 0)
+			fatal("evbuffer_add_reference: out of memory");
+	}
+}
+
+/*
+ * Answers the requests waiting now with one collect (one each for a
+ * module that opted out): requests read while it runs wait for the next.
+ * Several replies share one copy of the report.
+ */
+static void
+collect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker		 *w = arg;
+	struct server_conn	**batch;
+	struct shared_report	 *shared = NULL;
+	struct evbuffer_iovec	 *vec = NULL;
+	struct evbuffer		 *body;
+	char			 *cause = NULL, *reason = NULL;
+	size_t			  i, n;
+	int			  rc, nvec = 0;
+
+	(void)fd;
+	(void)what;
+	if (w->nwaiting == 0)
+		return;
+	if (w->adopted) {
+		/* Requests may wait on connections just taken over: one more
+		 * round of the loop reads them (timers run after I/O). */
+		static const struct timeval now = { 0, 0 };
+
+		w->adopted = 0;
+		if (evtimer_add(w->collect_ev, &now) == 0)
+			return;
+	}
+	n = w->per_request ? 1 : w->nwaiting;
+	batch = xmalloc(n * sizeof *batch);
+	memcpy(batch, w->waiting, n * sizeof *batch);
+	memmove(w->waiting, w->waiting + n, (w->nwaiting - n) * sizeof *batch);
+	w->nwaiting -= n;
+
+	evbuffer_drain(w->body, evbuffer_get_length(w->body));
+	worker_busy(w);
+	if ((rc = worker_collect(w, w->body, &cause, &reason)) != 0)
+		worker_fault(w, "collect", cause);
+	if (rc == 0 && n > 1) {
+		/* The buffer goes to the replies; the next collect gets a new
+		 * one.  We hold a reference until every reply has its own. */
+		shared = xmalloc(sizeof *shared);
+		shared->refs = 1;
+		shared->buf = w->body;
+		if ((w->body = evbuffer_new()) == NULL)
+			fatal("evbuffer_new: out of memory");
+		/* One piece: a few references, not one per small chain of
+		 * the framer's (which would fragment the heap). */
+		if (evbuffer_pullup(shared->buf, -1) == NULL &&
+		    evbuffer_get_length(shared->buf) > 0)
+			fatal("evbuffer_pullup: out of memory");
+		nvec = evbuffer_peek(shared->buf, -1, NULL, NULL, 0);
+		vec = xcalloc((size_t)nvec + 1, sizeof *vec);
+		evbuffer_peek(shared->buf, -1, NULL, vec, nvec);
+	}
+	if ((body = evbuffer_new()) == NULL)
+		fatal("evbuffer_new: out of memory");
+	for (i = 0; i < n; i++) {
+		if (rc != 0)
+			reply_fault(w, batch[i], server_request(batch[i]),
+			    xstrdup(reason), xstrdup(cause));
+		else if (shared == NULL)
+			server_reply(batch[i], server_request(batch[i]), 200,
+			    "application/json", w->body, NULL);
+		else {
+			shared_report_add(body, shared, vec, nvec);
+			server_reply(batch[i], server_request(batch[i]), 200,
+			    "application/json", body, NULL);
+			/* Not sent (the supervisor answered): let go of it. */
+			evbuffer_drain(body, evbuffer_get_length(body));
+		}
+	}
+	if (shared != NULL)
+		shared_report_unref(NULL, 0, shared);
+	free(vec);
+	/* Only now: sending may read the next request, which uses w->body. */
+	for (i = 0; i < n; i++)
+		server_complete(batch[i]);
+	evbuffer_free(body);
+	free(reason);
+	free(cause);
+	free(batch);
+	if (w->nwaiting > 0)
+		event_active(w->collect_ev, EV_TIMEOUT, 1);
+}
+
+/* A report request waits for the next collect (collect_cb). */
+static void
+report_wait(struct worker *w, struct server_conn *c)
+{
+	if (w->nwaiting == w->waiting_cap) {
+		w->waiting_cap = w->waiting_cap == 0 ? 16 : 2 * w->waiting_cap;
+		w->waiting = xrealloc(w->waiting, w->waiting_cap *
+		    sizeof *w->waiting);
+	}
+	w->waiting[w->nwaiting++] = c;
+	server_defer(c);
+	/*
+	 * Active events run in order: the collect comes after the other
+	 * connections found readable in this round of the loop.
+	 */
+	if (w->nwaiting == 1)
+		event_active(w->collect_ev, EV_TIMEOUT, 1);
+}
+
 static void
 serve_report(struct worker *w, struct server_conn *c,
     const struct http_request *req)
@@ -396,19 +486,31 @@ serve_report(struct worker *w, struct server_conn *c,
 			return;
 		}
 	} else {
-		int	rc;
-
-		crash_watch(c, req);
-		rc = worker_collect(w, w->body, &cause, &reason);
-		crash_unwatch();
-		if (rc == 0) {
-			server_reply(c, req, 200, "application/json", w->body,
-			    NULL);
-			return;
-		}
-		worker_fault(w, "collect", cause);
+		report_wait(w, c);
+		return;
 	}
 	reply_fault(w, c, req, reason, cause);
+}
+
+/*
+ * Takes module_lock, waiting for a background collect at most the reply
+ * deadline: a control must not outwait the probe.  Returns 0 or -1.
+ */
+static int
+module_lock_timed(struct worker *w)
+{
+	struct timespec	ts;
+	uint64_t	ns;
+
+	if (!w->collector_running) {
+		pthread_mutex_lock(&w->module_lock);
+		return 0;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ns = (uint64_t)ts.tv_nsec + (uint64_t)w->ms.reply_ms * 1000000 * 3 / 4;
+	ts.tv_sec += (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	return pthread_mutex_timedlock(&w->module_lock, &ts) == 0 ? 0 : -1;
 }
 
 static void
@@ -432,11 +534,16 @@ serve_control(struct worker *w, struct server_conn *c,
 		return;
 	}
 	errbuf[0] = '\0';
-	pthread_mutex_lock(&w->module_lock);
+	if (module_lock_timed(w) != 0) {
+		control_free(cr);
+		server_reply_error(c, req, 503, w->mod.id, "busy: a collect is "
+		    "still running; try again");
+		w->stats->errors++;
+		return;
+	}
+	worker_busy(w);
 	__atomic_store_n(&w->stats->collect_start_ns, now_ns(), __ATOMIC_RELEASE);
-	crash_watch(c, req);
 	rc = w->mod.control(w->mod.state, control_get(cr), errbuf, sizeof errbuf);
-	crash_unwatch();
 	__atomic_store_n(&w->stats->collect_start_ns, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&w->module_lock);
 	errbuf[sizeof errbuf - 1] = '\0';
@@ -458,9 +565,7 @@ serve_control(struct worker *w, struct server_conn *c,
 		if ((report = evbuffer_new()) == NULL)
 			fatal("evbuffer_new: out of memory");
 		pthread_mutex_lock(&w->module_lock);
-		crash_watch(c, req);
 		rc = worker_collect(w, report, &cause, &reason);
-		crash_unwatch();
 		if (rc != 0)
 			worker_fault(w, "collect after control", cause);
 		pthread_mutex_unlock(&w->module_lock);
@@ -535,23 +640,61 @@ worker_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(w->base);
 }
 
+/*
+ * Connections from the supervisor, or its going away.  All that are
+ * queued are taken at once, so that their requests are read in one round
+ * of the loop and share one collect.
+ */
 static void
 worker_channel_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
 	struct msg	 m;
-	int		 r;
+	int		 r, i;
 
 	(void)what;
-	r = channel_recv(fd, &m);
-	if (r == 1) {
-		if (m.fd >= 0)
+	for (i = 0; i < 256; i++) {
+		if ((r = channel_recv(fd, &m)) != 1)
+			break;
+		if (m.hdr.type == MSG_CONN && m.fd >= 0) {
+			server_adopt(w->server, m.fd,
+			    m.u.conn.slot < w->stats->nslots &&
+			    w->stats != &w->local_stats ?
+			    &w->stats->slots[m.u.conn.slot] : NULL);
+			w->adopted = 1;
+		} else if (m.fd >= 0)
 			close(m.fd);
-		return;
 	}
+	if (r == 1 || (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EBADMSG)))
+		return;
 	/* The supervisor is gone: a worker never outlives it. */
 	log_info("supervisor gone: stopping");
 	event_base_loopbreak(w->base);
+}
+
+/*
+ * Interval mode: a background collect past its deadline cannot be
+ * cancelled; the worker ends itself so that the supervisor restarts it
+ * (nobody waits for that collect, so the supervisor is not watching it).
+ */
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	uint64_t	 start, now = now_ns();
+
+	(void)fd;
+	(void)what;
+	start = __atomic_load_n(&w->stats->collect_start_ns, __ATOMIC_ACQUIRE);
+	if (start == 0 || now < start ||
+	    now - start < (uint64_t)w->ms.deadline_ms * 1000000)
+		return;
+	snprintf(w->stats->exit_reason, sizeof w->stats->exit_reason,
+	    "collect did not finish within %u ms (deadline)",
+	    w->ms.deadline_ms);
+	log_err("%s", w->stats->exit_reason);
+	_exit(WORKER_EXIT_DEADLINE);
 }
 
 /* The supervisor logs the refusal (one line); we only log if it cannot. */
@@ -692,18 +835,27 @@ worker_check(struct worker *w)
 	return ok ? 0 : 1;
 }
 
+/* The page shared with the supervisor, sized by it before MSG_MODULE. */
 static void
 stats_map(struct worker *w)
 {
-	void	*p;
+	struct stat	 st;
+	void		*p = MAP_FAILED;
 
-	p = mmap(NULL, sizeof(struct worker_stats), PROT_READ | PROT_WRITE,
-	    MAP_SHARED, WORKER_STATS_FD, 0);
+	if (fstat(WORKER_STATS_FD, &st) == 0 &&
+	    (size_t)st.st_size >= sizeof(struct worker_stats))
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, WORKER_STATS_FD, 0);
 	if (p == MAP_FAILED) {
 		log_debug("no shared stats page: %s", strerror(errno));
 		w->stats = &w->local_stats;
-	} else
+	} else {
 		w->stats = p;
+		w->stats_size = (size_t)st.st_size;
+		/* The supervisor's count, bounded by what we mapped. */
+		if (STATS_SIZE(w->stats->nslots) > w->stats_size)
+			w->stats->nslots = 0;
+	}
 	close(WORKER_STATS_FD);
 }
 
@@ -716,7 +868,7 @@ worker_main(const char *path)
 	struct http_limits limits;
 	char		*cause = NULL, prefix[128];
 	const char	*base;
-	int		 sock, check;
+	int		 check;
 
 	memset(&w, 0, sizeof w);
 	/* First, how to log and whether this is --check. */
@@ -737,7 +889,6 @@ worker_main(const char *path)
 	log_set_prefix(prefix);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		fatal("signal SIGPIPE: %s", strerror(errno));
-	stats_map(&w);
 	yajl_wrap_init();
 
 	if (module_load(path, &w.mod, &cause) != 0)
@@ -746,15 +897,17 @@ worker_main(const char *path)
 	log_set_prefix(prefix);
 	worker_hello(&w);
 	worker_settings(&w);
-
-	sock = -1;
-	if (!check) {
-		worker_expect(&m, "socket");
-		if (m.hdr.type != MSG_SOCKET)
-			fatal("channel: unexpected message %u instead of the "
-			    "socket", m.hdr.type);
-		sock = m.fd;
-	}
+	stats_map(&w);
+	w.per_request = w.mod.per_request;
+#ifdef M_MMAP_THRESHOLD
+	/*
+	 * A fixed threshold: a big report's buffer is mapped and given back
+	 * when sent, instead of glibc raising the threshold after the first
+	 * one and keeping every later one in the heap (resident for good).
+	 */
+	if (mallopt(M_MMAP_THRESHOLD, 256 * 1024) != 1)
+		log_debug("mallopt M_MMAP_THRESHOLD failed");
+#endif
 
 	w.host.id = w.mod.id;
 	w.host.log = host_log_cb;
@@ -763,9 +916,6 @@ worker_main(const char *path)
 	w.host.deadline_ms = w.ms.deadline_ms;
 	w.host.probe_id = w.probe_id;
 	w.host.ctx = &w;
-	/* Before init: a module's own handlers, if it has any, win. */
-	if (!check)
-		crash_replies_init(w.mod.id);
 	free(worker_take_error_line(&w));
 	if (module_init(&w.mod, &w.host, &cause) != 0) {
 		char	*line = worker_take_error_line(&w);
@@ -785,18 +935,30 @@ worker_main(const char *path)
 
 	if ((w.base = event_base_new()) == NULL ||
 	    (w.body = evbuffer_new()) == NULL ||
-	    (w.cache = evbuffer_new()) == NULL)
+	    (w.cache = evbuffer_new()) == NULL ||
+	    (w.collect_ev = event_new(w.base, -1, 0, collect_cb, &w)) == NULL)
 		fatal("libevent: out of memory");
 	if (w.ms.interval_ms > 0) {
+		struct timeval	tv;
+
 		/* The first report is ready before we say READY. */
 		worker_refresh_cache(&w);
 		collector_start(&w);
+		tv.tv_sec = w.ms.deadline_ms / 1000;
+		tv.tv_usec = (suseconds_t)(w.ms.deadline_ms % 1000) * 1000;
+		if ((w.watchdog_ev = event_new(w.base, -1, EV_PERSIST,
+		    watchdog_cb, &w)) == NULL ||
+		    event_add(w.watchdog_ev, &tv) != 0)
+			fatal("libevent: cannot install the collect watchdog");
 	}
 	server_limits_init(&limits, w.ms.max_conns, w.ms.read_timeout_ms,
 	    w.ms.idle_timeout_ms);
-	w.server = server_new(w.base, sock, &limits, worker_request_cb, &w);
+	w.server = server_new(w.base, &limits, worker_request_cb, &w,
+	    &w.stats->heartbeat);
 	sigterm = evsignal_new(w.base, SIGTERM, worker_signal_cb, &w);
 	sigint = evsignal_new(w.base, SIGINT, worker_signal_cb, &w);
+	if (set_nonblock(WORKER_CHANNEL_FD) == -1)
+		fatal("fcntl O_NONBLOCK on the channel: %s", strerror(errno));
 	chan_ev = event_new(w.base, WORKER_CHANNEL_FD, EV_READ | EV_PERSIST,
 	    worker_channel_cb, &w);
 	if (sigterm == NULL || sigint == NULL || chan_ev == NULL ||
@@ -810,9 +972,13 @@ worker_main(const char *path)
 	if (event_base_dispatch(w.base) == -1)
 		log_err("event loop failed");
 
+	/* Requests still waiting get their 503 from the supervisor. */
 	server_free(w.server);
-	close(sock);
 	collector_stop(&w);
+	if (w.watchdog_ev != NULL)
+		event_free(w.watchdog_ev);
+	event_free(w.collect_ev);
+	free(w.waiting);
 	module_unload(&w.mod);
 	reporter_free(w.reporter);
 	event_free(sigterm);
@@ -820,8 +986,6 @@ worker_main(const char *path)
 	event_free(chan_ev);
 	evbuffer_free(w.body);
 	evbuffer_free(w.cache);
-	for (size_t i = 0; i < NCRASH_SIGNALS; i++)
-		free(crash_replies[i]);
 	free(w.cache_fault);
 	free(w.cache_reason);
 	free(w.last_fault);

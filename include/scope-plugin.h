@@ -47,7 +47,7 @@ extern "C" {
 #endif
 
 #define SPH_ABI_MAJOR 1
-#define SPH_ABI_MINOR 1
+#define SPH_ABI_MINOR 2
 /* Packed as major << 16 | minor. */
 #define SPH_ABI_VERSION ((uint32_t)((SPH_ABI_MAJOR << 16) | SPH_ABI_MINOR))
 
@@ -160,6 +160,17 @@ struct sph_module {
  * instance its id.
  */
 #define SPH_MODULE_INSTANCES_ONLY	0x1u
+
+/*
+ * SPH_MODULE_PER_REQUEST (ABI 1.2): one collect() per GET /report.  By
+ * default the host coalesces: every request it has read when a collect
+ * starts gets that collect's report, and a request read while a collect
+ * runs waits for the next one (never a report older than the request), so
+ * concurrent polls cost one collect.  Set this flag if each request must
+ * run its own collect (say, a collect that counts the polls).  POST
+ * /control is always one call per request.
+ */
+#define SPH_MODULE_PER_REQUEST		0x2u
 
 #if defined(__GNUC__)
 #define SPH_EXPORT __attribute__((visibility("default")))

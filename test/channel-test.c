@@ -72,6 +72,7 @@ test_round_trips(void)
 	struct msg_hello	 h;
 	struct msg_param	 p;
 	struct msg_check	 c;
+	struct msg_conn		 cn;
 	struct msg		 m;
 	struct stat		 a, b;
 	char			 big[MSG_TEXT_MAX];
@@ -134,8 +135,9 @@ test_round_trips(void)
 		perror("pipe");
 		exit(2);
 	}
-	ok = round_trip(sp, MSG_SOCKET, NULL, 0, fds[0], &m);
-	result("socket", ok && m.fd >= 0 && m.fd != fds[0] &&
+	cn.slot = 7;
+	ok = round_trip(sp, MSG_CONN, &cn, sizeof cn, fds[0], &m);
+	result("conn", ok && m.fd >= 0 && m.fd != fds[0] && m.u.conn.slot == 7 &&
 	    fstat(m.fd, &a) == 0 && fstat(fds[0], &b) == 0 &&
 	    a.st_ino == b.st_ino && (fcntl(m.fd, F_GETFD) & FD_CLOEXEC),
 	    "no descriptor, or another one");
@@ -331,6 +333,7 @@ test_garbled(void)
 	struct module_settings ms;
 	struct msg_hello h;
 	struct msg_check c;
+	struct msg_conn	 cn = { 1 };
 	struct msg_hdr	 hdr;
 	struct msg	 m;
 	char		*buf;
@@ -385,7 +388,8 @@ test_garbled(void)
 	    sizeof hdr + sizeof c, 0, &c, -1);
 	garbled(sp, "oversized-packet", MSG_REFUSE, sizeof(struct msg_refuse),
 	    MSG_MAX_SIZE + 100, 0, NULL, -1);
-	garbled(sp, "socket-without-fd", MSG_SOCKET, 0, sizeof hdr, 0, NULL, -1);
+	garbled(sp, "conn-without-fd", MSG_CONN, sizeof cn, sizeof hdr + sizeof cn,
+	    0, &cn, -1);
 	garbled(sp, "fd-on-ready", MSG_READY, 0, sizeof hdr, 0, NULL, fds[0]);
 	garbled(sp, "fd-on-bad-packet", 99, 0, sizeof hdr, 0, NULL, fds[0]);
 	close(fds[0]);

@@ -490,7 +490,7 @@ test_precedence(void)
 		char *argv[] = { "sph", "--no-config", NULL };
 
 		r = setup(&o, argv);
-		result("no-config", r == 0 && o.deadline_ms == 1000 &&
+		result("no-config", r == 0 && o.deadline_ms == 400 &&
 		    o.nparams == 0, "defaults expected");
 		options_free(&o);
 	}

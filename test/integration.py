@@ -660,15 +660,11 @@ def hung_collect_killed_at_deadline():
              args=["--param", "fx-hang.at=2", "--deadline", "300", "--backoff-min", "100"])
     h.start(wait_for=["fx-hang", "fx-good"])
     try:
-        t0 = time.monotonic()
-        try:
-            get(h.sock("fx-hang"), timeout=5.0)
-            raise AssertionError("hung request answered")
-        except (HTTPError, OSError):
-            pass
-        took = time.monotonic() - t0
-        check(took < 3.0, "hung worker killed only after %.1fs" % took)
-        h.wait_log("collect hung: killed after")
+        # The hung poll itself is answered: a 503 that says why.
+        st, _, body = get(h.sock("fx-hang"), timeout=30.0)
+        check(st == 503, "hung poll answered %d" % st)
+        check(b"did not finish within 300 ms" in body, "no reason: %r" % body)
+        h.wait_log("collect did not finish within 300 ms")
         h.wait_serving("fx-hang")  # restarted; first collect is fine
         st, _, _ = get(h.sock("fx-good"))
         check(st == 200, "neighbour affected")
@@ -821,6 +817,37 @@ def sigkill_supervisor_leaves_no_workers_and_restart_cleans_stale():
         check(os.path.exists(os.path.join(h.sockdir, "other", "other.sock")), "non-socket removed at exit")
         check(not os.path.exists(os.path.join(h.sockdir, "fx-good")), "socket dir left")
     finally:
+        h.cleanup()
+
+
+@test
+@valgrind_too
+def concurrent_polls_answered_by_one_collect():
+    """Requests read while a collect runs share the next one (issue 14);
+    test/contract.py has the faults.  Well-behaved, so valgrind runs it."""
+    h = Host([fixture("slow")])
+    started = os.path.join(h.dir, "started")
+    h.args = ["--param", "fx-slow.sleep-ms=300", "--param", "fx-slow.started-file=" + started,
+              "--set", "fx-slow.deadline=60000", "--deadline", "60000"]
+    h.start(wait_for=["fx-slow"])
+    try:
+        conns = [Conn(h.sock("fx-slow"), 60) for _ in range(5)]
+        os.unlink(started)
+        conns[0].send_raw(b"GET /report HTTP/1.1\r\nHost: plugin\r\n\r\n")
+        wait_until(lambda: os.path.exists(started), 60, step=0.005, what="a collect running")
+        for c in conns[1:]:
+            c.send_raw(b"GET /report HTTP/1.1\r\nHost: plugin\r\n\r\n")
+        counts = []
+        for c in conns:
+            st, _, body = c.read_response()
+            check(st == 200, "status %d" % st)
+            node = json.loads(body)["Host"]["nodes"]["testhost;<host>"]
+            counts.append(node["metrics"]["fixture_count"]["samples"][0]["value"])
+            c.close()
+        check(len(set(counts[1:])) == 1 and counts[1] > counts[0],
+              "4 polls during a collect: collects %r" % counts)
+    finally:
+        h.stop()
         h.cleanup()
 
 
@@ -1059,14 +1086,10 @@ def config_file_params_deadline_and_enabled():
     h.args = ["--config", conf]
     h.start(wait_for=["fx-hang", "fx-interval"])
     try:
-        t0 = time.monotonic()
-        try:
-            get(h.sock("fx-hang"), timeout=5.0)
-            raise AssertionError("hung request answered: param at=2 from the file not applied")
-        except (HTTPError, OSError):
-            pass
-        check(time.monotonic() - t0 < 3.0, "hung worker not killed in time")
-        h.wait_log("(deadline 300 ms)")  # the block's deadline, not the global 1000
+        st, _, body = get(h.sock("fx-hang"), timeout=30.0)
+        check(st == 503, "hung poll answered %d: param at=2 from the file "
+              "not applied" % st)
+        h.wait_log("within 300 ms (deadline)")  # the block's, not the global 400
         h.wait_log("good.so: not loaded: disabled by configuration")
         check(not os.path.exists(h.sock("fx-good")), "disabled module got a socket")
         log = h.logtext()

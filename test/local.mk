@@ -91,6 +91,11 @@ TESTS += test/config-test
 TESTS += test/abuse.test
 EXTRA_DIST += test/abuse.test test/abuse.py
 
+# The request-path contract (issue 11): crash, SIGKILL, exit, hang, SIGSTOP
+# and slow collects beside a healthy module; coalesced collects (issue 14).
+TESTS += test/contract.test
+EXTRA_DIST += test/contract.test test/contract.py
+
 # The supervisor's module state machine: the transition table (unit test).
 check_PROGRAMS += test/lifecycle-test
 test_lifecycle_test_CPPFLAGS = $(HOST_CPPFLAGS)

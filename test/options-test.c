@@ -122,7 +122,7 @@ test_defaults(void)
 		} else if (field(&o, s) != s->def)
 			result("defaults", 0, why);
 	}
-	result("defaults", o.deadline_ms == 1000 && o.log_level == LOG_INFO &&
+	result("defaults", o.deadline_ms == 400 && o.log_level == LOG_INFO &&
 	    o.strict_modes == 1 && o.memory_limit_mb == 512 &&
 	    strcmp(o.module_dir, SPH_MODULE_DIR) == 0, "spot check");
 	options_free(&o);

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "scope-plugin.h"
+#include "mountinfo.h"
 
 #define MAX_DEPTH	10		/* below cgroup_root */
 #define MAX_FOUND	65536		/* cgroups remembered per walk */
@@ -376,23 +377,6 @@ layout_close(struct layout *L)
 	}
 }
 
-/* Decode mountinfo's octal escapes (\040 for a space) in place. */
-static void
-unescape(char *s)
-{
-	char	*o = s;
-
-	for (; *s != '\0'; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-			    (s[3] - '0'));
-			s += 3;
-		} else
-			*o++ = *s;
-	}
-	*o = '\0';
-}
 
 /* 1 if the comma-separated list has word. */
 static int
@@ -434,7 +418,7 @@ parse_mountinfo(char *buf, const char *root, char names[H_MAX][256])
 		f[5] = strsep(&sep, " ");	/* fs type */
 		if (sep == NULL || strsep(&sep, " ") == NULL || sep == NULL)
 			continue;		/* sep: super options */
-		unescape(f[4]);
+		mountinfo_unescape(f[4]);
 		if (strncmp(f[4], root, rootlen) != 0 || f[4][rootlen] != '/' ||
 		    strchr(f[4] + rootlen + 1, '/') != NULL ||
 		    strlen(f[4] + rootlen + 1) >= 256)

@@ -282,6 +282,20 @@ parse_options(struct lines *ls, char **f, int nf, int from,
 	return 0;
 }
 
+/* The NODE and KEY fields that metric and info records share. */
+static int
+node_and_key(char **f, struct target *t, char *err, size_t errlen)
+{
+	if (node_parse(f[1], t, err, errlen) != 0)
+		return -1;
+	if (!key_ok(f[2])) {
+		snprintf(err, errlen, "key must be 1 to %d letters, digits, "
+		    "\"_\" or \"-\", starting with a letter or digit", KEY_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 line_metric(struct lines *ls, char **f, int nf, char *err, size_t errlen)
 {
@@ -297,13 +311,8 @@ line_metric(struct lines *ls, char **f, int nf, char *err, size_t errlen)
 		return -1;
 	}
 	memset(&spec, 0, sizeof spec);
-	if (node_parse(f[1], &t, err, errlen) != 0)
+	if (node_and_key(f, &t, err, errlen) != 0)
 		return -1;
-	if (!key_ok(f[2])) {
-		snprintf(err, errlen, "key must be 1 to %d letters, digits, "
-		    "\"_\" or \"-\", starting with a letter or digit", KEY_MAX);
-		return -1;
-	}
 	if (parse_finite(f[3], &v) != 0) {
 		snprintf(err, errlen, "value is not a finite number");
 		return -1;
@@ -340,13 +349,8 @@ line_info(struct lines *ls, char **f, int nf, char *err, size_t errlen)
 		return -1;
 	}
 	memset(&spec, 0, sizeof spec);
-	if (node_parse(f[1], &t, err, errlen) != 0)
+	if (node_and_key(f, &t, err, errlen) != 0)
 		return -1;
-	if (!key_ok(f[2])) {
-		snprintf(err, errlen, "key must be 1 to %d letters, digits, "
-		    "\"_\" or \"-\", starting with a letter or digit", KEY_MAX);
-		return -1;
-	}
 	if (!text_ok(f[3])) {
 		snprintf(err, errlen, "text must be printable UTF-8 of at most "
 		    "%d bytes", FIELDS_TEXT_MAX - 1);

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 
 #include "common.h"
+#include "mountinfo.h"
 
 #define MAX_MOUNTS	512
 #define PREFIX		"fs-"
@@ -66,23 +67,6 @@ is_pseudo(const char *type)
 	return 0;
 }
 
-/* mountinfo escapes space, tab, newline and backslash as \ooo. */
-static void
-unescape(char *s)
-{
-	char	*w = s;
-
-	for (; *s != '\0'; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
-		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
-			    (s[3] - '0'));
-			s += 3;
-		} else
-			*w++ = *s;
-	}
-	*w = '\0';
-}
 
 /* Usable as a table row id: printable ASCII without the separator. */
 static int
@@ -118,8 +102,8 @@ parse_mountinfo(char *buf, struct mount *m, size_t max)
 		    &m[n].minor, m[n].root, m[n].point) != 4 ||
 		    sscanf(sep + 3, "%63s", m[n].type) != 1)
 			continue;
-		unescape(m[n].root);
-		unescape(m[n].point);
+		mountinfo_unescape(m[n].root);
+		mountinfo_unescape(m[n].point);
 		n++;
 	}
 	return n;

@@ -40,7 +40,7 @@ plugins_procfds_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
 
 module_LTLIBRARIES += plugins/filesystems.la
 plugins_filesystems_la_SOURCES = plugins/filesystems.c plugins/common.h \
-	plugins/kfile.c plugins/kfile.h
+	plugins/kfile.c plugins/kfile.h plugins/mountinfo.h
 plugins_filesystems_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_filesystems_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
 
@@ -66,6 +66,6 @@ plugins_prometheus_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_prometheus_la_LIBADD = libscope-plugin.la $(YAJL_LIBS) -lm
 
 module_LTLIBRARIES += plugins/containers.la
-plugins_containers_la_SOURCES = plugins/containers.c
+plugins_containers_la_SOURCES = plugins/containers.c plugins/mountinfo.h
 plugins_containers_la_LDFLAGS = $(MODULE_FLAGS)
 plugins_containers_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)

@@ -21,23 +21,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import integration as it  # noqa: E402
 from prometheus import Exporter  # noqa: E402
+from interop import find_harness, free_port  # noqa: E402
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-
-def harness():
-    for d in (os.environ.get("SCOPE_HARNESS"), os.path.join(TOP, "..", "shared", "scope")):
-        if d and os.access(os.path.join(d, "scope-bin"), os.X_OK):
-            return os.path.abspath(d)
-    return None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class App:
@@ -61,7 +47,7 @@ class App:
 
 
 def main():
-    hdir = harness()
+    hdir = find_harness(TOP)
     if hdir is None:
         print("SKIP: no Scope harness ($SCOPE_HARNESS or ../shared/scope)")
         print("0 passed, 0 failed, 1 skipped")

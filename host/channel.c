@@ -38,7 +38,6 @@ msg_payload_size(uint32_t type)
 	case MSG_CONN:
 		return sizeof(struct msg_conn);
 	case MSG_READY:
-	case MSG_BUSY:
 		return 0;
 	}
 	return -1;

@@ -74,7 +74,7 @@ check_one(const struct options *o, const struct modfile *f, const char *inst,
 {
 	struct msg	 m;
 	/* Module output to stderr: stdout is the verdicts'. */
-	struct spawn_args a = { .path = f->path, .statsfd = -1,
+	struct spawn_args a = { .path = f->path, .statsfd = -1, .alarmfd = -1,
 	    .cgroup_fd = -1, .io = { STDERR_FILENO, -1, -1 } };
 	uint64_t	 limit = now_ms() + o->start_timeout_ms + o->deadline_ms;
 	char		*cause = NULL;

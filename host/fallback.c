@@ -10,13 +10,16 @@
  * writes is a canned reply.
  *
  * Each held connection has a slot in the worker's shared page.  While
- * the worker serves it, the supervisor is woken by new input (edge
- * triggered) at most twice per reply deadline and connection: the first
- * arrival arms a check at its deadline, a second one is remembered, and
- * then the connection is left alone until the check.  A client has one
- * request in flight (the probe does), so that is every request whose
- * reply is owed, at a few wakeups per deadline, none while nothing
- * happens.
+ * the worker answers quickly the supervisor sleeps: the worker arms its
+ * busy alarm (a timerfd of ours) whenever a collect or control begins and
+ * disarms it when it ends, and only a collect that runs past
+ * BUSY_ALARM_MS, or a worker that is stopped, wakes us.  Then we watch:
+ * every held connection is watched for input (edge triggered) at most
+ * twice per reply deadline: the first arrival arms a check at its
+ * deadline, a second one is remembered, and then the connection is left
+ * alone until the check.  A client has one request in flight (the probe
+ * does), so that is every request whose reply is owed.  When a check
+ * finds nothing owed and no collect running, we sleep again.
  *
  * The 503s say why in the status line (Scope shows it in the plugin's
  * tooltip) and in full in the body; a refused module's socket
@@ -24,6 +27,7 @@
  */
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -289,7 +293,6 @@ held_noticed(struct heldconn *h)
 	h->reads = slot_reads(s);
 	h->heartbeat = worker_heartbeat(m);
 	check_arm(m, h->noticed_ns + (uint64_t)m->reply_ms * 1000000);
-	health_wake(m->sv);
 }
 
 /* True if m has a worker to pass connections to. */
@@ -297,6 +300,27 @@ static int
 serving(const struct modent *m)
 {
 	return m->state == M_RUNNING && m->pid > 0 && m->chan != -1;
+}
+
+/*
+ * Watching (on): input on the worker's connections wakes us
+ * (held_noticed) and its requests are checked at their deadlines.  Off:
+ * nothing is owed, sleep until the alarm, unless there is none or the
+ * worker is stopped.
+ */
+static void
+watch_set(struct modent *m, int on)
+{
+	unsigned	i;
+
+	if (on == m->watching || (!on && (m->alarm_fd == -1 || m->wstopped)))
+		return;
+	m->watching = on;
+	for (i = 0; i < m->nheld; i++)
+		if (m->held[i].fd != -1 && m->held[i].passed) {
+			m->held[i].noticed_ns = m->held[i].next_ns = 0;
+			held_watch(&m->held[i], on);
+		}
 }
 
 static void
@@ -385,7 +409,7 @@ held_overdue(struct heldconn *h, struct conn_slot *s, enum slot_state st,
 	else {
 		/* It did: watch for the next request. */
 		h->noticed_ns = h->next_ns = 0;
-		held_watch(h, 1);
+		held_watch(h, m->watching);
 	}
 	if (kill_it)
 		worker_kill(m, why);
@@ -413,9 +437,6 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 	for (i = 0; i < m->nheld && serving(m); i++)
 		if (m->held[i].fd != -1 && !m->held[i].passed)
 			held_pass(m, &m->held[i]);
-	/* The next collect that starts tells us (fallback_busy()). */
-	if (m->stats != NULL)
-		__atomic_store_n(&m->stats->notify_want, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < m->nheld; i++) {
 		h = &m->held[i];
 		if (h->fd == -1 || !h->passed)
@@ -466,7 +487,7 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 		if (due == 0) {
 			/* Nothing owed (or a reply on its way). */
 			h->noticed_ns = h->next_ns = 0;
-			held_watch(h, 1);
+			held_watch(h, m->watching);
 		} else if (now >= due)
 			held_overdue(h, s, st, now);
 		else if (next == 0 || due < next)
@@ -490,17 +511,84 @@ check_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (next != 0)
 		check_arm(m, next);
+	else
+		watch_set(m, 0);
 }
 
 /*
- * The worker began a collect (or control) and says so, because we asked
- * (check_cb): its requests are checked at the reply deadline.
+ * The worker's alarm: a collect or control has run for BUSY_ALARM_MS,
+ * or its peak resident size passed the memory limit.  Watch its
+ * connections until every request is answered.
+ */
+static void
+alarm_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct modent	*m = arg;
+	uint64_t	 n;
+
+	(void)what;
+	/* EAGAIN: the worker disarmed it since; look anyway. */
+	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN)
+		log_debug("module %s: alarm: %s", m->id, strerror(errno));
+	health_check_mod(m);
+	if (!serving(m) || m->held == NULL)
+		return;
+	watch_set(m, 1);
+	check_cb(-1, 0, m);
+}
+
+/*
+ * A new alarm for a worker about to start: a timerfd it arms while busy
+ * (WORKER_ALARM_FD) and we watch.  Returns its descriptor, or -1: then
+ * the worker's connections are watched all the time.
+ */
+int
+fallback_alarm_open(struct modent *m)
+{
+	fallback_alarm_close(m);
+	m->alarm_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK |
+	    TFD_CLOEXEC);
+	if (m->alarm_fd == -1) {
+		log_warn("module %s: timerfd_create: %s; watching every "
+		    "request instead", mod_name(m), strerror(errno));
+		return -1;
+	}
+	m->alarm_ev = event_new(m->sv->base, m->alarm_fd, EV_READ | EV_PERSIST,
+	    alarm_cb, m);
+	if (m->alarm_ev == NULL || event_add(m->alarm_ev, NULL) != 0)
+		fatal("module %s: cannot watch the worker's alarm", mod_name(m));
+	return m->alarm_fd;
+}
+
+/* The worker is gone: so is its alarm (it may have left it armed). */
+void
+fallback_alarm_close(struct modent *m)
+{
+	if (m->alarm_ev != NULL) {
+		event_free(m->alarm_ev);
+		m->alarm_ev = NULL;
+	}
+	if (m->alarm_fd != -1)
+		close(m->alarm_fd);
+	m->alarm_fd = -1;
+}
+
+/*
+ * m's worker was stopped (SIGSTOP; stopped is 1) or continued (0).  A
+ * stopped worker reads nothing: its connections are watched, and a
+ * request that comes is answered and the worker restarted at the
+ * deadline (held_overdue), as for one stuck outside collect.
  */
 void
-fallback_busy(struct modent *m)
+fallback_stopped(struct modent *m, int stopped)
 {
-	if (m->held != NULL)
-		check_arm(m, now_ns() + (uint64_t)m->reply_ms * 1000000);
+	m->wstopped = stopped;
+	if (!serving(m) || m->held == NULL)
+		return;
+	if (stopped)
+		watch_set(m, 1);
+	else if (m->check_ev != NULL && !evtimer_pending(m->check_ev, NULL))
+		watch_set(m, 0);
 }
 
 /* Hands h to the worker of m; on failure h stays ours (fallback). */
@@ -529,7 +617,7 @@ held_pass(struct modent *m, struct heldconn *h)
 	 * edge comes only for input there when watching begins or later. */
 	h->passed = 1;
 	h->noticed_ns = h->next_ns = 0;
-	held_watch(h, 1);
+	held_watch(h, m->watching);
 	if (channel_send(m->chan, MSG_CONN, &mc, sizeof mc, h->fd) != 0) {
 		/* Its channel is full (a flood of connections): again in a
 		 * moment (check_cb); gone: we answer (held_down). */
@@ -807,12 +895,11 @@ fallback_off(struct supervisor *sv, struct modent *m)
 	fallback_on(sv, m);
 	if (!serving(m))
 		return;
-	if (m->stats != NULL)
-		__atomic_store_n(&m->stats->notify_want, 1, __ATOMIC_RELEASE);
+	/* Without an alarm, nothing would wake us for a stuck collect. */
+	m->watching = m->alarm_fd == -1 || m->wstopped;
 	for (i = 0; i < m->nheld; i++)
 		if (m->held[i].fd != -1 && !m->held[i].passed)
 			held_pass(m, &m->held[i]);
-	health_wake(sv);
 }
 
 /*
@@ -832,6 +919,7 @@ fallback_worker_gone(struct supervisor *sv, struct modent *m)
 	if (m->check_ev != NULL)
 		evtimer_del(m->check_ev);
 	m->check_due_ns = 0;
+	m->watching = m->wstopped = 0;
 	msg = down_reason(m, &reason);
 	for (i = 0; i < m->nheld; i++) {
 		h = &m->held[i];

@@ -1,7 +1,9 @@
 /*
  * health.c - kills a worker whose resident set grows past the memory
- * limit.  The check runs once a second while workers are busy and not
- * at all while nothing happens (issue 14: an idle host sleeps).
+ * limit.  Nothing here wakes the supervisor (an idle host sleeps): a
+ * worker checks its own peak resident size after every collect and
+ * sounds its alarm when it passes the limit (fallback.c), and the
+ * periodic rescan looks at every worker, for growth between collects.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -10,9 +12,6 @@
 #include <unistd.h>
 
 #include "host.h"
-
-/* How often a busy worker's memory is checked. */
-#define HEALTH_MEMORY_MS 1000
 
 /* Reads a worker's resident set size in MiB from /proc, 0 if unknown. */
 static unsigned long
@@ -36,73 +35,30 @@ rss_mb(pid_t pid)
 	return rss * (unsigned long)sysconf(_SC_PAGESIZE) / (1024 * 1024);
 }
 
-/*
- * Checks the memory limit of every worker that did something since the
- * last check; re-arms itself only while some did.  An idle worker's
- * resident set does not grow, so an idle host is not woken for it.
- * Deadlines are fallback.c's (each request is checked at its own).
- */
-static void
-mem_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct supervisor	*sv = arg;
-	struct modent		*m;
-	unsigned long		 mb;
-	uint64_t		 n;
-	int			 busy = 0;
-
-	(void)fd;
-	(void)what;
-	TAILQ_FOREACH(m, &sv->mods, entry) {
-		if (m->pid <= 0 || m->memory_limit_mb == 0 ||
-		    m->kill_reason != NULL ||
-		    (m->state != M_RUNNING && m->state != M_STARTING))
-			continue;
-		n = m->stats != NULL ? m->stats->collects + m->stats->requests :
-		    0;
-		if (m->stats != NULL && n == m->mem_collects &&
-		    m->state == M_RUNNING)
-			continue;
-		m->mem_collects = n;
-		busy = 1;
-		if ((mb = rss_mb(m->pid)) > m->memory_limit_mb) {
-			xasprintf(&m->kill_reason, "memory: resident size %lu "
-			    "MiB over the %u MiB limit", mb, m->memory_limit_mb);
-			log_err("module %s: %s; killing worker %ld", mod_name(m),
-			    m->kill_reason, (long)m->pid);
-			kill(m->pid, SIGKILL);
-		}
-	}
-	if (busy)
-		health_wake(sv);
-}
-
-/*
- * Something happened (a request, a worker started): check memory within
- * HEALTH_MEMORY_MS, unless a check is due already.
- */
+/* Kills m's worker if its resident set is over m's memory limit. */
 void
-health_wake(struct supervisor *sv)
+health_check_mod(struct modent *m)
 {
-	struct timeval	tv = { HEALTH_MEMORY_MS / 1000,
-			    (HEALTH_MEMORY_MS % 1000) * 1000 };
+	unsigned long	mb;
 
-	if (sv->mem_ev == NULL || evtimer_pending(sv->mem_ev, NULL))
+	if (m->pid <= 0 || m->memory_limit_mb == 0 ||
+	    m->kill_reason != NULL ||
+	    (m->state != M_RUNNING && m->state != M_STARTING))
 		return;
-	if (evtimer_add(sv->mem_ev, &tv) != 0)
-		log_err("cannot arm the memory check");
+	if ((mb = rss_mb(m->pid)) <= m->memory_limit_mb)
+		return;
+	xasprintf(&m->kill_reason, "memory: resident size %lu MiB over the %u "
+	    "MiB limit", mb, m->memory_limit_mb);
+	log_err("module %s: %s; killing worker %ld", mod_name(m),
+	    m->kill_reason, (long)m->pid);
+	kill(m->pid, SIGKILL);
 }
 
 void
-health_start(struct supervisor *sv)
+health_check(struct supervisor *sv)
 {
-	if ((sv->mem_ev = evtimer_new(sv->base, mem_cb, sv)) == NULL)
-		fatal("evtimer_new: out of memory");
-}
+	struct modent	*m;
 
-void
-health_stop(struct supervisor *sv)
-{
-	event_free(sv->mem_ev);
-	sv->mem_ev = NULL;
+	TAILQ_FOREACH(m, &sv->mods, entry)
+		health_check_mod(m);
 }

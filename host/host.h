@@ -56,6 +56,14 @@
 #define WORKER_CHANNEL_FD 3
 #define WORKER_STATS_FD 4
 #define WORKER_LOG_FD 5		/* the worker's log lines, to the supervisor */
+#define WORKER_ALARM_FD 6	/* a timerfd the supervisor watches (fallback.c) */
+/*
+ * A collect or control that runs longer than this wakes the supervisor,
+ * which then watches the worker's connections until its requests are
+ * answered (fallback.c); a quicker one costs it nothing.  A quarter of
+ * a reply deadline shorter than 40 ms.
+ */
+#define BUSY_ALARM_MS 10
 
 /*
  * Operator settings (the table in options.c says which flag and key sets
@@ -333,8 +341,6 @@ void		 control_free(struct control_request *);
  *	s->w	MSG_PARAM	struct msg_param, one per parameter
  *	s->w	MSG_MODULE	struct module_settings (ends the settings)
  *	w->s	MSG_READY	no payload: init done, serving
- *	w->s	MSG_BUSY	no payload: a collect or control began (only
- *				when the shared page's notify_want asks)
  *	s->w	MSG_CONN	struct msg_conn: an accepted connection, any
  *				number of them, from READY on
  *	w->s	MSG_CHECK	struct msg_check (--check instead of READY)
@@ -347,7 +353,6 @@ enum msg_type {
 	MSG_MODULE,
 	MSG_CONN,
 	MSG_READY,
-	MSG_BUSY,
 	MSG_CHECK,
 	MSG_REFUSE,
 	MSG_IDENTITY,
@@ -457,8 +462,9 @@ struct worker_stats {
 	uint64_t	 collect_us_max;
 	uint64_t	 collect_us_hist[STATS_BUCKETS];
 	uint64_t	 heartbeat;	/* the worker's reads: it is alive */
-	uint32_t	 notify_want;	/* supervisor: MSG_BUSY at the next
-					 * collect, please (then 0) */
+	uint32_t	 rss_limit_mb;	/* supervisor: the memory limit, 0: none;
+					 * the worker sounds the alarm when its
+					 * peak resident size passes it */
 	uint32_t	 pad2;
 	/* The worker's last error; see stats.c. */
 	uint64_t	 error_seq;		/* odd while being written */
@@ -481,6 +487,7 @@ int		 stats_get_error(const struct worker_stats *, char *, size_t,
 struct spawn_args {
 	const char	*path;		/* the module */
 	int		 statsfd;	/* the statistics page, or -1 */
+	int		 alarmfd;	/* the busy alarm (timerfd), or -1 */
 	int		 cgroup_fd;	/* cgroup.procs to join first, or -1 */
 	const char	*marker;	/* "NAME=VALUE" for its environment */
 	/* The worker's stdout, stderr and log (WORKER_LOG_FD): a
@@ -601,7 +608,12 @@ struct modent {
 	uint64_t		 check_due_ns;
 	uint64_t		 evictions;
 	uint64_t		 evict_logged;
-	uint64_t		 mem_collects;	/* health.c: at the last check */
+	int			 alarm_fd;	/* fallback.c: the worker's busy alarm
+						 * (timerfd), -1: none */
+	struct event		*alarm_ev;
+	int			 watching;	/* fallback.c: held connections
+						 * watched, checked at deadlines */
+	int			 wstopped;	/* the worker is stopped (SIGSTOP) */
 	struct event		*timer;		/* backoff, start timeout, grace */
 	uint64_t		 spawned_ms;
 	uint64_t		 ready_ms;
@@ -682,10 +694,13 @@ void		 output_close_fds(int *);
 struct output	*output_new(struct supervisor *, struct modent *, int *);
 void		 output_free(struct output *);
 
-/* health.c: the memory limit, checked while workers are busy. */
-void		 health_start(struct supervisor *);
-void		 health_stop(struct supervisor *);
-void		 health_wake(struct supervisor *);
+/*
+ * health.c: the memory limit.  health_check() looks at every worker (the
+ * periodic rescan calls it); health_check_mod() at one, when its worker
+ * says its peak resident size passed the limit.
+ */
+void		 health_check(struct supervisor *);
+void		 health_check_mod(struct modent *);
 
 /*
  * fallback.c: the supervisor accepts every connection, keeps a duplicate
@@ -698,8 +713,10 @@ void		 fallback_on(struct supervisor *, struct modent *);
 void		 fallback_off(struct supervisor *, struct modent *);
 void		 fallback_worker_gone(struct supervisor *, struct modent *);
 void		 fallback_free(struct modent *);
-void		 fallback_busy(struct modent *);
 unsigned	 fallback_slots(struct modent *, unsigned);
+int		 fallback_alarm_open(struct modent *);
+void		 fallback_alarm_close(struct modent *);
+void		 fallback_stopped(struct modent *, int);
 
 /* status.c: `scope-plugin-host status`, server and client. */
 struct status_server;
@@ -725,8 +742,6 @@ struct supervisor {
 	struct event		*watch_ev;
 	struct event		*rescan_ev;	/* debounced, one-shot */
 	struct event		*periodic_ev;
-	/* health.c */
-	struct event		*mem_ev;	/* armed only while needed */
 	/* status.c */
 	struct status_server	*status;
 	/* contain.c */

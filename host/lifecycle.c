@@ -250,6 +250,7 @@ mod_free(struct supervisor *sv, struct modent *m)
 	mod_close_channel(m);
 	mod_release_socket(m);
 	fallback_free(m);
+	fallback_alarm_close(m);
 	stats_release(m);
 	event_free(m->timer);
 	free(m->name);
@@ -548,6 +549,9 @@ mod_hello(struct supervisor *sv, struct modent *m, struct msg *msg)
 		return;
 	}
 	stats_slots(m, fallback_slots(m, ms.max_conns));
+	if (m->stats != NULL)
+		__atomic_store_n(&m->stats->rss_limit_mb, m->memory_limit_mb,
+		    __ATOMIC_RELAXED);
 	free(m->settings);
 	/* The worker settings went at the spawn, the rest goes now. */
 	m->settings = mod_settings_text(sv->o, &m->spawn_ws, &ident, &ms);
@@ -645,10 +649,6 @@ mod_channel_read(struct modent *m)
 		if (m->state == M_STARTING)
 			mod_refuse(sv, m, msg.u.refuse.reason);
 		break;
-	case MSG_BUSY:
-		if (m->state == M_RUNNING)
-			fallback_busy(m);
-		break;
 	default:
 		log_warn("module %s: unexpected message %u from worker",
 		    mod_name(m), msg.hdr.type);
@@ -730,6 +730,7 @@ mod_new(struct supervisor *sv, const struct modfile *f, const char *inst)
 	m->st = f->st;
 	m->chan = -1;
 	m->stats_fd = -1;
+	m->alarm_fd = -1;
 	m->sv = sv;
 	m->memory_limit_mb = sv->o->memory_limit_mb;	/* until HELLO */
 	m->timer = evtimer_new(sv->base, mod_timer_cb, m);
@@ -798,6 +799,7 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 	a.path = m->path;
 	a.statsfd = -1;
 	m->stats = stats_create(&a.statsfd);
+	a.alarmfd = fallback_alarm_open(m);
 	m->stats_size = sizeof *m->stats;
 	options_worker(sv->o, &m->spawn_ws);	/* what spawn_worker() sends */
 	/* A new worker: it has said and been told nothing yet. */
@@ -818,6 +820,7 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 	output_close_fds(a.io);
 	if (pid == -1) {
 		output_close_fds(rd);
+		fallback_alarm_close(m);
 		if (m->cgroup != NULL) {
 			rmdir(m->cgroup);
 			free(m->cgroup);
@@ -960,6 +963,7 @@ mod_exited(struct supervisor *sv, struct modent *m, int status)
 	m->pid = 0;
 	mod_channel_drain(m);
 	mod_close_channel(m);
+	fallback_alarm_close(m);
 	evtimer_del(m->timer);
 	contain_worker_exited(sv, m, pid);
 	mod_keep_worker_error(m);

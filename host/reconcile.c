@@ -424,6 +424,8 @@ periodic_cb(evutil_socket_t fd, short what, void *arg)
 		watch_open_dir(sv);
 	check_sockets(sv);
 	reconcile(sv, 0);
+	/* Growth between collects (a module's own thread, say). */
+	health_check(sv);
 }
 
 /* Sets up the watch and the timers; the first scan is the caller's. */

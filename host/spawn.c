@@ -80,7 +80,7 @@ child_exec(const struct options *o, pid_t parent, int chan,
 {
 	struct sigaction sa;
 	sigset_t	none;
-	int		c, st, io[3], fd, i, sig;
+	int		c, st, al, io[3], fd, i, sig;
 
 	/*
 	 * Into its cgroup before any module code can fork, and while still
@@ -117,7 +117,9 @@ child_exec(const struct options *o, pid_t parent, int chan,
 	/* Out of the way of the targets first, then into place. */
 	c = fcntl(chan, F_DUPFD, 10);
 	st = a->statsfd >= 0 ? fcntl(a->statsfd, F_DUPFD, 10) : -1;
-	if (c == -1 || (a->statsfd >= 0 && st == -1))
+	al = a->alarmfd >= 0 ? fcntl(a->alarmfd, F_DUPFD, 10) : -1;
+	if (c == -1 || (a->statsfd >= 0 && st == -1) ||
+	    (a->alarmfd >= 0 && al == -1))
 		_exit(1);
 	for (i = 0; i < 3; i++)
 		if (a->io[i] != -1 && (io[i] = fcntl(a->io[i], F_DUPFD,
@@ -130,7 +132,8 @@ child_exec(const struct options *o, pid_t parent, int chan,
 	child_place(c, WORKER_CHANNEL_FD);
 	child_place(st, WORKER_STATS_FD);
 	child_place(a->io[2] != -1 ? io[2] : -1, WORKER_LOG_FD);
-	for (fd = WORKER_LOG_FD + 1; fd < 1024; fd++)
+	child_place(al, WORKER_ALARM_FD);
+	for (fd = WORKER_ALARM_FD + 1; fd < 1024; fd++)
 		close(fd);
 	execve(host_exe, argv, envp);
 	_exit(127);

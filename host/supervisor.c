@@ -62,8 +62,16 @@ sig_chld(struct supervisor *sv)
 	pid_t		 pid;
 	int		 status, orphans = 0;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((m = mod_find_pid(sv, pid)) == NULL) {
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED |
+	    WCONTINUED)) > 0) {
+		m = mod_find_pid(sv, pid);
+		/* A stopped worker answers nothing: fallback.c watches. */
+		if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
+			if (m != NULL)
+				fallback_stopped(m, WIFSTOPPED(status));
+			continue;
+		}
+		if (m == NULL) {
 			orphans++;
 			continue;
 		}
@@ -195,7 +203,6 @@ supervisor_main(struct options *o)
 		fatal("event_new: out of memory");
 	contain_start(&sv);
 	reconcile_start(&sv);
-	health_start(&sv);
 	if ((sv.status = status_start(&sv, &cause)) == NULL) {
 		log_warn("%s; `%s status` will not work", cause, HOST_NAME);
 		free(cause);
@@ -218,7 +225,6 @@ supervisor_main(struct options *o)
 		event_free(sv.sig_ev[i]);
 	event_free(sv.grace_ev);
 	reconcile_stop(&sv);
-	health_stop(&sv);
 	status_stop(sv.status);
 	notify_close();
 	event_base_free(sv.base);

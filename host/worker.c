@@ -6,9 +6,12 @@
  * supervisor.
  */
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -51,7 +54,18 @@ struct worker {
 	struct event		*collect_ev;
 	int			 per_request;	/* the module opted out */
 	int			 adopted;	/* connections came this round */
-	struct event		*watchdog_ev;	/* interval collect's deadline */
+	struct event		*watchdog_ev;	/* interval collect's deadline,
+						 * without a busy alarm */
+
+	/*
+	 * The busy alarm (fallback.c): armed while module code runs, from
+	 * the loop or the collector thread (alarm_lock), so that a collect
+	 * past BUSY_ALARM_MS wakes the supervisor and a quick one does not.
+	 */
+	int			 alarm_fd;	/* -1: none */
+	unsigned		 busy;		/* module calls running */
+	long			 rss_alarmed_kb;	/* peak reported */
+	pthread_mutex_t		 alarm_lock;
 
 	/*
 	 * Interval mode: a collector thread refreshes the cache so that a
@@ -157,18 +171,65 @@ worker_fault(struct worker *w, const char *what, const char *cause)
 	w->last_fault_log = now;
 }
 
+/* Sets the busy alarm to go off in ns nanoseconds; 0 disarms it. */
+static void
+alarm_set(struct worker *w, uint64_t ns)
+{
+	struct itimerspec	its;
+
+	if (w->alarm_fd == -1)
+		return;
+	memset(&its, 0, sizeof its);
+	its.it_value.tv_sec = (time_t)(ns / 1000000000);
+	its.it_value.tv_nsec = (long)(ns % 1000000000);
+	/* Without it the supervisor would not see a stuck collect. */
+	if (timerfd_settime(w->alarm_fd, 0, &its, NULL) != 0)
+		fatal("busy alarm: %s", strerror(errno));
+}
+
 /*
- * A collect or control is about to start: tell the supervisor, if it
- * asked (once per reply deadline at most), so that the requests waiting
- * for it are answered by the deadline whatever happens.
+ * Module code is about to run (a collect or control): the alarm goes off
+ * if it is still running BUSY_ALARM_MS from now, and the supervisor
+ * watches the requests waiting for it from then on.
  */
 static void
 worker_busy(struct worker *w)
 {
-	if (__atomic_load_n(&w->stats->notify_want, __ATOMIC_RELAXED) &&
-	    __atomic_exchange_n(&w->stats->notify_want, 0, __ATOMIC_ACQ_REL) &&
-	    channel_send(WORKER_CHANNEL_FD, MSG_BUSY, NULL, 0, -1) != 0)
-		log_debug("channel: busy: %s", strerror(errno));
+	uint64_t	ms = w->ms.reply_ms / 4;
+
+	if (ms > BUSY_ALARM_MS)
+		ms = BUSY_ALARM_MS;
+	pthread_mutex_lock(&w->alarm_lock);
+	if (w->busy++ == 0)
+		alarm_set(w, (ms > 0 ? ms : 1) * 1000000);
+	pthread_mutex_unlock(&w->alarm_lock);
+}
+
+/*
+ * Module code ended: disarm the alarm, or sound it at once if the peak
+ * resident size passed the memory limit since it last did (the
+ * supervisor measures and decides, health.c).
+ */
+static void
+worker_idle(struct worker *w)
+{
+	struct rusage	ru;
+	uint32_t	limit;
+	int		sound = 0;
+
+	limit = __atomic_load_n(&w->stats->rss_limit_mb, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&w->alarm_lock);
+	if (limit != 0 && getrusage(RUSAGE_SELF, &ru) == 0 &&
+	    ru.ru_maxrss > (long)limit * 1024 &&
+	    ru.ru_maxrss > w->rss_alarmed_kb) {
+		w->rss_alarmed_kb = ru.ru_maxrss;
+		sound = 1;
+	}
+	if (w->busy > 0 && --w->busy == 0)
+		alarm_set(w, sound);
+	else if (sound)
+		alarm_set(w, 1);
+	pthread_mutex_unlock(&w->alarm_lock);
 }
 
 /*
@@ -223,7 +284,9 @@ worker_refresh_cache(struct worker *w)
 	if ((fresh = evbuffer_new()) == NULL)
 		fatal("evbuffer_new: out of memory");
 	pthread_mutex_lock(&w->module_lock);
+	worker_busy(w);
 	rc = worker_collect(w, fresh, &cause, &reason);
+	worker_idle(w);
 	if (rc != 0) {
 		/* Under module_lock: a control's refresh may fault too. */
 		worker_fault(w, "collect", cause);
@@ -437,6 +500,7 @@ collect_cb(evutil_socket_t fd, short what, void *arg)
 	free(reason);
 	free(cause);
 	free(batch);
+	worker_idle(w);
 	if (w->nwaiting > 0)
 		event_active(w->collect_ev, EV_TIMEOUT, 1);
 }
@@ -541,7 +605,6 @@ serve_control(struct worker *w, struct server_conn *c,
 		w->stats->errors++;
 		return;
 	}
-	worker_busy(w);
 	__atomic_store_n(&w->stats->collect_start_ns, now_ns(), __ATOMIC_RELEASE);
 	rc = w->mod.control(w->mod.state, control_get(cr), errbuf, sizeof errbuf);
 	__atomic_store_n(&w->stats->collect_start_ns, 0, __ATOMIC_RELEASE);
@@ -617,9 +680,12 @@ worker_request_cb(struct server_conn *c, const struct http_request *req,
 	case ROUTE_CONTROL:
 		if (w->mod.control == NULL)
 			break;
-		if (req->method == HTTP_POST)
+		if (req->method == HTTP_POST) {
+			/* Waiting for a background collect counts too. */
+			worker_busy(w);
 			serve_control(w, c, req, reqbody);
-		else
+			worker_idle(w);
+		} else
 			server_reply_error(c, req, 405, w->mod.id,
 			    "method not allowed: /control takes POST");
 		return;
@@ -674,9 +740,10 @@ worker_channel_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Interval mode: a background collect past its deadline cannot be
- * cancelled; the worker ends itself so that the supervisor restarts it
- * (nobody waits for that collect, so the supervisor is not watching it).
+ * Interval mode without a busy alarm: a background collect past its
+ * deadline cannot be cancelled; the worker ends itself so that the
+ * supervisor restarts it (nobody waits for that collect, and no alarm
+ * wakes the supervisor for it).
  */
 static void
 watchdog_cb(evutil_socket_t fd, short what, void *arg)
@@ -884,6 +951,10 @@ worker_main(const char *path)
 	pthread_mutex_init(&w.module_lock, NULL);
 	pthread_mutex_init(&w.cache_lock, NULL);
 	pthread_mutex_init(&w.log_lock, NULL);
+	pthread_mutex_init(&w.alarm_lock, NULL);
+	/* Not there under --check (spawn.c). */
+	w.alarm_fd = fcntl(WORKER_ALARM_FD, F_SETFD, FD_CLOEXEC) == 0 ?
+	    WORKER_ALARM_FD : -1;
 	base = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
 	snprintf(prefix, sizeof prefix, "module %s", base);
 	log_set_prefix(prefix);
@@ -939,11 +1010,14 @@ worker_main(const char *path)
 	    (w.collect_ev = event_new(w.base, -1, 0, collect_cb, &w)) == NULL)
 		fatal("libevent: out of memory");
 	if (w.ms.interval_ms > 0) {
-		struct timeval	tv;
-
 		/* The first report is ready before we say READY. */
 		worker_refresh_cache(&w);
 		collector_start(&w);
+	}
+	if (w.ms.interval_ms > 0 && w.alarm_fd == -1) {
+		struct timeval	tv;
+
+		/* Else the alarm wakes the supervisor, which kills it. */
 		tv.tv_sec = w.ms.deadline_ms / 1000;
 		tv.tv_usec = (suseconds_t)(w.ms.deadline_ms % 1000) * 1000;
 		if ((w.watchdog_ev = event_new(w.base, -1, EV_PERSIST,

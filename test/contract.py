@@ -252,6 +252,92 @@ def stopped_worker_noticed_answered_and_restarted():
 
 
 @test
+def stop_and_continue_without_a_request_costs_nothing():
+    # A worker stopped and continued while nothing waits (a debugger, a
+    # job-control ^Z) is not restarted, and serves on as before; stopped
+    # for less than the deadline while polled, it answers late, not 503.
+    h = host(["good"])
+    h.start(wait_for=["fx-good"])
+    try:
+        pid = worker_pid(h, "good")
+        os.kill(pid, signal.SIGSTOP)
+        wait_until(lambda: it.proc_state(pid) == "T", 10, what="worker stopped")
+        time.sleep(0.05)
+        os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: it.proc_state(pid) != "T", 10, what="worker continued")
+        p = Prober(h.sock("fx-good"), "fx-good", errors_ok=False)
+        p.start()
+        wait_until(lambda: p.ok >= 5, 30, what="five reports after SIGCONT")
+        for _ in range(3):
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(DEADLINE_MS / 3000.0)
+            os.kill(pid, signal.SIGCONT)
+            n = p.ok
+            wait_until(lambda: p.ok >= n + 3, 30, what="reports after a short stop")
+        p.finish("fx-good stopped for a third of the deadline")
+        check(worker_pid(h, "good") == pid, "the worker was restarted")
+        check(count(h, "not responding") == 0, "a stop was taken for a hang:\n" +
+              h.logtext()[-1000:])
+        note("stopped and continued: %d reports, slowest %.0f ms, same worker",
+             p.ok, p.worst * 1000)
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def collects_past_the_busy_alarm_answered_by_the_worker():
+    # Collects of 60 ms: each one sounds the worker's busy alarm (10 ms)
+    # and the supervisor watches; two probers on the module, so requests
+    # also arrive during collects.  Every poll gets its report, none a 503,
+    # and the worker is never restarted.
+    h = host(["good", "slow"], ["--param", "fx-slow.sleep-ms=60"])
+    h.start(wait_for=["fx-good", "fx-slow"])
+    try:
+        pid = worker_pid(h, "slow")
+        probers = [Prober(h.sock("fx-slow"), "fx-slow", errors_ok=False, interval=0.02)
+                   for _ in range(2)]
+        healthy = Prober(h.sock("fx-good"), "fx-good", errors_ok=False)
+        for p in probers + [healthy]:
+            p.start()
+        wait_until(lambda: min(p.ok for p in probers) >= 15, 60,
+                   what="fifteen slow reports on each connection")
+        for i, p in enumerate(probers):
+            p.finish("fx-slow prober %d" % i)
+        healthy.finish("fx-good beside fx-slow")
+        check(worker_pid(h, "slow") == pid, "the slow worker was restarted:\n" +
+              h.logtext()[-1000:])
+        note("60 ms collects: %d reports, slowest %.0f ms, no 503",
+             sum(p.ok for p in probers), max(p.worst for p in probers) * 1000)
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
+def interval_collect_past_its_deadline_restarts_the_worker():
+    # A background collect that overruns its own deadline cannot be
+    # cancelled: the supervisor, woken by the busy alarm, kills the worker;
+    # polls meanwhile are answered from the cache.
+    h = host(["good", "slow"], ["--set", "fx-slow.interval=100",
+                                "--param", "fx-slow.sleep-ms=%d" % (DEADLINE_MS * 3),
+                                "--param", "fx-slow.at=3"])
+    h.start(wait_for=["fx-good", "fx-slow"])
+    try:
+        pid = worker_pid(h, "slow")
+        cached = Prober(h.sock("fx-slow"), "fx-slow", errors_ok=True)
+        cached.start()
+        wait_until(lambda: count(h, "collect did not finish within") >= 1, 30,
+                   what="the overrunning background collect killed")
+        wait_until(lambda: worker_pid(h, "slow") not in (None, pid), 30,
+                   what="fx-slow restarted")
+        cached.finish("fx-slow (interval, overrunning)")
+    finally:
+        h.stop()
+        h.cleanup()
+
+
+@test
 def slow_collect_answered_at_the_deadline_then_restarted():
     # Collects of 1.5 deadlines: every poll answered at the deadline, the
     # worker restarted (a collect is never cancelled).

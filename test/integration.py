@@ -269,12 +269,17 @@ def children_of(pid):
     return kids
 
 
-def pid_alive(pid):
+def proc_state(pid):
+    """The state letter of pid in /proc (R, S, T, Z...), or None if gone."""
     try:
         with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            return f.read().rsplit(")", 1)[1].split()[0]
     except OSError:
-        return False
+        return None
+
+
+def pid_alive(pid):
+    return proc_state(pid) not in (None, "Z")
 
 
 def assert_report(body, mid, controller=False):

@@ -16,12 +16,15 @@ test_bench_modcat_LDADD = libhost.la libscope-plugin.la $(YAJL_LIBS) $(DL_LIBS)
 test_bench_modcat_LDFLAGS = $(EXPORT_YAJL_WRAP)
 
 # Fixture modules: mod-cached and mod-realistic-cached #include the
-# per-request sources with an interval set.
+# per-request sources with an interval set, the -perreq ones with
+# SPH_MODULE_PER_REQUEST (one collect per request, never coalesced).
 noinst_LTLIBRARIES += \
 	test/bench/mod-trivial.la \
 	test/bench/mod-cached.la \
 	test/bench/mod-realistic.la \
-	test/bench/mod-realistic-cached.la
+	test/bench/mod-realistic-cached.la \
+	test/bench/mod-trivial-perreq.la \
+	test/bench/mod-realistic-perreq.la
 test_bench_mod_trivial_la_SOURCES = test/bench/mod-trivial.c
 test_bench_mod_trivial_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
 test_bench_mod_trivial_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
@@ -34,6 +37,12 @@ test_bench_mod_realistic_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
 test_bench_mod_realistic_cached_la_SOURCES = test/bench/mod-realistic-cached.c
 test_bench_mod_realistic_cached_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
 test_bench_mod_realistic_cached_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
+test_bench_mod_trivial_perreq_la_SOURCES = test/bench/mod-trivial-perreq.c
+test_bench_mod_trivial_perreq_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+test_bench_mod_trivial_perreq_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
+test_bench_mod_realistic_perreq_la_SOURCES = test/bench/mod-realistic-perreq.c
+test_bench_mod_realistic_perreq_la_LDFLAGS = $(FIXTURE_MODULE_FLAGS)
+test_bench_mod_realistic_perreq_la_LIBADD = libscope-plugin.la $(YAJL_LIBS)
 
 EXTRA_DIST += test/bench/run.sh test/bench/peer.go test/bench/peer.py
 
@@ -42,6 +51,7 @@ BENCH_DEPS = scope-plugin-host$(EXEEXT) libscope-plugin.la \
 	test/bench/modcat$(EXEEXT) test/bench/collect-time$(EXEEXT) \
 	test/bench/mod-trivial.la test/bench/mod-cached.la \
 	test/bench/mod-realistic.la test/bench/mod-realistic-cached.la \
+	test/bench/mod-trivial-perreq.la test/bench/mod-realistic-perreq.la \
 	$(module_LTLIBRARIES)
 BENCH_ENV = CC="$(CC)" YAJL_CFLAGS="$(YAJL_CFLAGS)" YAJL_LIBS="$(YAJL_LIBS)"
 

@@ -19,6 +19,9 @@
 #ifndef BENCH_INTERVAL_MS
 #define BENCH_INTERVAL_MS 0
 #endif
+#ifndef BENCH_MODULE_FLAGS
+#define BENCH_MODULE_FLAGS 0
+#endif
 
 #define BENCH_NODES	50
 
@@ -151,6 +154,7 @@ SPH_MODULE(
 	.label = "Bench realistic",
 	.description = "Benchmark fixture: 50 process nodes with metrics",
 	.interval_ms = BENCH_INTERVAL_MS,
+	.flags = BENCH_MODULE_FLAGS,
 	.init = realistic_init,
 	.collect = realistic_collect,
 );

@@ -4,8 +4,9 @@
  * stamped with the current time.  Measures the host's own per-request
  * cost, since collect() does next to nothing.
  *
- * BENCH_ID and BENCH_INTERVAL_MS can be set at compile time (run.sh builds
- * 100 copies with distinct ids; mod-cached.c sets an interval).
+ * BENCH_ID, BENCH_INTERVAL_MS and BENCH_MODULE_FLAGS can be set at compile
+ * time (run.sh builds 100 copies with distinct ids; mod-cached.c sets an
+ * interval, mod-trivial-perreq.c SPH_MODULE_PER_REQUEST).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -20,6 +21,9 @@
 #endif
 #ifndef BENCH_INTERVAL_MS
 #define BENCH_INTERVAL_MS 0
+#endif
+#ifndef BENCH_MODULE_FLAGS
+#define BENCH_MODULE_FLAGS 0
 #endif
 
 #define GEN_LIT(g, s) \
@@ -87,6 +91,7 @@ SPH_MODULE(
 	.label = "Bench trivial",
 	.description = "Benchmark fixture: fixed small report",
 	.interval_ms = BENCH_INTERVAL_MS,
+	.flags = BENCH_MODULE_FLAGS,
 	.init = trivial_init,
 	.collect = trivial_collect,
 );

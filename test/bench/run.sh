@@ -208,7 +208,9 @@ if has_col python && ! command -v python3 > /dev/null 2>&1; then
 fi
 can() { has_col "$1" && [ -z "${NOTE[$1]:-}" ]; }
 
-for m in mod-trivial mod-cached mod-realistic mod-realistic-cached; do
+BENCH_MODS="mod-trivial mod-cached mod-realistic mod-realistic-cached
+    mod-trivial-perreq mod-realistic-perreq"
+for m in $BENCH_MODS; do
 	if [ ! -f "$moddir/$m.so" ]; then
 		echo "$prog: $moddir/$m.so missing: build it first (make bench)" >&2
 		exit 1
@@ -219,6 +221,16 @@ done
 	echo "$prog: modcat failed" >&2
 	exit 1
 }
+# The bundled iowait module, for the load row against the Go peer serving
+# the same report (peer.go -shape iowait); the floor serves its body too.
+iowait_so=$build/plugins/.libs/iowait.so
+if [ ! -f "$iowait_so" ]; then
+	NOTE[iowait]="iowait row pending: $iowait_so not built"
+	iowait_so=
+elif ! "$modcat" "$iowait_so" > "$tmp/iowait.json"; then
+	NOTE[iowait]="iowait row pending: modcat $iowait_so failed"
+	iowait_so=
+fi
 
 wait_ready() {	# TIMEOUT SOCKET...
 	local t=$1
@@ -242,26 +254,60 @@ stop_daemon() {
 }
 
 # ---- load scenarios ----------------------------------------------------------
-# id, shape, cached, conns, label
+# id, shape, mode, conns, label.  mode: call (a collect per request, which
+# the host coalesces across concurrent requests), cached (interval mode) or
+# perreq (ours only: the module sets SPH_MODULE_PER_REQUEST, one collect
+# per request; measured with the call row of the same id without its
+# trailing p, runs alternating between the two: an A/B in the same
+# minutes, which is what shows whether coalescing costs 1-conn latency).
 SCENARIOS="
-t1	trivial	0	1	trivial, 1 conn
-t16	trivial	0	16	trivial, 16 conns
-r1	realistic	0	1	realistic, 1 conn
-r16	realistic	0	16	realistic, 16 conns
-tc16	trivial	1	16	trivial cached, 16 conns
-rc16	realistic	1	16	realistic cached, 16 conns
+t1	trivial	call	1	trivial, 1 conn
+t1p	trivial	perreq	1	trivial per-request, 1 conn
+t16	trivial	call	16	trivial, 16 conns
+r1	realistic	call	1	realistic, 1 conn
+r1p	realistic	perreq	1	realistic per-request, 1 conn
+r16	realistic	call	16	realistic, 16 conns
+tc16	trivial	cached	16	trivial cached, 16 conns
+rc16	realistic	cached	16	realistic cached, 16 conns
+i16	iowait	call	16	iowait, 16 conns
 "
+has_row() { printf '%s\n' "$SCENARIOS" | cut -f1 | grep -qx "$1"; }
 
-modid() {	# shape cached -> bench module id
-	case $1$2 in
-	trivial0) echo bench-trivial ;;
-	trivial1) echo bench-cached ;;
-	realistic0) echo bench-realistic ;;
-	realistic1) echo bench-realistic-cached ;;
+modid() {	# shape mode -> module (plugin) id
+	case $1.$2 in
+	trivial.call) echo bench-trivial ;;
+	trivial.cached) echo bench-cached ;;
+	trivial.perreq) echo bench-trivial-perreq ;;
+	realistic.call) echo bench-realistic ;;
+	realistic.cached) echo bench-realistic-cached ;;
+	realistic.perreq) echo bench-realistic-perreq ;;
+	iowait.call) echo iowait ;;
 	esac
 }
 
-sock_for() {	# col shape cached
+# serves COL SHAPE MODE: whether COL has a server for that row.  The floor
+# serves per-call bodies only (its cached rows repeat them); per-request is
+# a host setting (the peers always work per request); Python has no iowait.
+serves() {
+	case $1.$2.$3 in
+	*.iowait.*) [ -n "$iowait_so" ] || return 1 ;;
+	esac
+	case $1.$2.$3 in
+	ours.*|floor.*.call) return 0 ;;
+	go.*.perreq|python.*.perreq|python.iowait.*|floor.*) return 1 ;;
+	esac
+	return 0
+}
+
+# load_servers COL: "shape mode" of every server COL runs, once each.
+load_servers() {
+	local key shape mode conns label
+	while IFS=$'\t' read -r key shape mode conns label; do
+		[ -n "$key" ] && serves "$1" "$shape" "$mode" && echo "$shape $mode"
+	done <<< "$SCENARIOS" | sort -u
+}
+
+sock_for() {	# col shape mode
 	local id
 	id=$(modid "$2" "$3")
 	case $1 in
@@ -273,53 +319,45 @@ sock_for() {	# col shape cached
 
 load_pids=()
 start_load_servers() {
-	local shape cached s
+	local shape mode s m
 	if [ $ours = 1 ]; then
 		mkdir -p "$tmp/ours-mods" "$tmp/ours-sock"
-		cp "$moddir/mod-trivial.so" "$moddir/mod-cached.so" \
-		    "$moddir/mod-realistic.so" "$moddir/mod-realistic-cached.so" \
-		    "$tmp/ours-mods/"
+		for m in $BENCH_MODS; do
+			cp "$moddir/$m.so" "$tmp/ours-mods/" || exit 1
+		done
+		if [ -n "$iowait_so" ]; then
+			cp "$iowait_so" "$tmp/ours-mods/" || exit 1
+		fi
 		start_daemon ours-load "$tmp/ours-mods" "$tmp/ours-sock"
 		load_pids+=($SPAWNED)
 	fi
-	if can floor; then
-		mkdir -p "$tmp/floor"
-		for shape in trivial realistic; do
-			spawn "floor-$shape" "$floor" --socket "$tmp/floor/$shape.sock" \
-			    --body-file "$tmp/$shape.json"
-			load_pids+=($SPAWNED)
-		done
-	fi
-	for col in go python; do
+	for col in floor go python; do
 		can $col || continue
 		mkdir -p "$tmp/$col"
-		for shape in trivial realistic; do
-			for cached in 0 1; do
-				s=$(sock_for $col $shape $cached)
-				set -- --socket "$s" --id "$(modid $shape $cached)"
-				if [ $col = go ]; then
-					set -- "$tmp/peer-go" -socket "$s" -id "$(modid $shape $cached)" \
-					    -shape $shape
-					[ $cached = 1 ] && set -- "$@" -cached
-				else
-					set -- python3 "$srcdir/test/bench/peer.py" "$@" --shape $shape
-					[ $cached = 1 ] && set -- "$@" --cached
-				fi
-				spawn "$col-$shape-$cached" "$@"
-				load_pids+=($SPAWNED)
-			done
-		done
+		while read -r shape mode; do
+			s=$(sock_for $col $shape $mode)
+			case $col in
+			floor)
+				set -- "$floor" --socket "$s" --body-file "$tmp/$shape.json" ;;
+			go)
+				set -- "$tmp/peer-go" -socket "$s" -id "$(modid $shape $mode)" \
+				    -shape $shape
+				[ $mode = cached ] && set -- "$@" -cached ;;
+			python)
+				set -- python3 "$srcdir/test/bench/peer.py" --socket "$s" \
+				    --id "$(modid $shape $mode)" --shape $shape
+				[ $mode = cached ] && set -- "$@" --cached ;;
+			esac
+			spawn "$col-$shape-$mode" "$@"
+			load_pids+=($SPAWNED)
+		done < <(load_servers $col)
 	done
 	for col in $columns; do
 		[ $col = ours ] && [ $ours = 0 ] && continue
 		can $col || [ $col = ours ] || continue
-		s=
-		for shape in trivial realistic; do
-			for cached in 0 1; do
-				[ $col = floor ] && [ $cached = 1 ] && continue
-				s="$s $(sock_for $col $shape $cached)"
-			done
-		done
+		s=$(load_servers $col | while read -r shape mode; do
+			sock_for $col $shape $mode
+		done)
 		if ! wait_ready 20 $s; then
 			log "$col: sockets not answering after 20 s; column skipped"
 			[ $col = ours ] && tail -5 "$tmp/log/ours-load" >&2
@@ -329,46 +367,68 @@ start_load_servers() {
 	done
 }
 
-measure() {	# scenario col socket conns
-	local i out e rps=() p50=() p99=() err=0 bytes=
-	for ((i = 0; i < runs; i++)); do
-		out=$("$loadgen" --socket "$3" --conns "$4" --duration "$duration" \
-		    --warmup "$warmup" --quiet 2>&1 | grep '^RESULT')
-		raw_log "$1 $2 run=$i $out"
-		rps+=($(field "$out" rps))
-		p50+=($(field "$out" p50_us))
-		p99+=($(field "$out" p99_us))
-		e=$(field "$out" errors)
-		err=$((err + ${e:-1}))
-		bytes=$(field "$out" bytes)
+# measure COL CONNS KEY SOCKET [KEY SOCKET]...: --runs runs of each cell;
+# with several cells the runs alternate between them (A, B, A, B, ...), so
+# that a busy minute on the machine falls on both sides of the comparison.
+measure() {
+	local col=$1 conns=$2 i j k out e m
+	local -a keys=() socks=()
+	local -A v
+	shift 2
+	while [ $# -ge 2 ]; do
+		keys+=("$1") socks+=("$2")
+		R[$1.err.$col]=0
+		shift 2
 	done
-	R[$1.rps.$2]=$(printf '%s\n' "${rps[@]}" | median)
-	R[$1.p50.$2]=$(printf '%s\n' "${p50[@]}" | median)
-	R[$1.p99.$2]=$(printf '%s\n' "${p99[@]}" | median)
-	R[$1.err.$2]=$err
-	R[$1.bytes.$2]=$bytes
+	for ((i = 0; i < runs; i++)); do
+		for j in "${!keys[@]}"; do
+			k=${keys[$j]}
+			out=$("$loadgen" --socket "${socks[$j]}" --conns "$conns" \
+			    --duration "$duration" --warmup "$warmup" --quiet 2>&1 |
+			    grep '^RESULT')
+			raw_log "$k $col run=$i $out"
+			v[$k.rps]="${v[$k.rps]:-} $(field "$out" rps)"
+			v[$k.p50]="${v[$k.p50]:-} $(field "$out" p50_us)"
+			v[$k.p99]="${v[$k.p99]:-} $(field "$out" p99_us)"
+			e=$(field "$out" errors)
+			R[$k.err.$col]=$(( ${R[$k.err.$col]} + ${e:-1} ))
+			R[$k.bytes.$col]=$(field "$out" bytes)
+		done
+	done
+	for k in "${keys[@]}"; do
+		for m in rps p50 p99; do
+			R[$k.$m.$col]=$(printf '%s\n' ${v[$k.$m]} | median)
+		done
+	done
 }
 
 t_start=$(date +%s)
 if has_scn load; then
 log "load scenarios: $runs x ${duration}s (+${warmup}s warmup) per cell"
 start_load_servers
-while IFS=$'\t' read -r key shape cached conns label; do
+while IFS=$'\t' read -r key shape mode conns label; do
 	[ -n "$key" ] || continue
+	# A per-request row is measured with its call row, below.
+	[ $mode = perreq ] && continue
 	for col in $columns; do
 		if [ $col = ours ]; then
 			[ $ours = 1 ] || continue
 		else
 			can $col || continue
 		fi
-		if [ $col = floor ] && [ $cached = 1 ]; then
+		if [ $col = floor ] && [ $mode = cached ]; then
 			# The floor always serves a precomputed body: same as per-call.
 			for m in rps p50 p99 err bytes; do
 				R[$key.$m.floor]=${R[${key/c/}.$m.floor]:-}
 			done
 			continue
 		fi
-		measure $key $col "$(sock_for $col $shape $cached)" $conns
+		serves $col $shape $mode || continue
+		set -- $key "$(sock_for $col $shape $mode)"
+		if [ $col = ours ] && has_row ${key}p; then
+			set -- "$@" ${key}p "$(sock_for ours $shape perreq)"
+		fi
+		measure $col $conns "$@"
 	done
 done <<< "$SCENARIOS"
 for p in "${load_pids[@]}"; do
@@ -812,7 +872,7 @@ echo
 printf '%-44s %10s %10s %10s %10s %8s %8s %8s\n' scenario ours floor go python \
     ours/flr ours/go ours/py
 printf '%.0s-' $(seq 118); echo
-while IFS=$'\t' read -r key shape cached conns label; do
+while IFS=$'\t' read -r key shape mode conns label; do
 	[ -n "$key" ] || continue
 	row "$label: req/s" $key.rps
 	row "$label: p50 us" $key.p50
@@ -820,6 +880,7 @@ while IFS=$'\t' read -r key shape cached conns label; do
 done <<< "$SCENARIOS"
 row "trivial: body bytes" t1.bytes
 row "realistic: body bytes" r1.bytes
+row "iowait: body bytes" i16.bytes
 row "$modules at once: ms until all answer" many.ready
 row "$modules at once: total RSS MB" many.rss kb2mb
 row "$modules at once: total PSS MB" many.pss kb2mb
@@ -850,12 +911,37 @@ echo "slows them less than it slows latency."
 echo "floor cached rows repeat the per-call figures (its body is always precomputed)."
 # Targets of issue 14 that these figures decide.
 verdict() {	# LABEL MEASURED OK(0/1)
-	printf '  %-62s %-24s %s\n' "$1" "$2" "$([ "$3" = 1 ] && echo met || echo MISSED)"
+	printf '  %-62s %-30s %s\n' "$1" "$2" "$([ "$3" = 1 ] && echo met || echo MISSED)"
 }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && b != "" && a + 0 <= b + 0) }'; }
-if [ -n "$POLL_MODS$COLLECT_MODS${R[idle.supwake.ours]:-}" ]; then
+# load_verdict LABEL A B OP LIMIT UNIT FORMAT [SCALE]: cells A and B (R
+# keys ROW.METRIC.COL) against LIMIT: OP ge is A/B >= LIMIT, le is A/B <=
+# LIMIT; A/B times SCALE (default 1) is shown with printf FORMAT.  Silent
+# unless both were measured; a cell with failed requests misses.
+load_verdict() {
+	local a=${R[$2]:-} b=${R[$3]:-} q ok=1 errs
+	[ -n "$a" ] && [ -n "$b" ] || return 0
+	q=$(awk -v a="$a" -v b="$b" -v f="$7" -v s="${8:-1}" \
+	    'BEGIN { if (b > 0) printf f, s * a / b }')
+	awk -v a="$a" -v b="$b" -v op="$4" -v l="$5" 'BEGIN {
+		exit !(b > 0 && (op == "ge" ? a / b >= l : a / b <= l)) }' || ok=0
+	errs=$(( ${R[${2%%.*}.err.${2##*.}]:-0} + ${R[${3%%.*}.err.${3##*.}]:-0} ))
+	[ $errs = 0 ] || { ok=0; q="$q, $errs errors"; }
+	verdict "$1" "$a vs $b $6 = $q" $ok
+}
+if [ -n "$POLL_MODS$COLLECT_MODS${R[idle.supwake.ours]:-}" ] ||
+    [ -n "${R[i16.rps.ours]:-}${R[r16.rps.ours]:-}${R[r1p.p50.ours]:-}" ]; then
 	echo
 	echo "targets (issue 14):"
+	load_verdict "iowait, 16 conns: req/s >= 2x the Go peer's" \
+	    i16.rps.ours i16.rps.go ge 2 req/s %.2fx
+	load_verdict "realistic, 16 conns: req/s >= 50 % of the floor's" \
+	    r16.rps.ours r16.rps.floor ge 0.5 req/s '%.0f %%' 100
+	# Medians of runs alternating between the two modules.
+	load_verdict "trivial, 1 conn: p50 coalesced <= 1.10x per-request" \
+	    t1.p50.ours t1p.p50.ours le 1.10 us %.2fx
+	load_verdict "realistic, 1 conn: p50 coalesced <= 1.10x per-request" \
+	    r1.p50.ours r1p.p50.ours le 1.10 us %.2fx
 	if [ -n "${R[poll.io.ours]:-}" ] && [ -n "${R[poll.io.go]:-}" ]; then
 		half=$(awk -v g="${R[poll.io.go]}" 'BEGIN { printf "%.1f", g / 2 }')
 		le "${R[poll.io.ours]}" "$half"; ok=$((1 - $?))
@@ -874,7 +960,7 @@ if [ -n "$POLL_MODS$COLLECT_MODS${R[idle.supwake.ours]:-}" ]; then
 		    "${R[idle.supwake.ours]}/s, ${R[idle.supcpu.ours]} % CPU" $ok
 	fi
 fi
-for k in ours floor go python many many-ours many-floor many-go many-python poll; do
+for k in ours floor go python iowait many many-ours many-floor many-go many-python poll; do
 	[ -n "${NOTE[$k]:-}" ] && echo "note: ${NOTE[$k]}"
 done
 errs=0

@@ -846,6 +846,7 @@ mod_spawn(struct supervisor *sv, struct modent *m)
 	m->refused_sock_warned = 0;
 	free(m->kill_reason);
 	m->kill_reason = NULL;
+	m->wstopped = 0;
 	m->spawned_ms = now_ms();
 	timer_arm(m, sv->o->start_timeout_ms);
 	log_debug("module %s: started worker %ld for %s", mod_name(m),

@@ -111,9 +111,10 @@ const struct setting settings_table[] = {
 	  .woff = NO_FIELD, .arg = "MS",
 	  .help = "load + init must finish within" },
 	{ .name = "rescan", .type = ST_UINT, .where = SET_GLOBAL | SET_FLAG,
-	  .min = 100, .max = 86400000, .def = 5000, .off = O(rescan_ms),
+	  .min = 100, .max = 86400000, .def = 30000, .off = O(rescan_ms),
 	  .moff = NO_FIELD, .woff = NO_FIELD, .arg = "MS",
-	  .help = "periodic rescan besides inotify" },
+	  .help = "periodic rescan besides inotify; also checks for removed sockets "
+	  "and every worker's memory" },
 	{ .name = "settle", .type = ST_UINT, .where = SET_GLOBAL | SET_FLAG,
 	  .min = 0, .max = 60000, .def = 300, .off = O(settle_ms),
 	  .moff = NO_FIELD, .woff = NO_FIELD, .arg = "MS",

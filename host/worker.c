@@ -187,6 +187,17 @@ alarm_set(struct worker *w, uint64_t ns)
 		fatal("busy alarm: %s", strerror(errno));
 }
 
+/* BUSY_ALARM_MS, or a quarter of a short reply deadline, in ns. */
+static uint64_t
+alarm_after_ns(const struct worker *w)
+{
+	uint64_t	ms = w->ms.reply_ms / 4;
+
+	if (ms > BUSY_ALARM_MS)
+		ms = BUSY_ALARM_MS;
+	return (ms > 0 ? ms : 1) * 1000000;
+}
+
 /*
  * Module code is about to run (a collect or control): the alarm goes off
  * if it is still running BUSY_ALARM_MS from now, and the supervisor
@@ -195,13 +206,9 @@ alarm_set(struct worker *w, uint64_t ns)
 static void
 worker_busy(struct worker *w)
 {
-	uint64_t	ms = w->ms.reply_ms / 4;
-
-	if (ms > BUSY_ALARM_MS)
-		ms = BUSY_ALARM_MS;
 	pthread_mutex_lock(&w->alarm_lock);
 	if (w->busy++ == 0)
-		alarm_set(w, (ms > 0 ? ms : 1) * 1000000);
+		alarm_set(w, alarm_after_ns(w));
 	pthread_mutex_unlock(&w->alarm_lock);
 }
 
@@ -225,10 +232,12 @@ worker_idle(struct worker *w)
 		w->rss_alarmed_kb = ru.ru_maxrss;
 		sound = 1;
 	}
-	if (w->busy > 0 && --w->busy == 0)
+	if (--w->busy == 0)
 		alarm_set(w, sound);
-	else if (sound)
-		alarm_set(w, 1);
+	else
+		/* The other thread's code runs on: timed from now, as the
+		 * supervisor may have stopped watching since it went off. */
+		alarm_set(w, sound ? 1 : alarm_after_ns(w));
 	pthread_mutex_unlock(&w->alarm_lock);
 }
 

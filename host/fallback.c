@@ -613,8 +613,9 @@ held_pass(struct modent *m, struct heldconn *h)
 	s->active_ms = 0;
 	memset(&mc, 0, sizeof mc);
 	mc.slot = h->idx;
-	/* Watched first: the worker may read the request at once, and an
-	 * edge comes only for input there when watching begins or later. */
+	/* Watched (if we watch the worker) first: the worker may read the
+	 * request at once, and an edge comes only for input there when
+	 * watching begins or later. */
 	h->passed = 1;
 	h->noticed_ns = h->next_ns = 0;
 	held_watch(h, m->watching);

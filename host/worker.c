@@ -224,7 +224,9 @@ worker_idle(struct worker *w)
 	uint32_t	limit;
 	int		sound = 0;
 
-	limit = __atomic_load_n(&w->stats->rss_limit_mb, __ATOMIC_RELAXED);
+	/* No alarm (--check): nobody to tell. */
+	limit = w->alarm_fd == -1 ? 0 :
+	    __atomic_load_n(&w->stats->rss_limit_mb, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&w->alarm_lock);
 	if (limit != 0 && getrusage(RUSAGE_SELF, &ru) == 0 &&
 	    ru.ru_maxrss > (long)limit * 1024 &&

@@ -46,11 +46,7 @@ class Scripts:
         self.marker = uuid.uuid4().hex
 
     def write(self, name, body):
-        path = os.path.join(self.dir, name)
-        with open(path, "w") as f:
-            f.write("#!/bin/sh\n" + body)
-        os.chmod(path, 0o755)
-        return path
+        return it.write_script(os.path.join(self.dir, name), body)
 
     def leftovers(self):
         """Pids of live processes that carry our marker."""

@@ -649,6 +649,14 @@ def check_shown(got, where):
         check(rx.fullmatch(got[pid]), "%s: plugin %s shows %r" % (where, pid, got[pid]))
 
 
+def plugincheck(scope, h, rounds):
+    """What the probe's own plugin registry (plugincheck) prints over
+    rounds polls of h's sockets: stdout and stderr together."""
+    r = subprocess.run([os.path.join(scope, "plugincheck"), "-root", h.sockdir, "-n", str(rounds)],
+                       capture_output=True, text=True, timeout=120)
+    return r.stdout + r.stderr
+
+
 @test
 def plugincheck_shows_why_in_every_round_of_a_crash_loop():
     scope = harness()
@@ -659,9 +667,7 @@ def plugincheck_shows_why_in_every_round_of_a_crash_loop():
         wait_until(lambda: os.path.exists(h.sock("fx-crash")), what="fx-crash socket")
         loop = re.compile(re.escape(NON200) + r"(503 killed by SIGSEGV \(11\); restarting in \d+ ms|503 starting)")
         for _ in range(4):
-            r = subprocess.run([os.path.join(scope, "plugincheck"), "-root", h.sockdir, "-n", "1"],
-                               capture_output=True, text=True, timeout=120)
-            got = statuses(r.stdout + r.stderr).get("fx-crash")
+            got = statuses(plugincheck(scope, h, 1)).get("fx-crash")
             check(got is not None and loop.fullmatch(got), "plugincheck shows %r" % got)
     finally:
         h.stop()
@@ -673,9 +679,7 @@ def plugincheck_shows_every_reason():
     scope = harness()
     h = failing_host()
     try:
-        r = subprocess.run([os.path.join(scope, "plugincheck"), "-root", h.sockdir, "-n", "2"],
-                           capture_output=True, text=True, timeout=120)
-        out = r.stdout + r.stderr
+        out = plugincheck(scope, h, 2)
         check("RESULT: FAIL" in out, "plugincheck passed failing modules:\n" + out)
         check_shown(statuses(out), "plugincheck")
     finally:

@@ -1029,6 +1029,14 @@ def control_round_trips():
 
 # ---------------------------------------------------------------- issue 7: configuration file
 
+def write_script(path, body):
+    """Writes an executable shell script, body after its #! line; returns path."""
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, 0o755)
+    return path
+
+
 def write_conf(h, text):
     path = os.path.join(h.dir, "host.conf")
     with open(path, "w") as f:
@@ -1364,10 +1372,8 @@ def instance_id_taken_from_a_plain_module_of_another_file():
 @test
 def two_instances_of_exec_with_their_own_ids_and_commands():
     h = Host([plugin("exec")])
-    script = os.path.join(h.dir, "values.sh")
-    with open(script, "w") as f:
-        f.write('#!/bin/sh\necho "metric host value $1"\necho "info host who \\"$SCOPE_PLUGIN_ID\\""\n')
-    os.chmod(script, 0o755)
+    script = write_script(os.path.join(h.dir, "values.sh"),
+                          'echo "metric host value $1"\necho "info host who \\"$SCOPE_PLUGIN_ID\\""\n')
     h.args = ["--config", write_conf(h, "module ntp {\n    file exec.so\n    label Clock\n    interval 0\n"
                                         "    param command %s 1\n}\n"
                                         "module logs {\n    file exec.so\n    interval 0\n"

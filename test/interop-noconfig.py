@@ -57,20 +57,16 @@ def main():
     hostname = socket.gethostname()
     ex = Exporter()
     sdir = tempfile.mkdtemp(prefix="sph-interop-")
-    script = os.path.join(sdir, "values.sh")
-    with open(script, "w") as f:
-        f.write("#!/bin/sh\n"
-                "echo 'metric host queue_depth 17 label=\"Queue depth\" format=integer priority=1.5'\n"
-                "echo 'info host site \"Hall 2\" label=\"Site\" priority=1'\n"
-                "echo 'table jobs \"Batch jobs\" Job State'\n"
-                "echo 'row host jobs nightly-backup running'\n")
-    os.chmod(script, 0o755)
-    clock = os.path.join(sdir, "clock.sh")
-    with open(clock, "w") as f:
-        f.write("#!/bin/sh\n"
-                "echo \"metric host clock_offset_ms 0.25 label=\\\"Clock offset (ms)\\\" priority=1.7\"\n"
-                "echo \"info host who \\\"$SCOPE_PLUGIN_ID\\\" label=\\\"Clock instance\\\" priority=1.1\"\n")
-    os.chmod(clock, 0o755)
+    script = it.write_script(
+        os.path.join(sdir, "values.sh"),
+        "echo 'metric host queue_depth 17 label=\"Queue depth\" format=integer priority=1.5'\n"
+        "echo 'info host site \"Hall 2\" label=\"Site\" priority=1'\n"
+        "echo 'table jobs \"Batch jobs\" Job State'\n"
+        "echo 'row host jobs nightly-backup running'\n")
+    clock = it.write_script(
+        os.path.join(sdir, "clock.sh"),
+        "echo \"metric host clock_offset_ms 0.25 label=\\\"Clock offset (ms)\\\" priority=1.7\"\n"
+        "echo \"info host who \\\"$SCOPE_PLUGIN_ID\\\" label=\\\"Clock instance\\\" priority=1.1\"\n")
     conf = os.path.join(sdir, "host.conf")
     with open(conf, "w") as f:
         f.write("module batch {\n    file exec.so\n    label Batch jobs\n    interval 1000\n"
